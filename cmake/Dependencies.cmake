@@ -1,0 +1,43 @@
+# Every dependency is found here, once. A missing one stops configuration with the
+# Debian package that provides it (tools/setup.sh installs them all).
+
+macro(mcdnn_require found what package)
+  if(NOT ${found})
+    message(FATAL_ERROR
+      "mcdnn: ${what} not found. Install it with: apt-get install ${package}  "
+      "(or run tools/setup.sh, which installs every dependency).")
+  endif()
+endmacro()
+
+find_package(Torch QUIET)
+mcdnn_require(Torch_FOUND "LibTorch (TorchConfig.cmake)" "libtorch-dev")
+if(Torch_VERSION VERSION_LESS 1.13)
+  message(FATAL_ERROR "mcdnn: LibTorch ${Torch_VERSION} is too old; need >= 1.13 (Debian 12's libtorch-dev or a 2.x build).")
+endif()
+message(STATUS "mcdnn: LibTorch ${Torch_VERSION}")
+
+find_package(yaml-cpp QUIET)
+mcdnn_require(yaml-cpp_FOUND "yaml-cpp" "libyaml-cpp-dev")
+if(TARGET yaml-cpp::yaml-cpp)
+  set(MCDNN_YAML_TARGET yaml-cpp::yaml-cpp)
+else()
+  set(MCDNN_YAML_TARGET yaml-cpp)
+endif()
+
+find_package(CLI11 QUIET CONFIG)
+mcdnn_require(CLI11_FOUND "CLI11" "libcli11-dev")
+
+find_package(Eigen3 QUIET NO_MODULE)
+mcdnn_require(Eigen3_FOUND "Eigen3" "libeigen3-dev")
+
+find_package(HDF5 QUIET COMPONENTS C)
+mcdnn_require(HDF5_FOUND "HDF5 (C library)" "libhdf5-dev")
+
+find_package(ZLIB QUIET)
+mcdnn_require(ZLIB_FOUND "zlib (for .gz IDX files)" "zlib1g-dev")
+
+if(MCDNN_BUILD_TESTS)
+  find_package(Catch2 QUIET)
+  mcdnn_require(Catch2_FOUND "Catch2" "catch2")
+  message(STATUS "mcdnn: Catch2 ${Catch2_VERSION}")
+endif()

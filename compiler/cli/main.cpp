@@ -1,0 +1,35 @@
+// mcdnn-compile: parses flags into CompileOptions and calls the library.
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <iostream>
+
+#include "compile.hpp"
+#include "util/error.hpp"
+#include "version.hpp"
+
+int main(int argc, char** argv) {
+  mcdnn::CompileOptions opt;
+  CLI::App app{"mcdnn-compile: train a model from a schema and write its catalog of variants", "mcdnn-compile"};
+  app.set_version_flag("--version", std::string("mcdnn-compile ") + mcdnn::kVersion);
+  app.add_option("schema", opt.schema_path, "model schema (YAML; see schemas/README.md)")->required();
+  app.add_option("-o,--output", opt.out_dir, "catalog directory (default: <schema name>-catalog)");
+  app.add_option("--threads", opt.threads, "CPU threads (default: all cores)")->check(CLI::PositiveNumber);
+  app.add_option("--device", opt.device, "auto, cpu or cuda")->check(CLI::IsMember({"auto", "cpu", "cuda"}));
+  app.add_flag("--profile-only", opt.profile_only, "print per-layer parameters, FLOPs and bytes; no data, no training");
+  app.add_option("--epochs", opt.epochs, "override training.epochs")->check(CLI::PositiveNumber);
+  app.add_option("--limit", opt.limit, "use at most N training and N validation examples")->check(CLI::PositiveNumber);
+  app.footer(
+      "Exit codes: 0 success, 1 internal error, 2 bad flags, 3 schema error, 4 data error,\n"
+      "            5 output not writable, 6 training diverged, 7 catalog unreadable.");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::Success& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return static_cast<int>(mcdnn::ErrorClass::Usage);
+  }
+  opt.progress_bar = ::isatty(STDOUT_FILENO) != 0;
+  return mcdnn::compile(opt, std::cout, std::cerr);
+}

@@ -1,0 +1,25 @@
+// The compiler as a library call: schema -> data -> trained base model -> catalog.
+// The mcdnn-compile executable only parses flags into CompileOptions and calls compile().
+#pragma once
+#include <cstdint>
+#include <ostream>
+#include <string>
+
+namespace mcdnn {
+
+struct CompileOptions {
+  std::string schema_path;
+  std::string out_dir;          // "" = "<schema name>-catalog" in the working directory
+  int threads = 0;              // 0 = all cores
+  std::string device = "auto";  // auto | cpu | cuda
+  bool profile_only = false;    // print the per-layer cost table; touch no data
+  int64_t epochs = 0;           // > 0 overrides training.epochs
+  int64_t limit = 0;            // > 0 caps train and validation examples
+  bool progress_bar = false;    // per-batch bar (the CLI enables it on a terminal)
+};
+
+// Runs the job; output for the user goes to `out`, errors to `err`. Returns the process exit
+// code (0 success; see ErrorClass in util/error.hpp for the rest).
+int compile(const CompileOptions& opt, std::ostream& out, std::ostream& err);
+
+}  // namespace mcdnn

@@ -1,0 +1,122 @@
+// HDF5 reader: an image dataset (N,C,H,W) or (N,H,W,C), uint8 or float32, and an integer
+// label dataset (N). Only the first `limit` rows are read (a hyperslab), so --limit is cheap.
+#include <cmath>
+
+#include "data/dataset.hpp"
+#include "util/error.hpp"
+#include "util/h5.hpp"
+
+namespace mcdnn {
+
+namespace {
+[[noreturn]] void data_fail(const std::string& file, const std::string& what) {
+  fail(ErrorClass::Data, file + ": " + what);
+}
+
+std::string dims_str(const std::vector<hsize_t>& d) {
+  std::string s;
+  for (auto x : d) s += (s.empty() ? "" : "x") + std::to_string(x);
+  return s;
+}
+
+struct Opened {
+  h5::Handle ds, space, type;
+  std::vector<hsize_t> dims;
+};
+
+Opened open_ds(hid_t file_id, const std::string& file, const std::string& name, const char* role) {
+  Opened o;
+  if (H5Lexists(file_id, name.c_str(), H5P_DEFAULT) <= 0)
+    data_fail(file, std::string("no dataset '") + name + "' (the schema's " + role +
+                        " dataset); check the name with h5ls or fix the schema");
+  o.ds = h5::Handle(H5Dopen2(file_id, name.c_str(), H5P_DEFAULT), H5Dclose);
+  if (!o.ds.ok()) data_fail(file, "'" + name + "' is not a dataset");
+  o.space = h5::Handle(H5Dget_space(o.ds.id()), H5Sclose);
+  o.type = h5::Handle(H5Dget_type(o.ds.id()), H5Tclose);
+  int rank = H5Sget_simple_extent_ndims(o.space.id());
+  o.dims.resize(rank > 0 ? rank : 0);
+  if (rank > 0) H5Sget_simple_extent_dims(o.space.id(), o.dims.data(), nullptr);
+  return o;
+}
+
+// Reads rows [0, n) of `o` converted to `mem_type` into `buf`.
+void read_rows(const Opened& o, const std::string& file, const std::string& name, hid_t mem_type, hsize_t n,
+               void* buf) {
+  std::vector<hsize_t> start(o.dims.size(), 0), count = o.dims;
+  count[0] = n;
+  H5Sselect_hyperslab(o.space.id(), H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr);
+  h5::Handle mem(H5Screate_simple(static_cast<int>(count.size()), count.data(), nullptr), H5Sclose);
+  if (H5Dread(o.ds.id(), mem_type, mem.id(), o.space.id(), H5P_DEFAULT, buf) < 0)
+    data_fail(file, "cannot read dataset '" + name + "' (file truncated or corrupt?)");
+}
+}  // namespace
+
+Dataset read_hdf5(const DataSource& src, const Shape& input, int64_t limit) {
+  const std::string& file = src.file;
+  auto f = h5::open_file(file);
+  if (!f.ok()) data_fail(file, "cannot open as HDF5 (missing, truncated, or not an HDF5 file); check data paths");
+  Opened im = open_ds(f.id(), file, src.images_dataset, "images");
+  Opened lb = open_ds(f.id(), file, src.labels_dataset, "labels");
+
+  bool nhwc = src.layout == "NHWC";
+  std::vector<hsize_t> want = {0, hsize_t(input.c), hsize_t(input.h), hsize_t(input.w)};
+  if (nhwc) want = {0, hsize_t(input.h), hsize_t(input.w), hsize_t(input.c)};
+  bool ok = im.dims.size() == 4 && im.dims[1] == want[1] && im.dims[2] == want[2] && im.dims[3] == want[3];
+  if (!ok)
+    data_fail(file, "dataset '" + src.images_dataset + "' has shape " + dims_str(im.dims) + " but layout " +
+                        src.layout + " with the schema's input " + input.str() + " needs N x " +
+                        std::to_string(want[1]) + " x " + std::to_string(want[2]) + " x " + std::to_string(want[3]) +
+                        "; fix `input` or `layout` in the schema");
+  H5T_class_t icls = H5Tget_class(im.type.id());
+  size_t isz = H5Tget_size(im.type.id());
+  bool is_u8 = icls == H5T_INTEGER && isz == 1 && H5Tget_sign(im.type.id()) == H5T_SGN_NONE;
+  bool is_f32 = icls == H5T_FLOAT && isz == 4;
+  if (!is_u8 && !is_f32)
+    data_fail(file, "dataset '" + src.images_dataset + "' must be uint8 or float32, found " +
+                        (icls == H5T_FLOAT ? "float" : icls == H5T_INTEGER ? "integer" : "another type") + " of " +
+                        std::to_string(isz) + " bytes; convert it");
+  if (lb.dims.size() != 1 || H5Tget_class(lb.type.id()) != H5T_INTEGER)
+    data_fail(file, "dataset '" + src.labels_dataset + "' must be a 1-D integer array of labels, found shape " +
+                        dims_str(lb.dims));
+  if (lb.dims[0] != im.dims[0])
+    data_fail(file, "dataset '" + src.labels_dataset + "' has " + std::to_string(lb.dims[0]) + " labels but '" +
+                        src.images_dataset + "' has " + std::to_string(im.dims[0]) + " images");
+
+  Dataset d;
+  d.source = file;
+  d.n = static_cast<int64_t>(im.dims[0]);
+  if (limit > 0 && limit < d.n) d.n = limit;
+  d.c = input.c;
+  d.h = input.h;
+  d.w = input.w;
+  const int64_t per = d.c * d.h * d.w;
+  std::vector<float> raw(static_cast<size_t>(d.n * per));
+  if (is_u8) {
+    std::vector<unsigned char> u(raw.size());
+    if (d.n > 0) read_rows(im, file, src.images_dataset, H5T_NATIVE_UCHAR, d.n, u.data());
+    for (size_t i = 0; i < u.size(); ++i) raw[i] = u[i] / 255.0f;
+  } else {
+    if (d.n > 0) read_rows(im, file, src.images_dataset, H5T_NATIVE_FLOAT, d.n, raw.data());
+    for (size_t i = 0; i < raw.size(); ++i)
+      if (!std::isfinite(raw[i]))
+        data_fail(file, "dataset '" + src.images_dataset + "': non-finite value (" + std::to_string(raw[i]) +
+                            ") in image " + std::to_string(static_cast<int64_t>(i) / per) +
+                            "; clean the data (NaN/Inf cannot be trained on)");
+  }
+  if (nhwc) {
+    d.images.resize(raw.size());
+    for (int64_t n = 0; n < d.n; ++n)
+      for (int64_t y = 0; y < d.h; ++y)
+        for (int64_t x = 0; x < d.w; ++x)
+          for (int64_t c = 0; c < d.c; ++c)
+            d.images[static_cast<size_t>(((n * d.c + c) * d.h + y) * d.w + x)] =
+                raw[static_cast<size_t>(((n * d.h + y) * d.w + x) * d.c + c)];
+  } else {
+    d.images = std::move(raw);
+  }
+  d.labels.resize(static_cast<size_t>(d.n));
+  if (d.n > 0) read_rows(lb, file, src.labels_dataset, H5T_NATIVE_INT64, d.n, d.labels.data());
+  return d;
+}
+
+}  // namespace mcdnn

@@ -1,0 +1,98 @@
+#include "nn/net.hpp"
+
+#include <dlfcn.h>
+#include <malloc.h>
+
+#include <cmath>
+
+#include "util/error.hpp"
+
+namespace mcdnn {
+
+NetImpl::NetImpl(std::vector<LayerSpec> layers) : layers_(std::move(layers)) {
+  torch::NoGradGuard no_grad;
+  tensors_.resize(layers_.size());
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    const LayerSpec& l = layers_[i];
+    for (const auto& ts : tensors_of(l)) {
+      torch::Tensor t = torch::empty(ts.shape, torch::kFloat32);
+      if (l.kind == LayerKind::BatchNorm) {
+        t.fill_(ts.name == "weight" || ts.name == "running_var" ? 1.0 : 0.0);
+      } else {
+        if (ts.name == "weight") {
+          torch::nn::init::kaiming_uniform_(t, std::sqrt(5.0));
+        } else {
+          int64_t fin = l.kind == LayerKind::Conv2d ? l.in.c * l.kh * l.kw : l.in.numel();
+          double bound = 1.0 / std::sqrt(static_cast<double>(fin));
+          t.uniform_(-bound, bound);
+        }
+      }
+      // ':' cannot appear in layer names, so keys never collide.
+      std::string key = l.name + ":" + ts.name;
+      if (ts.trainable)
+        tensors_[i].push_back(register_parameter(key, t));
+      else
+        tensors_[i].push_back(register_buffer(key, t));
+    }
+  }
+}
+
+torch::Tensor NetImpl::forward(torch::Tensor x) {
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    const LayerSpec& l = layers_[i];
+    const auto& t = tensors_[i];
+    switch (l.kind) {
+      case LayerKind::Conv2d:
+        x = torch::conv2d(x, t[0], l.bias ? t[1] : torch::Tensor(), {l.sh, l.sw}, {l.ph, l.pw});
+        break;
+      case LayerKind::Linear:
+        x = torch::linear(x, t[0], l.bias ? t[1] : torch::Tensor());
+        break;
+      case LayerKind::ReLU:
+        x = torch::relu(x);
+        break;
+      case LayerKind::MaxPool:
+        x = torch::max_pool2d(x, {l.kh, l.kw}, {l.sh, l.sw}, {l.ph, l.pw});
+        break;
+      case LayerKind::AvgPool:
+        // count_include_pad = true: zero padding counts toward the average (PyTorch default).
+        x = torch::avg_pool2d(x, {l.kh, l.kw}, {l.sh, l.sw}, {l.ph, l.pw});
+        break;
+      case LayerKind::Flatten:
+        x = x.flatten(1);
+        break;
+      case LayerKind::Dropout:
+        x = torch::dropout(x, l.p, is_training());
+        break;
+      case LayerKind::BatchNorm:
+        x = torch::batch_norm(x, t[0], t[1], t[2], t[3], is_training(), l.momentum, l.eps, /*cudnn_enabled=*/true);
+        break;
+    }
+  }
+  return x;
+}
+
+torch::Device pick_device(const std::string& name) {
+  if (name == "cpu") return torch::kCPU;
+  bool cuda = torch::cuda::is_available();
+  if (name == "cuda") {
+    if (!cuda)
+      fail(ErrorClass::Usage, "--device cuda: no CUDA device is available to this LibTorch build; use --device cpu or auto");
+    return torch::Device(torch::kCUDA, 0);
+  }
+  return cuda ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
+}
+
+void tune_runtime(const RuntimeTuning& t) {
+  if (t.single_threaded_blas) {
+    // Looked up at run time: present with OpenBLAS, absent (and not needed) with MKL builds.
+    using SetThreads = void (*)(int);
+    if (auto f = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) f(1);
+  }
+  if (t.keep_heap) {
+    mallopt(M_MMAP_THRESHOLD, 1 << 30);
+    mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  }
+}
+
+}  // namespace mcdnn

@@ -1,0 +1,55 @@
+// A LibTorch module built from layer specs. It holds, per layer, the tensors tensors_of()
+// lists (same order, same shapes); forward() applies the layers with functional ops, so new
+// representations only add a case here and in tensors_of().
+//
+// This is the one place that touches LibTorch APIs that differ between 1.13 and 2.x
+// (device selection, inference guards); keep such bridges here.
+#pragma once
+#include <torch/torch.h>
+
+#include <string>
+#include <vector>
+
+#include "nn/layer.hpp"
+
+namespace mcdnn {
+
+class NetImpl : public torch::nn::Module {
+ public:
+  // Allocates and initializes the tensors (PyTorch's defaults: Kaiming-uniform weights with
+  // a = sqrt(5), biases U(-1/sqrt(fan_in), 1/sqrt(fan_in)); batchnorm scale 1, shift 0,
+  // running mean 0 and variance 1). Seed torch first for reproducible weights.
+  explicit NetImpl(std::vector<LayerSpec> layers);
+
+  torch::Tensor forward(torch::Tensor x);
+
+  const std::vector<LayerSpec>& layers() const { return layers_; }
+  // Tensors of layer i, in tensors_of(layers()[i]) order.
+  const std::vector<torch::Tensor>& tensors(size_t i) const { return tensors_[i]; }
+  std::vector<torch::Tensor>& tensors(size_t i) { return tensors_[i]; }
+
+ private:
+  std::vector<LayerSpec> layers_;
+  std::vector<std::vector<torch::Tensor>> tensors_;
+};
+TORCH_MODULE(Net);
+
+// "auto" picks CUDA when available, else CPU; "cuda" fails clearly when there is none.
+torch::Device pick_device(const std::string& name);
+
+// Process-wide settings that make LibTorch on CPU fast here (measured by tools/bench_eval):
+//  * single_threaded_blas: LibTorch already splits work across its own threads; a
+//    multi-threaded OpenBLAS underneath oversubscribes the cores (training +27% with 1 thread).
+//  * keep_heap: glibc serves the large im2col/activation buffers with mmap and returns them
+//    with munmap, so every batch page-faults its buffers in again; evaluation at batch 1000 ran
+//    at half speed from that alone. Raising the mmap and trim thresholds keeps them in the heap.
+struct RuntimeTuning {
+  bool single_threaded_blas = true;
+  bool keep_heap = true;
+};
+void tune_runtime(const RuntimeTuning& t = {});
+
+// Scoped: no autograd bookkeeping (inference only).
+using InferenceGuard = c10::InferenceMode;
+
+}  // namespace mcdnn

@@ -1,0 +1,98 @@
+#include "profile/profile.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <stdexcept>
+
+namespace mcdnn {
+
+int64_t stored_bytes(const LayerSpec& l) {
+  int64_t n = 0;
+  for (const auto& t : tensors_of(l)) n += t.numel();
+  if (l.repr == "dense_f32") return 4 * n;
+  throw std::logic_error("stored_bytes: unknown representation '" + l.repr + "'");
+}
+
+Profile profile_layers(const std::vector<LayerSpec>& layers) {
+  Profile p;
+  for (const auto& l : layers) {
+    LayerProfile lp;
+    lp.name = l.name;
+    lp.kind = kind_name(l.kind);
+    lp.in = l.in;
+    lp.out = l.out_shape;
+    for (const auto& t : tensors_of(l))
+      if (t.trainable) lp.params += t.numel();
+    lp.bytes = stored_bytes(l);
+    const int64_t out_n = l.out_shape.numel(), in_n = l.in.numel();
+    switch (l.kind) {
+      case LayerKind::Conv2d:
+        lp.flops = 2 * out_n * l.in.c * l.kh * l.kw;
+        lp.other_ops = l.bias ? out_n : 0;
+        break;
+      case LayerKind::Linear:
+        lp.flops = 2 * out_n * in_n;
+        lp.other_ops = l.bias ? out_n : 0;
+        break;
+      case LayerKind::ReLU: lp.other_ops = out_n; break;
+      case LayerKind::MaxPool: lp.other_ops = out_n * (l.kh * l.kw - 1); break;
+      case LayerKind::AvgPool: lp.other_ops = out_n * l.kh * l.kw; break;
+      case LayerKind::BatchNorm: lp.other_ops = 2 * out_n; break;
+      case LayerKind::Dropout:
+      case LayerKind::Flatten: break;
+    }
+    bool in_place = l.kind == LayerKind::ReLU || l.kind == LayerKind::Dropout || l.kind == LayerKind::BatchNorm ||
+                    l.kind == LayerKind::Flatten;
+    lp.activation_bytes = 4 * (in_place ? in_n : in_n + out_n);
+    p.params += lp.params;
+    p.flops += lp.flops;
+    p.other_ops += lp.other_ops;
+    p.bytes += lp.bytes;
+    p.activation_bytes = std::max(p.activation_bytes, lp.activation_bytes);
+    p.layers.push_back(lp);
+  }
+  return p;
+}
+
+std::string human(double v, const char* unit) {
+  const char* sfx[] = {"", " K", " M", " G", " T", " P"};
+  int i = 0;
+  while (v >= 1000 && i < 5) {
+    v /= 1000;
+    ++i;
+  }
+  char buf[48];
+  if (i == 0)
+    std::snprintf(buf, sizeof buf, "%.0f%s%s", v, *unit ? " " : "", unit);
+  else
+    std::snprintf(buf, sizeof buf, "%.3g%s%s", v, sfx[i], unit);
+  return buf;
+}
+
+std::string format_profile(const Profile& p) {
+  std::string out;
+  char buf[256];
+  std::snprintf(buf, sizeof buf, "%-12s %-9s %-13s %-13s %14s %16s %14s %14s %14s\n", "layer", "kind", "input",
+                "output", "params", "FLOPs", "other ops", "weight bytes", "act. bytes");
+  out += buf;
+  for (const auto& l : p.layers) {
+    std::snprintf(buf, sizeof buf, "%-12s %-9s %-13s %-13s %14lld %16lld %14lld %14lld %14lld\n", l.name.c_str(),
+                  l.kind.c_str(), l.in.str().c_str(), l.out.str().c_str(), static_cast<long long>(l.params),
+                  static_cast<long long>(l.flops), static_cast<long long>(l.other_ops),
+                  static_cast<long long>(l.bytes), static_cast<long long>(l.activation_bytes));
+    out += buf;
+  }
+  std::snprintf(buf, sizeof buf, "%-50s %14lld %16lld %14lld %14lld %14lld (peak)\n", "total",
+                static_cast<long long>(p.params), static_cast<long long>(p.flops),
+                static_cast<long long>(p.other_ops), static_cast<long long>(p.bytes),
+                static_cast<long long>(p.activation_bytes));
+  out += buf;
+  out += "  = " + human(p.params) + " params, " + human(p.flops, "FLOPs") + " per input (" +
+         human(p.flops / 2.0, "MACs") + "), " + human(p.bytes, "B") + " of weights, " +
+         human(p.activation_bytes, "B") + " peak activations\n";
+  out += "  FLOPs = 2 x multiply-adds of conv2d/linear; bias, activation, pooling and batchnorm ops are in\n"
+         "  'other ops', not FLOPs. Activation bytes: fp32, batch 1, input+output live (elementwise in place).\n";
+  return out;
+}
+
+}  // namespace mcdnn

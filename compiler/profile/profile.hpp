@@ -1,0 +1,60 @@
+// Static cost of a variant, computed from its layer specs alone (no weights, no data), so a
+// large architecture is profiled in milliseconds.
+//
+// FLOP convention (the one published parameter/FLOP counts use, e.g. VGG-16's 15.47 G
+// multiply-adds = 30.9 GFLOPs in the MCDNN paper's Table 1):
+//   * flops = 2 x multiply-adds of conv2d and linear layers (a multiply-add counts 2 FLOPs):
+//       conv2d: 2 * Cout * Hout * Wout * (Cin * kh * kw);   linear: 2 * out * in.
+//   * Everything else is counted separately in `other_ops` and NOT in flops:
+//       bias: 1 add per output element; relu: 1 per element; maxpool: kh*kw-1 comparisons per
+//       output; avgpool: kh*kw-1 adds + 1 multiply per output; batchnorm: 2 per element (scale
+//       and shift, folded at inference); dropout and flatten: 0 (identity at inference).
+// Memory:
+//   * params: trainable elements (weights, biases, batchnorm scale/shift);
+//   * bytes: the stored weight payload, every tensor the variant file holds for the layer
+//     (batchnorm running statistics included), at the width of its representation
+//     (dense_f32: 4 bytes per element);
+//   * activation bytes (batch 1, fp32): a layer needs its input and output alive at once,
+//     except elementwise layers (relu, dropout, batchnorm, flatten), which run in place; the
+//     peak is the maximum over layers.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "nn/layer.hpp"
+
+namespace mcdnn {
+
+struct LayerProfile {
+  std::string name;
+  std::string kind;
+  Shape in, out;
+  int64_t params = 0;
+  int64_t flops = 0;
+  int64_t other_ops = 0;
+  int64_t bytes = 0;
+  int64_t activation_bytes = 0;  // live activation bytes while this layer runs (batch 1)
+};
+
+struct Profile {
+  std::vector<LayerProfile> layers;
+  int64_t params = 0;
+  int64_t flops = 0;
+  int64_t other_ops = 0;
+  int64_t bytes = 0;
+  int64_t activation_bytes = 0;  // peak over layers
+};
+
+Profile profile_layers(const std::vector<LayerSpec>& layers);
+
+// Stored payload bytes of one layer in its representation.
+int64_t stored_bytes(const LayerSpec& layer);
+
+// The per-layer table and totals as printed by --profile-only.
+std::string format_profile(const Profile& p);
+
+// "1.23 M", "30.94 G" style with 3 significant digits.
+std::string human(double v, const char* unit = "");
+
+}  // namespace mcdnn

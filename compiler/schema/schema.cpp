@@ -1,0 +1,480 @@
+#include "schema/schema.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <optional>
+#include <set>
+
+#include "util/error.hpp"
+#include "util/fs.hpp"
+
+namespace mcdnn {
+
+namespace {
+
+// A position in the YAML document: the node, its dotted key path, and the file for messages.
+// Every accessor validates and fails with "file:line:col: path: expected ..., got ...".
+class Cursor {
+ public:
+  Cursor(const std::string* file, YAML::Node node, std::string path)
+      : file_(file), node_(std::move(node)), path_(std::move(path)) {}
+
+  const YAML::Node& node() const { return node_; }
+  const std::string& path() const { return path_; }
+
+  std::string where() const {
+    auto m = node_.Mark();
+    if (m.line < 0) return *file_ + ": " + path_;
+    return *file_ + ":" + std::to_string(m.line + 1) + ":" + std::to_string(m.column + 1) + ": " + path_;
+  }
+
+  [[noreturn]] void fail_here(const std::string& what) const { fail(ErrorClass::Schema, where() + ": " + what); }
+
+  [[noreturn]] void expected(const std::string& what) const {
+    fail_here("expected " + what + ", got " + describe());
+  }
+
+  std::string describe() const {
+    if (!node_.IsDefined() || node_.IsNull()) return "nothing";
+    if (node_.IsMap()) return "a mapping";
+    if (node_.IsSequence()) return "a list";
+    return "'" + node_.Scalar() + "'";
+  }
+
+  bool is_map() const { return node_.IsMap(); }
+  bool is_scalar() const { return node_.IsScalar(); }
+  bool is_seq() const { return node_.IsSequence(); }
+
+  void require_map(const std::string& what) const {
+    if (!node_.IsMap()) expected(what);
+  }
+
+  // Fails on any key not in `allowed`, naming the valid keys.
+  void only_keys(std::initializer_list<const char*> allowed) const {
+    for (auto it = node_.begin(); it != node_.end(); ++it) {
+      std::string k = it->first.Scalar();
+      bool ok = false;
+      for (auto a : allowed) ok = ok || k == a;
+      if (!ok) {
+        std::string list;
+        for (auto a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
+        Cursor kc(file_, it->first, join(k));
+        kc.fail_here("unknown key '" + k + "'; valid keys here: " + list);
+      }
+    }
+  }
+
+  bool has(const char* key) const { return node_.IsMap() && node_[key].IsDefined(); }
+
+  Cursor at(const char* key) const {
+    if (!has(key)) fail_here("missing required key '" + std::string(key) + "'");
+    return Cursor(file_, node_[key], join(key));
+  }
+
+  std::optional<Cursor> opt(const char* key) const {
+    if (!has(key)) return std::nullopt;
+    return Cursor(file_, node_[key], join(key));
+  }
+
+  Cursor index(size_t i) const { return Cursor(file_, node_[i], path_ + "[" + std::to_string(i) + "]"); }
+
+  std::string str() const {
+    if (!node_.IsScalar()) expected("a string");
+    return node_.Scalar();
+  }
+
+  int64_t integer(int64_t lo, int64_t hi) const {
+    if (!node_.IsScalar()) expected("an integer");
+    const std::string& s = node_.Scalar();
+    errno = 0;
+    char* end = nullptr;
+    long long v = std::strtoll(s.c_str(), &end, 10);
+    if (s.empty() || *end != '\0' || errno == ERANGE) expected("an integer");
+    if (v < lo || v > hi) {
+      std::string range = hi == INT64_MAX ? ">= " + std::to_string(lo)
+                                          : "between " + std::to_string(lo) + " and " + std::to_string(hi);
+      expected("an integer " + range);
+    }
+    return v;
+  }
+
+  double number(double lo, double hi, bool lo_open = false, bool hi_open = false) const {
+    if (!node_.IsScalar()) expected("a number");
+    const std::string& s = node_.Scalar();
+    char* end = nullptr;
+    double v = std::strtod(s.c_str(), &end);
+    if (s.empty() || *end != '\0' || !std::isfinite(v)) expected("a finite number");
+    bool ok = (lo_open ? v > lo : v >= lo) && (hi_open ? v < hi : v <= hi);
+    if (!ok) {
+      auto fmt = [](double d) {
+        char b[32];
+        std::snprintf(b, sizeof b, "%g", d);
+        return std::string(b);
+      };
+      std::string range;
+      if (std::isinf(hi))
+        range = (lo_open ? "> " : ">= ") + fmt(lo);
+      else
+        range = std::string("in ") + (lo_open ? "(" : "[") + fmt(lo) + ", " + fmt(hi) + (hi_open ? ")" : "]");
+      expected("a number " + range);
+    }
+    return v;
+  }
+
+  bool boolean() const {
+    if (node_.IsScalar()) {
+      const std::string& s = node_.Scalar();
+      if (s == "true" || s == "yes") return true;
+      if (s == "false" || s == "no") return false;
+    }
+    expected("true or false");
+  }
+
+  std::string choice(std::initializer_list<const char*> options) const {
+    std::string list;
+    for (auto o : options) list += (list.empty() ? "" : ", ") + std::string(o);
+    if (!node_.IsScalar()) expected("one of " + list);
+    for (auto o : options)
+      if (node_.Scalar() == o) return o;
+    expected("one of " + list);
+  }
+
+ private:
+  std::string join(const std::string& key) const { return path_.empty() ? key : path_ + "." + key; }
+  const std::string* file_;
+  YAML::Node node_;
+  std::string path_;
+};
+
+constexpr int64_t kMaxDim = 1 << 20;
+
+// An int or an [h, w] pair.
+void pair_of(const Cursor& c, int64_t lo, int64_t* a, int64_t* b) {
+  if (c.is_seq()) {
+    if (c.node().size() != 2) c.expected("an integer or a [height, width] pair");
+    *a = c.index(0).integer(lo, kMaxDim);
+    *b = c.index(1).integer(lo, kMaxDim);
+  } else {
+    *a = *b = c.integer(lo, kMaxDim);
+  }
+}
+
+std::string resolve(const std::string& base_dir, const std::string& p) {
+  namespace fs = std::filesystem;
+  if (p.empty() || fs::path(p).is_absolute() || base_dir.empty()) return p;
+  return (fs::path(base_dir) / p).lexically_normal().string();
+}
+
+DataSource parse_source(const Cursor& c, const std::string& base_dir) {
+  c.require_map("a mapping with `idx` or `hdf5`");
+  c.only_keys({"idx", "hdf5"});
+  DataSource s;
+  s.where = c.where();
+  if (c.has("idx") == c.has("hdf5")) c.fail_here("expected exactly one of `idx` or `hdf5`");
+  if (auto idx = c.opt("idx")) {
+    idx->require_map("a mapping with `images` and `labels` file paths");
+    idx->only_keys({"images", "labels"});
+    s.format = "idx";
+    s.images = resolve(base_dir, idx->at("images").str());
+    s.labels = resolve(base_dir, idx->at("labels").str());
+  } else {
+    auto h = *c.opt("hdf5");
+    h.require_map("a mapping with `file`, `images`, `labels` and optional `layout`");
+    h.only_keys({"file", "images", "labels", "layout"});
+    s.format = "hdf5";
+    s.file = resolve(base_dir, h.at("file").str());
+    s.images_dataset = h.at("images").str();
+    s.labels_dataset = h.at("labels").str();
+    if (auto l = h.opt("layout")) s.layout = l->choice({"NCHW", "NHWC"});
+  }
+  return s;
+}
+
+void parse_data(const Cursor& c, Schema& s, const std::string& base_dir) {
+  c.require_map("a mapping");
+  c.only_keys({"train", "validation", "relabel", "limit", "normalize"});
+  DataSpec& d = s.data;
+  d.present = true;
+  d.train = parse_source(c.at("train"), base_dir);
+  d.validation = parse_source(c.at("validation"), base_dir);
+  if (auto r = c.opt("relabel")) {
+    r->require_map("a mapping from source label to class (index or name)");
+    for (auto it = r->node().begin(); it != r->node().end(); ++it) {
+      Cursor key(&s.path, it->first, r->path() + "." + it->first.Scalar());
+      int64_t from = key.integer(0, 255 * 255 * 255);
+      Cursor val(&s.path, it->second, key.path());
+      int64_t to = -1;
+      if (!val.is_scalar()) val.expected("a class index or class name");
+      for (size_t i = 0; i < s.class_names.size(); ++i)
+        if (s.class_names[i] == val.node().Scalar()) to = static_cast<int64_t>(i);
+      if (to < 0) {
+        std::string names;
+        for (auto& n : s.class_names) names += (names.empty() ? "" : ", ") + n;
+        char* end = nullptr;
+        const std::string& sv = val.node().Scalar();
+        long long v = std::strtoll(sv.c_str(), &end, 10);
+        if (sv.empty() || *end != '\0')
+          val.expected("a class index 0.." + std::to_string(s.num_classes - 1) +
+                       (names.empty() ? "" : " or a class name (" + names + ")"));
+        if (v < 0 || v >= s.num_classes)
+          val.expected("a class index 0.." + std::to_string(s.num_classes - 1));
+        to = v;
+      }
+      if (d.relabel.count(from)) key.fail_here("source label " + std::to_string(from) + " is mapped twice");
+      d.relabel[from] = to;
+    }
+  }
+  if (auto l = c.opt("limit")) {
+    if (l->is_map()) {
+      l->only_keys({"train", "validation"});
+      if (auto t = l->opt("train")) d.limit_train = t->integer(1, INT64_MAX);
+      if (auto v = l->opt("validation")) d.limit_validation = v->integer(1, INT64_MAX);
+    } else {
+      d.limit_train = d.limit_validation = l->integer(1, INT64_MAX);
+    }
+  }
+  if (auto n = c.opt("normalize")) {
+    if (n->is_scalar()) {
+      auto mode = n->choice({"compute", "none"});
+      d.normalize.mode = mode == "none" ? Normalize::Mode::None : Normalize::Mode::Compute;
+    } else {
+      n->require_map("`compute`, `none`, or a mapping with `mean` and `std` lists");
+      n->only_keys({"mean", "std"});
+      d.normalize.mode = Normalize::Mode::Given;
+      for (const char* key : {"mean", "std"}) {
+        auto list = n->at(key);
+        auto& out = std::string(key) == "mean" ? d.normalize.mean : d.normalize.std;
+        if (list.is_scalar()) {
+          out.assign(s.input.c, std::string(key) == "std" ? list.number(0, INFINITY, true) : list.number(-1e30, 1e30));
+        } else {
+          if (!list.is_seq() || list.node().size() != static_cast<size_t>(s.input.c))
+            list.expected("a number or a list of " + std::to_string(s.input.c) + " numbers (one per input channel)");
+          for (size_t i = 0; i < list.node().size(); ++i)
+            out.push_back(std::string(key) == "std" ? list.index(i).number(0, INFINITY, true)
+                                                    : list.index(i).number(-1e30, 1e30));
+        }
+      }
+    }
+  }
+}
+
+LayerSpec parse_layer(const Cursor& c, std::map<std::string, int>& counters) {
+  LayerSpec l;
+  std::string kind_str;
+  std::optional<Cursor> params;
+  if (c.is_scalar()) {
+    kind_str = c.node().Scalar();
+  } else if (c.is_map() && c.node().size() == 1) {
+    auto it = c.node().begin();
+    kind_str = it->first.Scalar();
+    params = c.at(kind_str.c_str());
+    if (params->node().IsNull()) params.reset();
+    else params->require_map("a mapping of " + kind_str + " parameters");
+  } else {
+    c.expected("a layer: one of " + all_kind_names() + " (e.g. `- relu` or `- conv2d: {out: 32, kernel: 3}`)");
+  }
+  if (!kind_from_name(kind_str, &l.kind))
+    c.fail_here("unknown layer kind '" + kind_str + "'; valid kinds: " + all_kind_names());
+
+  auto need = [&](const char* key) -> Cursor {
+    if (!params) c.fail_here(kind_str + ": missing required key '" + key + "'");
+    return params->at(key);
+  };
+  switch (l.kind) {
+    case LayerKind::Conv2d:
+      if (params) params->only_keys({"name", "out", "kernel", "stride", "padding", "bias"});
+      l.out = need("out").integer(1, kMaxDim);
+      pair_of(need("kernel"), 1, &l.kh, &l.kw);
+      if (auto s = params->opt("stride")) pair_of(*s, 1, &l.sh, &l.sw);
+      if (auto p = params->opt("padding")) pair_of(*p, 0, &l.ph, &l.pw);
+      if (auto b = params->opt("bias")) l.bias = b->boolean();
+      break;
+    case LayerKind::Linear:
+      if (params) params->only_keys({"name", "out", "bias"});
+      l.out = need("out").integer(1, INT32_MAX);
+      if (auto b = params->opt("bias")) l.bias = b->boolean();
+      break;
+    case LayerKind::MaxPool:
+    case LayerKind::AvgPool:
+      if (params) params->only_keys({"name", "kernel", "stride", "padding"});
+      pair_of(need("kernel"), 1, &l.kh, &l.kw);
+      l.sh = l.kh;
+      l.sw = l.kw;
+      if (auto s = params->opt("stride")) pair_of(*s, 1, &l.sh, &l.sw);
+      if (auto p = params->opt("padding")) pair_of(*p, 0, &l.ph, &l.pw);
+      break;
+    case LayerKind::Dropout:
+      if (params) {
+        params->only_keys({"name", "p"});
+        if (auto p = params->opt("p")) l.p = p->number(0, 1, false, true);
+      }
+      break;
+    case LayerKind::BatchNorm:
+      if (params) {
+        params->only_keys({"name", "eps", "momentum"});
+        if (auto e = params->opt("eps")) l.eps = e->number(0, 1, true);
+        if (auto m = params->opt("momentum")) l.momentum = m->number(0, 1, true);
+      }
+      break;
+    case LayerKind::ReLU:
+    case LayerKind::Flatten:
+      if (params) params->only_keys({"name"});
+      break;
+  }
+  int n = ++counters[kind_prefix(l.kind)];
+  l.name = std::string(kind_prefix(l.kind)) + std::to_string(n);
+  if (params)
+    if (auto nm = params->opt("name")) {
+      l.name = nm->str();
+      bool ok = !l.name.empty();
+      for (char ch : l.name) ok = ok && (std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == '-');
+      if (!ok) nm->expected("a name of letters, digits, '_' or '-'");
+    }
+  return l;
+}
+
+void parse_training(const Cursor& c, TrainSpec& t) {
+  c.require_map("a mapping");
+  c.only_keys({"epochs", "batch_size", "optimizer", "lr", "momentum", "nesterov", "weight_decay", "schedule", "seed"});
+  if (auto e = c.opt("epochs")) t.epochs = e->integer(1, 100000);
+  if (auto b = c.opt("batch_size")) t.batch_size = b->integer(1, 1 << 20);
+  if (auto o = c.opt("optimizer")) t.optimizer = o->choice({"adam", "sgd"});
+  if (auto l = c.opt("lr")) t.lr = l->number(0, 10, true);
+  if (auto m = c.opt("momentum")) {
+    if (t.optimizer != "sgd") m->fail_here("momentum applies to optimizer: sgd only (Adam has no momentum setting)");
+    t.momentum = m->number(0, 1, false, true);
+  }
+  if (auto n = c.opt("nesterov")) {
+    if (t.optimizer != "sgd") n->fail_here("nesterov applies to optimizer: sgd only");
+    t.nesterov = n->boolean();
+  }
+  if (auto w = c.opt("weight_decay")) t.weight_decay = w->number(0, 1);
+  if (auto s = c.opt("schedule")) {
+    if (s->is_scalar()) {
+      t.schedule = s->choice({"constant", "cosine", "step"});
+      if (t.schedule == "step") s->fail_here("schedule `step` needs a mapping: {type: step, step_size: N, gamma: G}");
+    } else {
+      s->require_map("`constant`, `cosine` or a mapping {type: step, step_size: N, gamma: G}");
+      s->only_keys({"type", "step_size", "gamma"});
+      t.schedule = s->at("type").choice({"constant", "cosine", "step"});
+      if (t.schedule == "step") {
+        t.step_size = s->at("step_size").integer(1, 100000);
+        if (auto g = s->opt("gamma")) t.gamma = g->number(0, 1, true);
+      } else if (s->has("step_size") || s->has("gamma")) {
+        s->fail_here("step_size and gamma apply to type: step only");
+      }
+    }
+  }
+  if (auto s = c.opt("seed")) t.seed = s->integer(0, INT32_MAX);
+}
+
+}  // namespace
+
+Schema parse_schema_string(const std::string& text, const std::string& display_name, const std::string& base_dir) {
+  Schema s;
+  s.path = display_name;
+  s.source_hash = fnv1a_hex(text);
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    fail(ErrorClass::Schema, display_name + ":" + std::to_string(e.mark.line + 1) + ":" +
+                                 std::to_string(e.mark.column + 1) + ": not valid YAML: " + e.msg);
+  }
+  Cursor c(&s.path, root, "");
+  if (!root.IsMap()) fail(ErrorClass::Schema, display_name + ": expected a YAML mapping at the top level (format, name, input, ...)");
+
+  // The format version is checked before anything else: a newer schema gets a clear message.
+  auto fmt = c.at("format");
+  std::string want = "mcdnn-schema/" + std::to_string(kSchemaVersion);
+  if (fmt.str() != want) {
+    fmt.expected("'" + want + "' (this compiler reads schema format version " + std::to_string(kSchemaVersion) +
+                 "; upgrade mcdnn for newer schemas)");
+  }
+  c.only_keys({"format", "name", "input", "classes", "data", "network", "training"});
+
+  auto name = c.at("name");
+  s.name = name.str();
+  {
+    bool ok = !s.name.empty();
+    for (char ch : s.name) ok = ok && (std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == '-' || ch == '.');
+    if (!ok) name.expected("a name of letters, digits, '.', '_' or '-' (it names the output directory)");
+  }
+
+  auto in = c.at("input");
+  in.require_map("a mapping {channels, height, width}");
+  in.only_keys({"channels", "height", "width"});
+  s.input = {in.at("channels").integer(1, 4096), in.at("height").integer(1, 65536), in.at("width").integer(1, 65536), false};
+
+  auto cl = c.at("classes");
+  if (cl.is_scalar()) {
+    s.num_classes = cl.integer(2, 1 << 20);
+  } else {
+    cl.require_map("a class count or a mapping {count, names}");
+    cl.only_keys({"count", "names"});
+    if (auto n = cl.opt("names")) {
+      if (!n->is_seq() || n->node().size() < 2) n->expected("a list of at least 2 class names");
+      std::set<std::string> seen;
+      for (size_t i = 0; i < n->node().size(); ++i) {
+        auto e = n->index(i);
+        s.class_names.push_back(e.str());
+        if (!seen.insert(s.class_names.back()).second) e.fail_here("duplicate class name '" + s.class_names.back() + "'");
+      }
+    }
+    if (auto k = cl.opt("count")) {
+      s.num_classes = k->integer(2, 1 << 20);
+      if (!s.class_names.empty() && static_cast<int64_t>(s.class_names.size()) != s.num_classes)
+        k->fail_here("count is " + std::to_string(s.num_classes) + " but " + std::to_string(s.class_names.size()) +
+                     " names are given");
+    } else if (!s.class_names.empty()) {
+      s.num_classes = static_cast<int64_t>(s.class_names.size());
+    } else {
+      cl.fail_here("missing required key 'count' (or 'names')");
+    }
+  }
+
+  if (auto d = c.opt("data")) parse_data(*d, s, base_dir);
+  if (s.data.normalize.mode == Normalize::Mode::Given && s.data.normalize.mean.size() != static_cast<size_t>(s.input.c))
+    c.at("data").fail_here("normalize needs one mean and std per input channel");
+
+  auto net = c.at("network");
+  if (!net.is_seq() || net.node().size() == 0) net.expected("a non-empty list of layers");
+  std::map<std::string, int> counters;
+  std::set<std::string> names;
+  Shape shape = s.input;
+  for (size_t i = 0; i < net.node().size(); ++i) {
+    auto lc = net.index(i);
+    LayerSpec l = parse_layer(lc, counters);
+    if (!names.insert(l.name).second) lc.fail_here("duplicate layer name '" + l.name + "'");
+    std::string why;
+    l.in = shape;
+    if (!infer_output(l, shape, &l.out_shape, &why))
+      lc.fail_here(std::string(kind_name(l.kind)) + " '" + l.name + "' with input " + shape.str() + ": " + why);
+    shape = l.out_shape;
+    s.layers.push_back(l);
+  }
+  if (!shape.flat || shape.c != s.num_classes) {
+    net.index(net.node().size() - 1)
+        .fail_here("the network must end in " + std::to_string(s.num_classes) +
+                   " flat outputs (one logit per class), but its output is " + shape.str() +
+                   "; end with `- linear: {out: " + std::to_string(s.num_classes) + "}`");
+  }
+  bool has_weights = false;
+  for (auto& l : s.layers) has_weights = has_weights || l.kind == LayerKind::Conv2d || l.kind == LayerKind::Linear;
+  if (!has_weights) net.fail_here("the network has no conv2d or linear layer to train");
+
+  if (auto t = c.opt("training")) parse_training(*t, s.training);
+  return s;
+}
+
+Schema parse_schema_file(const std::string& path) {
+  std::string text = read_file(path, static_cast<int>(ErrorClass::Schema));
+  auto dir = std::filesystem::path(path).parent_path().string();
+  return parse_schema_string(text, path, dir);
+}
+
+}  // namespace mcdnn

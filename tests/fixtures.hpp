@@ -1,0 +1,50 @@
+// Tiny data sets and files the tests generate themselves (fixed seeds).
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace mcdnn::test {
+
+// A fresh directory under the system temp dir, removed (with its contents) on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+  std::string operator/(const std::string& name) const { return (path_ / name).string(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// Synthetic classification set: `classes` classes (<= 4) of size x size single-channel
+// uint8 images; class k has a bright square in quadrant k over uniform noise. Linearly
+// separable, so a small network learns it to ~100% in a few epochs.
+struct Synthetic {
+  int64_t n = 0, size = 0;
+  std::vector<uint8_t> images;  // n * size * size
+  std::vector<uint8_t> labels;  // n
+};
+Synthetic make_synthetic(int64_t n, int64_t size, int classes, uint32_t seed);
+
+// IDX writers (big-endian header); gz = write through zlib.
+void write_idx(const std::string& path, const std::vector<uint32_t>& dims, const std::vector<uint8_t>& data,
+               bool gz = false, uint8_t type = 0x08);
+void write_bytes(const std::string& path, const std::vector<uint8_t>& bytes);
+std::vector<uint8_t> read_bytes(const std::string& path);
+
+// IDX pair for a Synthetic set: <prefix>-images.idx[.gz], <prefix>-labels.idx[.gz].
+void write_synthetic_idx(const Synthetic& s, const std::string& prefix, bool gz = false);
+
+// A schema for the synthetic 12x12 data written with write_synthetic_idx(dir/"train"),
+// write_synthetic_idx(dir/"val"); `extra_training` is appended under `training:`.
+std::string tiny_schema(const std::string& dir, int classes = 4, int epochs = 3);
+
+// Runs a shell command; returns its exit status and stdout+stderr.
+int run_command(const std::string& cmd, std::string* output);
+
+}  // namespace mcdnn::test

@@ -1,0 +1,139 @@
+// Catalog round trip: write, read back, run -> identical outputs; catalog.json contents;
+// byte accounting against the HDF5 file; the Python reader from docs/catalog-format.md.
+#include <yaml-cpp/yaml.h>
+
+#include <filesystem>
+
+#include "catalog/catalog.hpp"
+#include "catch.hpp"
+#include "data/dataset.hpp"
+#include "fixtures.hpp"
+#include "util/error.hpp"
+#include "util/h5.hpp"
+
+using namespace mcdnn;
+using namespace mcdnn::test;
+namespace fs = std::filesystem;
+
+namespace {
+struct Built {
+  TempDir dir;
+  Schema schema;
+  Dataset tr, va;
+  VariantRecord rec;
+  Net net{nullptr};
+  Built() {
+    write_synthetic_idx(make_synthetic(300, 12, 4, 21), dir / "train");
+    write_synthetic_idx(make_synthetic(100, 12, 4, 22), dir / "val");
+    schema = parse_schema_string(tiny_schema(dir.path().string(), 4, 1), dir / "s.yaml", "");
+    load_data(schema, &tr, &va);
+    torch::manual_seed(1);
+    net = Net(schema.layers);
+    auto r = train(net, to_tensors(tr, torch::kCPU), to_tensors(va, torch::kCPU), schema.training, TrainOptions{});
+    rec.id = "base";
+    rec.file = "base.h5";
+    rec.profile = profile_layers(schema.layers);
+    rec.accuracy = r.val_accuracy;
+    rec.epochs = 1;
+  }
+};
+}  // namespace
+
+TEST_CASE("a variant written and read back gives identical outputs", "[catalog]") {
+  Built b;
+  write_catalog(b.dir / "cat", b.schema, {b.rec}, {&b.net});
+  InputInfo info;
+  Net back = read_variant(b.dir / "cat/base.h5", &info);
+  CHECK(info.input == b.schema.input);
+  CHECK(info.num_classes == 4);
+  CHECK(info.mean == b.schema.data.normalize.mean);
+  REQUIRE(back->layers().size() == b.schema.layers.size());
+  for (size_t i = 0; i < b.schema.layers.size(); ++i) {
+    CHECK(back->layers()[i].name == b.schema.layers[i].name);
+    CHECK(back->layers()[i].out_shape == b.schema.layers[i].out_shape);
+  }
+  auto x = to_tensors(b.va, torch::kCPU).x;
+  CHECK(torch::equal(predict(b.net, x), predict(back, x)));  // bit for bit
+}
+
+TEST_CASE("catalog.json carries the index fields and exact byte counts", "[catalog]") {
+  Built b;
+  write_catalog(b.dir / "cat", b.schema, {b.rec}, {&b.net});
+  YAML::Node j = YAML::LoadFile(b.dir / "cat/catalog.json");  // JSON is YAML
+  CHECK(j["format"].as<std::string>() == "mcdnn-catalog");
+  CHECK(j["format_version"].as<int>() == 1);
+  CHECK(j["schema"].as<std::string>() == "tiny");
+  CHECK(j["classes"]["count"].as<int>() == 4);
+  REQUIRE(j["variants"].size() == 1);
+  auto v = j["variants"][0];
+  CHECK(v["id"].as<std::string>() == "base");
+  CHECK(v["parent"].IsNull());
+  CHECK(v["transforms"].size() == 0);
+  CHECK(v["file"].as<std::string>() == "base.h5");
+  CHECK(v["params"].as<int64_t>() == b.rec.profile.params);
+  CHECK(v["flops"].as<int64_t>() == b.rec.profile.flops);
+  CHECK(v["accuracy"].as<double>() == b.rec.accuracy);
+  // `bytes` is exactly the weight payload stored in the HDF5 file.
+  int64_t payload = 0;
+  auto f = h5::open_file(b.dir / "cat/base.h5");
+  auto layers = h5::open_group(f.id(), "layers");
+  for (const auto& n : h5::children(layers.id())) {
+    auto g = h5::open_group(layers.id(), n);
+    for (const auto& t : h5::children(g.id())) {
+      h5::Handle ds(H5Dopen2(g.id(), t.c_str(), H5P_DEFAULT), H5Dclose);
+      payload += static_cast<int64_t>(H5Dget_storage_size(ds.id()));
+    }
+  }
+  CHECK(payload == v["bytes"].as<int64_t>());
+  CHECK_FALSE(fs::exists(b.dir / "cat.tmp-" + std::to_string(::getpid())));
+}
+
+TEST_CASE("rewriting a catalog replaces it whole", "[catalog]") {
+  Built b;
+  fs::create_directories(b.dir / "cat");
+  write_bytes(b.dir / "cat/stale.txt", {1});
+  write_catalog(b.dir / "cat", b.schema, {b.rec}, {&b.net});
+  CHECK(fs::exists(b.dir / "cat/catalog.json"));
+  CHECK_FALSE(fs::exists(b.dir / "cat/stale.txt"));
+  int entries = 0;
+  for (auto& e : fs::directory_iterator(b.dir.path())) entries += e.path().filename().string().rfind("cat", 0) == 0;
+  CHECK(entries == 1);  // no .tmp- or .old- leftovers
+}
+
+TEST_CASE("unreadable variant files give a catalog error", "[catalog]") {
+  TempDir d;
+  write_bytes(d / "x.h5", {0, 1, 2});
+  try {
+    read_variant(d / "x.h5");
+    FAIL("no error");
+  } catch (const Error& e) {
+    CHECK(e.cls() == ErrorClass::Catalog);
+    CHECK(std::string(e.what()) == d / "x.h5" + ": cannot open as HDF5 (missing or corrupt variant file)");
+  }
+}
+
+TEST_CASE("the documented Python reader rebuilds and runs the variant", "[catalog][python]") {
+  Built b;
+  write_catalog(b.dir / "cat", b.schema, {b.rec}, {&b.net});
+  auto x = to_tensors(b.va, torch::kCPU).x.slice(0, 0, 16).contiguous();
+  auto ref = predict(b.net, x).contiguous();
+  {
+    h5::quiet();
+    auto f = h5::create_file(b.dir / "io.h5");
+    h5::write_f32(f.id(), "x", x.sizes().vec(), x.data_ptr<float>());
+  }
+  std::string out;
+  int rc = run_command(std::string(MCDNN_PYTHON) + " " + MCDNN_SOURCE_DIR + "/tools/mcdnn_run.py " + (b.dir / "cat") +
+                           " base " + (b.dir / "io.h5"),
+                       &out);
+  INFO(out);
+  REQUIRE(rc == 0);
+  auto f = h5::open_file(b.dir / "io.h5");
+  std::vector<int64_t> shape;
+  auto y = h5::read_f32(f.id(), "logits", &shape);
+  REQUIRE(shape == ref.sizes().vec());
+  auto yt = torch::from_blob(y.data(), ref.sizes(), torch::kFloat32);
+  // numpy float32 with a different summation order: agree to 1e-4 relative/absolute.
+  CHECK(torch::allclose(yt, ref, 1e-4, 1e-4));
+  CHECK(torch::equal(yt.argmax(1), ref.argmax(1)));
+}

@@ -1,0 +1,123 @@
+// The mcdnn-compile executable end to end: flags, exit codes, messages, output directory.
+#include <filesystem>
+
+#include "catch.hpp"
+#include "fixtures.hpp"
+
+using namespace mcdnn::test;
+namespace fs = std::filesystem;
+
+namespace {
+std::string cli() { return MCDNN_CLI; }
+
+struct Project {
+  TempDir dir;
+  Project() {
+    write_synthetic_idx(make_synthetic(300, 12, 4, 31), dir / "train");
+    write_synthetic_idx(make_synthetic(100, 12, 4, 32), dir / "val");
+    write_bytes(dir / "s.yaml", bytes(tiny_schema(dir.path().string(), 4, 2)));
+  }
+  static std::vector<uint8_t> bytes(const std::string& s) { return std::vector<uint8_t>(s.begin(), s.end()); }
+  // Runs the CLI in the project directory.
+  int run(const std::string& args, std::string* out) const {
+    return run_command("cd " + dir.path().string() + " && " + cli() + " " + args, out);
+  }
+  // Everything in the directory except the inputs: the outputs a run left behind.
+  std::vector<std::string> outputs() const {
+    std::vector<std::string> v;
+    for (auto& e : fs::directory_iterator(dir.path())) {
+      auto n = e.path().filename().string();
+      if (n != "s.yaml" && n.find(".idx") == std::string::npos && n != "bad.yaml") v.push_back(n);
+    }
+    return v;
+  }
+};
+}  // namespace
+
+TEST_CASE("cli: --version, --help and bad flags", "[cli]") {
+  std::string out;
+  CHECK(run_command(cli() + " --version", &out) == 0);
+  CHECK(out.find("mcdnn-compile 0.") == 0);
+  CHECK(run_command(cli() + " --help", &out) == 0);
+  CHECK(out.find("--profile-only") != std::string::npos);
+  CHECK(out.find("Exit codes") != std::string::npos);
+  CHECK(run_command(cli() + " s.yaml --frobnicate", &out) == 2);
+  CHECK(out.find("--frobnicate") != std::string::npos);
+  CHECK(run_command(cli() + " s.yaml --device tpu", &out) == 2);
+  CHECK(run_command(cli(), &out) == 2);
+}
+
+TEST_CASE("cli: a full run on a few hundred examples writes the catalog", "[cli]") {
+  Project p;
+  std::string out;
+  int rc = p.run("s.yaml -o cat --threads 1", &out);
+  INFO(out);
+  REQUIRE(rc == 0);
+  CHECK(out.find("epoch   1/2") != std::string::npos);
+  CHECK(out.find("epoch   2/2") != std::string::npos);
+  CHECK(out.find("summary") != std::string::npos);
+  CHECK(fs::exists(p.dir / "cat/catalog.json"));
+  CHECK(fs::exists(p.dir / "cat/base.h5"));
+  CHECK(p.outputs() == std::vector<std::string>{"cat"});
+  // --epochs and --limit override the schema; the default output directory is <name>-catalog.
+  rc = p.run("s.yaml --epochs 1 --limit 50 --threads 1", &out);
+  REQUIRE(rc == 0);
+  CHECK(out.find("50 training, 50 validation") != std::string::npos);
+  CHECK(out.find("epoch   1/1") != std::string::npos);
+  CHECK(fs::exists(p.dir / "tiny-catalog/catalog.json"));
+}
+
+TEST_CASE("cli: --profile-only needs no data and prints the table", "[cli]") {
+  std::string out;
+  int rc = run_command(cli() + " --profile-only " + MCDNN_SOURCE_DIR + "/schemas/vgg16.yaml", &out);
+  REQUIRE(rc == 0);
+  CHECK(out.find("conv5_3") != std::string::npos);
+  CHECK(out.find("138357544") != std::string::npos);
+  CHECK(out.find("30940528640") != std::string::npos);
+}
+
+TEST_CASE("cli: an invalid schema exits 3 with one error and writes nothing", "[cli]") {
+  Project p;
+  write_bytes(p.dir / "bad.yaml", Project::bytes("format: mcdnn-schema/1\nname: t\ninput: {channels: 1, height: 12, width: 12}\n"
+                                                 "classes: 4\nnetwork:\n  - conv2d: {out: 8, kernel: 30}\n"));
+  std::string out;
+  CHECK(p.run("bad.yaml -o cat", &out) == 3);
+  CHECK(out == "error: bad.yaml:6:5: network[0]: conv2d 'conv1' with input 1x12x12: kernel 30x30 does not fit the "
+               "12x12 input (padding 0x0); use a smaller kernel or more padding\n");
+  CHECK(p.outputs().empty());
+  CHECK(p.run("missing.yaml -o cat", &out) == 3);
+  CHECK(out.rfind("error: missing.yaml: cannot open", 0) == 0);
+}
+
+TEST_CASE("cli: bad data exits 4 with one error and writes nothing", "[cli]") {
+  Project p;
+  auto labels = read_bytes(p.dir / "val-labels.idx");
+  labels[8 + 5] = 7;  // a label outside the 4 classes
+  write_bytes(p.dir / "val-labels.idx", labels);
+  std::string out;
+  CHECK(p.run("s.yaml -o cat", &out) == 4);
+  CHECK(out.find("error: " + (p.dir / "val-images.idx") + ": example 5 has label 7 outside the schema's 4 classes") !=
+        std::string::npos);
+  CHECK(p.outputs().empty());
+  // Truncated images.
+  Project q;
+  auto img = read_bytes(q.dir / "train-images.idx");
+  img.resize(img.size() / 2);
+  write_bytes(q.dir / "train-images.idx", img);
+  CHECK(q.run("s.yaml -o cat", &out) == 4);
+  CHECK(out.find("truncated") != std::string::npos);
+  CHECK(q.outputs().empty());
+}
+
+TEST_CASE("cli: an unwritable output directory exits 5", "[cli]") {
+  Project p;
+  write_bytes(p.dir / "blocker", {1});
+  std::string out;
+  CHECK(p.run("s.yaml -o blocker/cat --threads 1", &out) == 5);
+  // Checked before any data is read or any epoch is trained.
+  CHECK(out.find("epoch") == std::string::npos);
+  CHECK(out.find("error: blocker/cat: cannot create the output directory: " + fs::canonical(p.dir.path()).string() +
+                 "/blocker is not a directory\n") != std::string::npos);
+  CHECK(p.run("s.yaml -o blocker --threads 1", &out) == 5);
+  CHECK(out.find("error: blocker: exists and is not a directory; choose another -o path\n") != std::string::npos);
+}

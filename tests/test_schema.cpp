@@ -1,0 +1,174 @@
+// Schema parsing: valid files, shape inference, and a table of invalid ones with the exact
+// message each must produce.
+#include <string>
+
+#include "catch.hpp"
+#include "schema/schema.hpp"
+#include "util/error.hpp"
+
+using namespace mcdnn;
+
+namespace {
+const std::string kHead =
+    "format: mcdnn-schema/1\n"          // line 1
+    "name: tiny\n"                      // line 2
+    "input: {channels: 1, height: 12, width: 12}\n"  // line 3
+    "classes: 4\n";                     // line 4
+const std::string kNet =
+    "network:\n"                        // line 5
+    "  - conv2d: {out: 8, kernel: 3}\n" // line 6
+    "  - relu\n"                        // line 7
+    "  - maxpool: {kernel: 2}\n"        // line 8
+    "  - flatten\n"                     // line 9
+    "  - linear: {out: 4}\n";           // line 10
+
+std::string error_of(const std::string& text) {
+  try {
+    parse_schema_string(text, "t.yaml", "");
+  } catch (const Error& e) {
+    CHECK(e.cls() == ErrorClass::Schema);
+    return e.what();
+  }
+  return "(no error)";
+}
+}  // namespace
+
+TEST_CASE("a minimal schema parses and its shapes are inferred", "[schema]") {
+  Schema s = parse_schema_string(kHead + kNet, "t.yaml", "");
+  CHECK(s.name == "tiny");
+  CHECK(s.num_classes == 4);
+  REQUIRE(s.layers.size() == 5);
+  CHECK(s.layers[0].name == "conv1");
+  CHECK(s.layers[0].out_shape.str() == "8x10x10");
+  CHECK(s.layers[2].name == "maxpool1");
+  CHECK(s.layers[2].out_shape.str() == "8x5x5");
+  CHECK(s.layers[3].out_shape.str() == "200");
+  CHECK(s.layers[4].name == "fc1");
+  CHECK(s.layers[4].in.numel() == 200);
+  CHECK_FALSE(s.data.present);
+  CHECK(s.training.optimizer == "adam");  // defaults
+}
+
+TEST_CASE("awkward shapes: rectangular kernels, strides, padding, custom names", "[schema]") {
+  Schema s = parse_schema_string(
+      "format: mcdnn-schema/1\nname: odd\ninput: {channels: 3, height: 7, width: 5}\nclasses: {count: 3}\n"
+      "network:\n"
+      "  - conv2d: {name: stem, out: 4, kernel: [3, 2], stride: [2, 1], padding: [1, 0]}\n"
+      "  - avgpool: {kernel: 2, stride: 1}\n"
+      "  - flatten\n"
+      "  - linear: {name: head, out: 3, bias: false}\n",
+      "t.yaml", "");
+  CHECK(s.layers[0].name == "stem");
+  CHECK(s.layers[0].out_shape.str() == "4x4x4");  // (7+2-3)/2+1 = 4, (5-2)/1+1 = 4
+  CHECK(s.layers[1].out_shape.str() == "4x3x3");
+  CHECK(s.layers[2].out_shape.str() == "36");
+  CHECK(s.layers[3].name == "head");
+  CHECK_FALSE(s.layers[3].bias);
+}
+
+TEST_CASE("the default and example schemas parse", "[schema]") {
+  for (const char* f : {"fashion-mnist.yaml", "fashion-mnist-3class.yaml", "vgg16.yaml", "lenet5.yaml"}) {
+    INFO(f);
+    Schema s = parse_schema_file(std::string(MCDNN_SOURCE_DIR) + "/schemas/" + f);
+    CHECK(!s.layers.empty());
+  }
+  Schema s = parse_schema_file(std::string(MCDNN_SOURCE_DIR) + "/schemas/fashion-mnist-3class.yaml");
+  CHECK(s.num_classes == 3);
+  CHECK(s.data.relabel.size() == 10);
+  CHECK(s.data.relabel.at(8) == 2);  // bag -> shoes-and-bags
+}
+
+TEST_CASE("relabel, limit and normalization keys", "[schema]") {
+  Schema s = parse_schema_string(
+      "format: mcdnn-schema/1\nname: r\ninput: {channels: 2, height: 4, width: 4}\n"
+      "classes: {names: [even, odd]}\n"
+      "data:\n"
+      "  train: {hdf5: {file: d.h5, images: /x, labels: /y, layout: NHWC}}\n"
+      "  validation: {idx: {images: v-images.idx, labels: v-labels.idx}}\n"
+      "  relabel: {0: even, 1: odd, 2: 0, 3: 1}\n"
+      "  limit: {train: 100}\n"
+      "  normalize: {mean: [0.5, 0.25], std: 0.5}\n"
+      "network: [flatten, {linear: {out: 2}}]\n",
+      "dir/t.yaml", "dir");
+  CHECK(s.data.train.format == "hdf5");
+  CHECK(s.data.train.file == "dir/d.h5");  // relative to the schema
+  CHECK(s.data.train.layout == "NHWC");
+  CHECK(s.data.validation.images == "dir/v-images.idx");
+  CHECK(s.data.relabel.at(1) == 1);
+  CHECK(s.data.relabel.at(2) == 0);
+  CHECK(s.data.limit_train == 100);
+  CHECK(s.data.limit_validation == 0);
+  CHECK(s.data.normalize.mean == std::vector<double>{0.5, 0.25});
+  CHECK(s.data.normalize.std == std::vector<double>{0.5, 0.5});
+}
+
+TEST_CASE("invalid schemas give one exact error", "[schema]") {
+  struct Case {
+    std::string text, error;
+  };
+  const Case cases[] = {
+      {"format: mcdnn-schema/2\n",
+       "t.yaml:1:9: format: expected 'mcdnn-schema/1' (this compiler reads schema format version 1; upgrade mcdnn "
+       "for newer schemas), got 'mcdnn-schema/2'"},
+      {"name: x\n", "t.yaml:1:1: : missing required key 'format'"},
+      {kHead + "nmae: x\n" + kNet,
+       "t.yaml:5:1: nmae: unknown key 'nmae'; valid keys here: format, name, input, classes, data, network, training"},
+      {"format: mcdnn-schema/1\nname: tiny\ninput: {channels: 1, width: 12}\nclasses: 4\n" + kNet,
+       "t.yaml:3:8: input: missing required key 'height'"},
+      {kHead + "network:\n  - conv2d: {out: 8, kernel: three}\n",
+       "t.yaml:6:30: network[0].conv2d.kernel: expected an integer, got 'three'"},
+      {kHead + "network:\n  - conv2d: {out: 8, kernel: 13}\n  - flatten\n  - linear: {out: 4}\n",
+       "t.yaml:6:5: network[0]: conv2d 'conv1' with input 1x12x12: kernel 13x13 does not fit the 12x12 input "
+       "(padding 0x0); use a smaller kernel or more padding"},
+      {kHead + "network:\n  - conv2d: {out: 8, kernel: 3}\n  - linear: {out: 4}\n",
+       "t.yaml:7:5: network[1]: linear 'fc1' with input 8x10x10: expected flat features, found a 8x10x10 "
+       "activation; add `- flatten` before this layer"},
+      {kHead + "network:\n  - flatten\n  - linear: {out: 5}\n",
+       "t.yaml:7:5: network[1]: the network must end in 4 flat outputs (one logit per class), but its output is "
+       "5; end with `- linear: {out: 4}`"},
+      {kHead + "network:\n  - conv3d: {out: 8}\n",
+       "t.yaml:6:5: network[0]: unknown layer kind 'conv3d'; valid kinds: conv2d, linear, relu, maxpool, avgpool, "
+       "flatten, dropout, batchnorm"},
+      {kHead + "network:\n  - flatten\n  - dropout: {p: 1.5}\n  - linear: {out: 4}\n",
+       "t.yaml:7:18: network[1].dropout.p: expected a number in [0, 1), got '1.5'"},
+      {kHead + "network:\n  - flatten\n  - linear: {out: 4, name: fc1}\n  - linear: {out: 4, name: fc1}\n",
+       "t.yaml:8:5: network[2]: duplicate layer name 'fc1'"},
+      {kHead + "network:\n  - flatten\n  - linear: {out: 4, stride: 2}\n",
+       "t.yaml:7:22: network[1].linear.stride: unknown key 'stride'; valid keys here: name, out, bias"},
+      {kHead + kNet + "training: {optimizer: adam, momentum: 0.9}\n",
+       "t.yaml:11:39: training.momentum: momentum applies to optimizer: sgd only (Adam has no momentum setting)"},
+      {kHead + kNet + "training: {optimizer: rmsprop}\n",
+       "t.yaml:11:23: training.optimizer: expected one of adam, sgd, got 'rmsprop'"},
+      {kHead + kNet + "training: {epochs: -3}\n",
+       "t.yaml:11:20: training.epochs: expected an integer between 1 and 100000, got '-3'"},
+      {kHead + "data:\n  train: {idx: {images: a, labels: b}}\n" + kNet,
+       "t.yaml:6:3: data: missing required key 'validation'"},
+      {kHead + "data:\n  train: {idx: {images: a}}\n  validation: {idx: {images: a, labels: b}}\n" + kNet,
+       "t.yaml:6:16: data.train.idx: missing required key 'labels'"},
+      {kHead + "data:\n  train: {csv: a}\n  validation: {idx: {images: a, labels: b}}\n" + kNet,
+       "t.yaml:6:11: data.train.csv: unknown key 'csv'; valid keys here: idx, hdf5"},
+      {kHead + "data:\n  train: {idx: {images: a, labels: b}}\n  validation: {idx: {images: a, labels: b}}\n"
+               "  relabel: {0: shoes}\n" + kNet,
+       "t.yaml:8:16: data.relabel.0: expected a class index 0..3, got 'shoes'"},
+      {kHead + kNet + "training: {schedule: {type: step}}\n",
+       "t.yaml:11:22: training.schedule: missing required key 'step_size'"},
+      {"format: mcdnn-schema/1\nname: [a\n", "t.yaml:3:1: not valid YAML: end of sequence flow not found"},
+      {"format: mcdnn-schema/1\nname: has space\n",
+       "t.yaml:2:7: name: expected a name of letters, digits, '.', '_' or '-' (it names the output directory), got "
+       "'has space'"},
+  };
+  for (const auto& c : cases) {
+    INFO(c.text);
+    CHECK(error_of(c.text) == c.error);
+  }
+}
+
+TEST_CASE("a missing schema file is a schema error naming the file", "[schema]") {
+  try {
+    parse_schema_file("/nonexistent/dir/s.yaml");
+    FAIL("no error");
+  } catch (const Error& e) {
+    CHECK(e.cls() == ErrorClass::Schema);
+    CHECK(std::string(e.what()).rfind("/nonexistent/dir/s.yaml: cannot open", 0) == 0);
+  }
+}

@@ -1,0 +1,66 @@
+// Training on a tiny generated data set: it learns, and it is deterministic given the seed.
+#include "catch.hpp"
+#include "data/dataset.hpp"
+#include "fixtures.hpp"
+#include "nn/net.hpp"
+#include "schema/schema.hpp"
+#include "train/train.hpp"
+
+using namespace mcdnn;
+using namespace mcdnn::test;
+
+namespace {
+struct Setup {
+  TempDir dir;
+  Schema schema;
+  Dataset tr, va;
+  explicit Setup(int epochs) {
+    write_synthetic_idx(make_synthetic(600, 12, 4, 11), dir / "train");
+    write_synthetic_idx(make_synthetic(200, 12, 4, 12), dir / "val");
+    schema = parse_schema_string(tiny_schema(dir.path().string(), 4, epochs), dir / "s.yaml", "");
+    load_data(schema, &tr, &va);
+  }
+};
+
+Net trained(Setup& s, TrainResult* r) {
+  torch::set_num_threads(1);
+  torch::manual_seed(static_cast<uint64_t>(s.schema.training.seed));
+  Net net(s.schema.layers);
+  *r = train(net, to_tensors(s.tr, torch::kCPU), to_tensors(s.va, torch::kCPU), s.schema.training, TrainOptions{});
+  return net;
+}
+}  // namespace
+
+TEST_CASE("training on a tiny separable set reaches high accuracy", "[train]") {
+  Setup s(4);
+  CHECK(s.schema.data.normalize.mean.size() == 1);  // computed from the training set
+  TrainResult r;
+  Net net = trained(s, &r);
+  REQUIRE(r.epochs.size() == 4);
+  CHECK(r.epochs.back().loss < r.epochs.front().loss);
+  CHECK(r.val_accuracy >= 0.97);
+  double again = evaluate(net, to_tensors(s.va, torch::kCPU), 64);
+  CHECK(again == r.val_accuracy);  // evaluation does not depend on the batch size
+}
+
+TEST_CASE("training is deterministic on CPU for a given seed", "[train]") {
+  Setup s(1);
+  TrainResult r1, r2;
+  Net a = trained(s, &r1), b = trained(s, &r2);
+  CHECK(r1.epochs[0].loss == r2.epochs[0].loss);
+  auto pa = a->parameters(), pb = b->parameters();
+  REQUIRE(pa.size() == pb.size());
+  for (size_t i = 0; i < pa.size(); ++i) CHECK(torch::equal(pa[i], pb[i]));
+}
+
+TEST_CASE("the Net's tensors follow the layer specs", "[train]") {
+  Setup s(1);
+  Net net(s.schema.layers);
+  for (size_t i = 0; i < s.schema.layers.size(); ++i) {
+    auto specs = tensors_of(s.schema.layers[i]);
+    REQUIRE(net->tensors(i).size() == specs.size());
+    for (size_t k = 0; k < specs.size(); ++k) CHECK(net->tensors(i)[k].sizes().vec() == specs[k].shape);
+  }
+  auto y = net->forward(torch::zeros({3, 1, 12, 12}));
+  CHECK(y.sizes().vec() == std::vector<int64_t>{3, 4});
+}

@@ -1,0 +1,100 @@
+#!/usr/bin/env python3
+"""Rebuild and run an mcdnn catalog variant with only json, h5py and numpy.
+
+    python3 tools/mcdnn_run.py CATALOG_DIR VARIANT_ID INPUT.h5
+
+INPUT.h5 holds a float32 dataset "x" of preprocessed inputs, shape (N, C, H, W) (see
+catalog.json "input.preprocess"); the logits are written back to it as dataset "logits" (N, classes)
+and the predicted classes are printed. docs/catalog-format.md documents the layout this reads.
+"""
+import json
+import sys
+
+import h5py
+import numpy as np
+
+
+def load_variant(catalog_dir, variant_id):
+    with open(f"{catalog_dir}/catalog.json") as f:
+        catalog = json.load(f)
+    if catalog["format"] != "mcdnn-catalog" or catalog["format_version"] != 1:
+        raise SystemExit(f"{catalog_dir}/catalog.json: not an mcdnn catalog of format version 1")
+    entry = next(v for v in catalog["variants"] if v["id"] == variant_id)
+    layers = []
+    with h5py.File(f"{catalog_dir}/{entry['file']}", "r") as h5:
+        for key in sorted(h5["layers"]):  # "000", "001", ...: the layer order
+            g = h5["layers"][key]
+            layer = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in g.attrs.items()}
+            layer["tensors"] = {name: g[name][()] for name in g}  # float32, PyTorch layout
+            layers.append(layer)
+    return catalog, entry, layers
+
+
+def conv2d(x, w, b, stride, pad):
+    n, c, h, wd = x.shape
+    o, _, kh, kw = w.shape
+    x = np.pad(x, ((0, 0), (0, 0), (pad[0], pad[0]), (pad[1], pad[1])))
+    oh = (h + 2 * pad[0] - kh) // stride[0] + 1
+    ow = (wd + 2 * pad[1] - kw) // stride[1] + 1
+    cols = np.empty((n, c, kh, kw, oh, ow), dtype=x.dtype)  # im2col
+    for i in range(kh):
+        for j in range(kw):
+            cols[:, :, i, j] = x[:, :, i:i + stride[0] * oh:stride[0], j:j + stride[1] * ow:stride[1]]
+    y = np.einsum("ockl,nckluv->nouv", w, cols, optimize=True)
+    return y if b is None else y + b[None, :, None, None]
+
+
+def pool2d(x, kernel, stride, pad, op):
+    n, c, h, w = x.shape
+    fill = -np.inf if op == "max" else 0.0
+    x = np.pad(x, ((0, 0), (0, 0), (pad[0], pad[0]), (pad[1], pad[1])), constant_values=fill)
+    oh = (h + 2 * pad[0] - kernel[0]) // stride[0] + 1
+    ow = (w + 2 * pad[1] - kernel[1]) // stride[1] + 1
+    win = np.stack([x[:, :, i:i + stride[0] * oh:stride[0], j:j + stride[1] * ow:stride[1]]
+                    for i in range(kernel[0]) for j in range(kernel[1])])
+    return win.max(0) if op == "max" else win.mean(0)
+
+
+def forward(layers, x):
+    for L in layers:
+        t, kind = L["tensors"], L["kind"]
+        if L.get("repr", "dense_f32") != "dense_f32":
+            raise SystemExit(f"layer {L['name']}: representation {L['repr']} not supported by this reader")
+        if kind == "conv2d":
+            x = conv2d(x, t["weight"], t.get("bias"), L["stride"], L["padding"])
+        elif kind == "linear":
+            x = x @ t["weight"].T + (t["bias"] if "bias" in t else 0)
+        elif kind == "relu":
+            x = np.maximum(x, 0)
+        elif kind in ("maxpool", "avgpool"):
+            x = pool2d(x, L["kernel"], L["stride"], L["padding"], kind[:3])
+        elif kind == "flatten":
+            x = x.reshape(x.shape[0], -1)
+        elif kind == "dropout":
+            pass  # identity at inference
+        elif kind == "batchnorm":
+            shape = (1, -1, 1, 1) if x.ndim == 4 else (1, -1)
+            scale = t["weight"] / np.sqrt(t["running_var"] + L["eps"])
+            x = (x - t["running_mean"].reshape(shape)) * scale.reshape(shape) + t["bias"].reshape(shape)
+        else:
+            raise SystemExit(f"unknown layer kind {kind}")
+        x = x.astype(np.float32)
+    return x
+
+
+def main():
+    if len(sys.argv) != 4:
+        raise SystemExit(__doc__)
+    catalog_dir, variant_id, io_path = sys.argv[1:]
+    catalog, entry, layers = load_variant(catalog_dir, variant_id)
+    with h5py.File(io_path, "r+") as io:
+        logits = forward(layers, io["x"][()].astype(np.float32))
+        if "logits" in io:
+            del io["logits"]
+        io["logits"] = logits
+    names = catalog["classes"]["names"] or [str(i) for i in range(catalog["classes"]["count"])]
+    print(" ".join(names[i] for i in logits.argmax(1)))
+
+
+if __name__ == "__main__":
+    main()
