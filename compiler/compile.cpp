@@ -14,6 +14,7 @@
 #include "schema/schema.hpp"
 #include "train/train.hpp"
 #include "util/error.hpp"
+#include "util/fs.hpp"
 #include "version.hpp"
 
 namespace mcdnn {
@@ -21,6 +22,22 @@ namespace mcdnn {
 namespace {
 using Clock = std::chrono::steady_clock;
 double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+// Fingerprint of everything a catalog is built from: compiler version, schema text, the
+// effective epochs and limits, and each data file's path, size and modification time.
+std::string build_key(const Schema& s) {
+  std::string k = std::string(kVersion) + "|" + s.source_hash + "|" + std::to_string(s.training.epochs) + "|" +
+                  std::to_string(s.data.limit_train) + "|" + std::to_string(s.data.limit_validation);
+  for (const DataSource* src : {&s.data.train, &s.data.validation})
+    for (const std::string* f : {&src->images, &src->labels, &src->file}) {
+      if (f->empty()) continue;
+      std::error_code ec;
+      auto size = std::filesystem::file_size(*f, ec);
+      auto mtime = std::filesystem::last_write_time(*f, ec).time_since_epoch().count();
+      k += "|" + *f + ":" + std::to_string(size) + ":" + std::to_string(mtime);
+    }
+  return fnv1a_hex(k);
+}
 
 int run(const CompileOptions& opt, std::ostream& out) {
   auto t_start = Clock::now();
@@ -42,6 +59,12 @@ int run(const CompileOptions& opt, std::ostream& out) {
   torch::Device device = pick_device(opt.device);
   std::string out_dir = opt.out_dir.empty() ? schema.name + "-catalog" : opt.out_dir;
   check_output_dir(out_dir);  // fail before training, not after
+  const std::string key = build_key(schema);
+  if (!opt.force && existing_build_key(out_dir) == key) {
+    out << out_dir << " is up to date with " << opt.schema_path
+        << " and its data (same schema, data files and compiler); --force rebuilds it\n";
+    return 0;
+  }
 
   out << "mcdnn-compile " << kVersion << ": " << schema.name << " (" << opt.schema_path << ")\n";
   out << "  device " << device.str() << ", " << threads << " threads, LibTorch " << TORCH_VERSION << "\n";
@@ -81,7 +104,7 @@ int run(const CompileOptions& opt, std::ostream& out) {
   base.epochs = schema.training.epochs;
   base.eval_images_per_s = tres.epochs.empty() ? 0 : tres.epochs.back().eval_images_per_s;
   net->to(torch::kCPU);
-  write_catalog(out_dir, schema, {base}, {&net});
+  write_catalog(out_dir, schema, {base}, {&net}, key);
 
   char buf[512];
   out << "\nsummary\n";

@@ -16,6 +16,7 @@ struct CompileOptions {
   int64_t epochs = 0;           // > 0 overrides training.epochs
   int64_t limit = 0;            // > 0 caps train and validation examples
   bool progress_bar = false;    // per-batch bar (the CLI enables it on a terminal)
+  bool force = false;           // rebuild even when the catalog at out_dir is up to date
 };
 
 // Runs the job; output for the user goes to `out`, errors to `err`. Returns the process exit

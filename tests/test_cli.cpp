@@ -59,6 +59,13 @@ TEST_CASE("cli: a full run on a few hundred examples writes the catalog", "[cli]
   CHECK(fs::exists(p.dir / "cat/catalog.json"));
   CHECK(fs::exists(p.dir / "cat/base.h5"));
   CHECK(p.outputs() == std::vector<std::string>{"cat"});
+  // Nothing changed: the second run is skipped; --force rebuilds.
+  rc = p.run("s.yaml -o cat --threads 1", &out);
+  REQUIRE(rc == 0);
+  CHECK(out == "cat is up to date with s.yaml and its data (same schema, data files and compiler); --force rebuilds it\n");
+  rc = p.run("s.yaml -o cat --threads 1 --force", &out);
+  REQUIRE(rc == 0);
+  CHECK(out.find("epoch   2/2") != std::string::npos);
   // --epochs and --limit override the schema; the default output directory is <name>-catalog.
   rc = p.run("s.yaml --epochs 1 --limit 50 --threads 1", &out);
   REQUIRE(rc == 0);

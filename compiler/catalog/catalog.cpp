@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <yaml-cpp/yaml.h>
+
 #include <filesystem>
 
 #include "util/error.hpp"
@@ -192,7 +194,7 @@ Net read_variant(const std::string& path, InputInfo* info) {
   }
 }
 
-std::string catalog_json(const Schema& schema, const std::vector<VariantRecord>& records) {
+std::string catalog_json(const Schema& schema, const std::vector<VariantRecord>& records, const std::string& build_key) {
   InputInfo info = input_info(schema);
   JsonWriter j;
   j.begin_object();
@@ -201,6 +203,7 @@ std::string catalog_json(const Schema& schema, const std::vector<VariantRecord>&
   j.field("compiler", std::string("mcdnn-compile ") + kVersion);
   j.field("schema", schema.name);
   j.field("schema_hash", schema.source_hash);
+  j.field("build_key", build_key);
   j.key("input").begin_object();
   j.key("shape").begin_array().value(info.input.c).value(info.input.h).value(info.input.w).end_array();
   j.key("mean").begin_array();
@@ -259,6 +262,16 @@ std::string catalog_json(const Schema& schema, const std::vector<VariantRecord>&
   return j.str();
 }
 
+std::string existing_build_key(const std::string& dir) {
+  try {
+    YAML::Node j = YAML::LoadFile((fs::path(dir) / "catalog.json").string());  // JSON is YAML
+    if (j["format"].as<std::string>() != kCatalogFormat || j["format_version"].as<int>() != kCatalogVersion) return "";
+    return j["build_key"] ? j["build_key"].as<std::string>() : "";
+  } catch (const std::exception&) {
+    return "";
+  }
+}
+
 void check_output_dir(const std::string& dir) {
   fs::path target = fs::absolute(dir).lexically_normal();
   std::error_code ec;
@@ -273,7 +286,7 @@ void check_output_dir(const std::string& dir) {
 }
 
 void write_catalog(const std::string& dir, const Schema& schema, const std::vector<VariantRecord>& records,
-                   const std::vector<Net*>& nets) {
+                   const std::vector<Net*>& nets, const std::string& build_key) {
   fs::path target = fs::absolute(dir).lexically_normal();
   if (target.filename().empty()) target = target.parent_path();
   fs::path tmp = target;
@@ -285,7 +298,7 @@ void write_catalog(const std::string& dir, const Schema& schema, const std::vect
   try {
     InputInfo info = input_info(schema);
     for (size_t i = 0; i < records.size(); ++i) write_variant((tmp / records[i].file).string(), records[i], info, *nets[i]);
-    write_file_atomic(tmp / "catalog.json", catalog_json(schema, records));
+    write_file_atomic(tmp / "catalog.json", catalog_json(schema, records, build_key));
     // Swap in: move any old catalog aside, rename the new one into place, then drop the old.
     fs::path old = target;
     old += ".old-" + std::to_string(::getpid());

@@ -48,8 +48,13 @@ Net read_variant(const std::string& path, InputInfo* info = nullptr);
 // Writes the whole catalog atomically: everything goes to a temporary sibling directory that
 // is renamed over `dir` at the end, so a failure leaves no half catalog (and an existing
 // catalog at `dir` intact until the new one is complete).
+// `build_key` fingerprints everything the catalog was built from (see compile.cpp); it is
+// stored in catalog.json so an unchanged rebuild can be skipped.
 void write_catalog(const std::string& dir, const Schema& schema, const std::vector<VariantRecord>& records,
-                   const std::vector<Net*>& nets);
+                   const std::vector<Net*>& nets, const std::string& build_key = "");
+
+// The build_key recorded in DIR/catalog.json, or "" when there is no readable catalog there.
+std::string existing_build_key(const std::string& dir);
 
 // Checks, before any work, that a catalog could be written at `dir`: the nearest existing
 // ancestor must be a writable directory, and `dir` itself, if it exists, a directory.
@@ -57,6 +62,7 @@ void write_catalog(const std::string& dir, const Schema& schema, const std::vect
 void check_output_dir(const std::string& dir);
 
 // catalog.json text for the given records.
-std::string catalog_json(const Schema& schema, const std::vector<VariantRecord>& records);
+std::string catalog_json(const Schema& schema, const std::vector<VariantRecord>& records,
+                         const std::string& build_key = "");
 
 }  // namespace mcdnn

@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   app.add_option("--device", opt.device, "auto, cpu or cuda")->check(CLI::IsMember({"auto", "cpu", "cuda"}));
   app.add_flag("--profile-only", opt.profile_only, "print per-layer parameters, FLOPs and bytes; no data, no training");
   app.add_option("--epochs", opt.epochs, "override training.epochs")->check(CLI::PositiveNumber);
+  app.add_flag("--force", opt.force, "rebuild even if the catalog is up to date with the schema and data");
   app.add_option("--limit", opt.limit, "use at most N training and N validation examples")->check(CLI::PositiveNumber);
   app.footer(
       "Exit codes: 0 success, 1 internal error, 2 bad flags, 3 schema error, 4 data error,\n"
