@@ -10,6 +10,9 @@
 #include "catalog/catalog.hpp"
 #include "data/dataset.hpp"
 #include "nn/net.hpp"
+#include "nn/variant.hpp"
+#include "passes/sweep.hpp"
+#include "train/finetune.hpp"
 #include "profile/profile.hpp"
 #include "schema/schema.hpp"
 #include "train/train.hpp"
@@ -94,33 +97,50 @@ int run(const CompileOptions& opt, std::ostream& out) {
       << schema.training.optimizer << " lr " << schema.training.lr << " (" << schema.training.schedule << ")\n";
   TrainResult tres = train(net, tr, va, schema.training, topt);
 
-  VariantRecord base;
+  Variant base;
   base.id = "base";
-  base.file = "base.h5";
-  base.profile = prof;
-  base.accuracy = tres.val_accuracy;
-  base.validation_examples = val_set.n;
-  base.train_seconds = tres.train_seconds;
-  base.epochs = schema.training.epochs;
-  base.eval_images_per_s = tres.epochs.empty() ? 0 : tres.epochs.back().eval_images_per_s;
-  net->to(torch::kCPU);
-  write_catalog(out_dir, schema, {base}, {&net}, key);
+  base.net = net;
+  VariantRecord rec;
+  rec.id = "base";
+  rec.file = "base.h5";
+  rec.profile = profile_variant(base);
+  rec.accuracy = tres.val_accuracy;
+  rec.validation_examples = val_set.n;
+  rec.train_seconds = tres.train_seconds;
+  rec.build_seconds = tres.total_seconds;
+  rec.epochs = schema.training.epochs;
+  rec.eval_images_per_s = tres.epochs.empty() ? 0 : tres.epochs.back().eval_images_per_s;
 
+  // The catalog of variants, fine-tuned on a fixed seeded subset of the training set.
+  const FinetuneSpec& fts = schema.catalog.finetune;
+  int64_t sub_n = std::min<int64_t>(fts.examples, train_set.n);
+  torch::manual_seed(static_cast<uint64_t>(schema.training.seed) + 1);
+  auto pick = torch::randperm(train_set.n, torch::kInt64).slice(0, 0, sub_n).to(device);
+  TensorData sub{tr.x.index_select(0, pick), tr.y.index_select(0, pick)};
+  FeatureCache cache(net, sub, va, fts.cache_mb * (int64_t(1) << 20));
+  bool sweeping = !schema.catalog.variants_given || !schema.catalog.steps.empty();
+  if (sweeping)
+    out << "\ncatalog: fine-tuning " << fts.epochs << " epoch(s) on " << sub_n << " examples, Adam lr " << fts.lr
+        << "; accuracy change vs base, bytes and effective FLOPs reduction, frozen = layers served from cache\n";
+  SweepResult sw = run_sweep(schema, base, rec, cache, out);
+  mark_pareto(sw.records);
+  std::vector<const Variant*> vars;
+  for (auto& v : sw.variants) {
+    v.net->to(torch::kCPU);
+    vars.push_back(&v);
+  }
+  write_catalog(out_dir, schema, sw.records, vars, key, sw.notes);
+
+  out << "\nsummary\n" << format_summary(sw.records);
   char buf[512];
-  out << "\nsummary\n";
-  std::snprintf(buf, sizeof buf, "  %-8s %12s %14s %12s %14s %9s %10s\n", "variant", "params", "FLOPs", "bytes",
-                "act. bytes", "accuracy", "train s");
-  out << buf;
-  std::snprintf(buf, sizeof buf, "  %-8s %12lld %14lld %12lld %14lld %8.2f%% %10.1f\n", base.id.c_str(),
-                static_cast<long long>(prof.params), static_cast<long long>(prof.flops),
-                static_cast<long long>(prof.bytes), static_cast<long long>(prof.activation_bytes),
-                100 * base.accuracy, base.train_seconds);
-  out << buf;
   double ips = tres.train_seconds > 0 ? static_cast<double>(train_set.n) * schema.training.epochs / tres.train_seconds : 0;
-  std::snprintf(buf, sizeof buf, "  training %.1f s (%.0f img/s), evaluation %.0f img/s, total %.1f s\n",
-                tres.train_seconds, ips, base.eval_images_per_s, since(t_start));
+  std::snprintf(buf, sizeof buf,
+                "  base: training %.1f s (%.0f img/s), evaluation %.0f img/s\n"
+                "  catalog: %zu variants in %.1f s (%.2fx the base training time; %.1f s caching activations)\n"
+                "  total %.1f s; catalog written to %s/catalog.json\n",
+                tres.train_seconds, ips, rec.eval_images_per_s, sw.variants.size() - 1, sw.seconds,
+                sw.seconds / std::max(tres.total_seconds, 1e-9), sw.cache_seconds, since(t_start), out_dir.c_str());
   out << buf;
-  out << "  catalog written to " << out_dir << "/catalog.json\n";
   return 0;
 }
 }  // namespace

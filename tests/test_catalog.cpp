@@ -22,6 +22,7 @@ struct Built {
   Dataset tr, va;
   VariantRecord rec;
   Net net{nullptr};
+  Variant var;
   Built() {
     write_synthetic_idx(make_synthetic(300, 12, 4, 21), dir / "train");
     write_synthetic_idx(make_synthetic(100, 12, 4, 22), dir / "val");
@@ -35,15 +36,17 @@ struct Built {
     rec.profile = profile_layers(schema.layers);
     rec.accuracy = r.val_accuracy;
     rec.epochs = 1;
+    var.id = "base";
+    var.net = net;
   }
 };
 }  // namespace
 
 TEST_CASE("a variant written and read back gives identical outputs", "[catalog]") {
   Built b;
-  write_catalog(b.dir / "cat", b.schema, {b.rec}, {&b.net});
+  write_catalog(b.dir / "cat", b.schema, {b.rec}, {&b.var});
   InputInfo info;
-  Net back = read_variant(b.dir / "cat/base.h5", &info);
+  Net back = read_variant(b.dir / "cat/base.h5", &info).net;
   CHECK(info.input == b.schema.input);
   CHECK(info.num_classes == 4);
   CHECK(info.mean == b.schema.data.normalize.mean);
@@ -58,7 +61,7 @@ TEST_CASE("a variant written and read back gives identical outputs", "[catalog]"
 
 TEST_CASE("catalog.json carries the index fields and exact byte counts", "[catalog]") {
   Built b;
-  write_catalog(b.dir / "cat", b.schema, {b.rec}, {&b.net});
+  write_catalog(b.dir / "cat", b.schema, {b.rec}, {&b.var});
   YAML::Node j = YAML::LoadFile(b.dir / "cat/catalog.json");  // JSON is YAML
   CHECK(j["format"].as<std::string>() == "mcdnn-catalog");
   CHECK(j["format_version"].as<int>() == 1);
@@ -92,7 +95,7 @@ TEST_CASE("rewriting a catalog replaces it whole", "[catalog]") {
   Built b;
   fs::create_directories(b.dir / "cat");
   write_bytes(b.dir / "cat/stale.txt", {1});
-  write_catalog(b.dir / "cat", b.schema, {b.rec}, {&b.net});
+  write_catalog(b.dir / "cat", b.schema, {b.rec}, {&b.var});
   CHECK(fs::exists(b.dir / "cat/catalog.json"));
   CHECK_FALSE(fs::exists(b.dir / "cat/stale.txt"));
   int entries = 0;
@@ -114,7 +117,7 @@ TEST_CASE("unreadable variant files give a catalog error", "[catalog]") {
 
 TEST_CASE("the documented Python reader rebuilds and runs the variant", "[catalog][python]") {
   Built b;
-  write_catalog(b.dir / "cat", b.schema, {b.rec}, {&b.net});
+  write_catalog(b.dir / "cat", b.schema, {b.rec}, {&b.var});
   auto x = to_tensors(b.va, torch::kCPU).x.slice(0, 0, 16).contiguous();
   auto ref = predict(b.net, x).contiguous();
   {

@@ -112,7 +112,8 @@ TEST_CASE("invalid schemas give one exact error", "[schema]") {
        "for newer schemas), got 'mcdnn-schema/2'"},
       {"name: x\n", "t.yaml:1:1: : missing required key 'format'"},
       {kHead + "nmae: x\n" + kNet,
-       "t.yaml:5:1: nmae: unknown key 'nmae'; valid keys here: format, name, input, classes, data, network, training"},
+       "t.yaml:5:1: nmae: unknown key 'nmae'; valid keys here: format, name, input, classes, data, network, training, "
+       "catalog"},
       {"format: mcdnn-schema/1\nname: tiny\ninput: {channels: 1, width: 12}\nclasses: 4\n" + kNet,
        "t.yaml:3:8: input: missing required key 'height'"},
       {kHead + "network:\n  - conv2d: {out: 8, kernel: three}\n",

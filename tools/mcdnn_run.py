@@ -25,9 +25,49 @@ def load_variant(catalog_dir, variant_id):
         for key in sorted(h5["layers"]):  # "000", "001", ...: the layer order
             g = h5["layers"][key]
             layer = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in g.attrs.items()}
-            layer["tensors"] = {name: g[name][()] for name in g}  # float32, PyTorch layout
+            layer["tensors"] = {name: read_tensor(g[name]) for name in g}  # float32, PyTorch layout
             layers.append(layer)
     return catalog, entry, layers
+
+
+def read_tensor(obj):
+    """A weight tensor: a float32 dataset, or a group holding a compressed form."""
+    if isinstance(obj, h5py.Dataset):
+        return obj[()]
+    a = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in obj.attrs.items()}
+    shape, storage, entries = tuple(int(d) for d in a["shape"]), a["storage"], int(a["entries"])
+    rows = shape[0]
+    if storage == "f32":
+        vals = obj["values"][()]
+    elif storage == "f16":
+        vals = obj["values"][()].view(np.float16).astype(np.float32)
+    elif storage == "int8":
+        vals = None  # needs each entry's row, below
+    else:  # cbB: B-bit codes packed LSB-first into a codebook
+        bits = int(storage[2:])
+        packed = obj["codes"][()]
+        per = 8 // bits
+        codes = ((packed[:, None] >> (np.arange(per, dtype=np.uint8) * bits)) & ((1 << bits) - 1)).reshape(-1)[:entries]
+        vals = obj["codebook"][()][codes]
+    if not a["sparse"]:
+        if vals is None:
+            vals = (obj["values"][()].astype(np.float32).reshape(rows, -1) * obj["scale"][()][:, None]).reshape(-1)
+        return vals.astype(np.float32).reshape(shape)
+    counts = obj["row_counts"][()].astype(np.int64)
+    entry_row = np.repeat(np.arange(rows), counts)
+    if vals is None:
+        vals = obj["values"][()].astype(np.float32) * obj["scale"][()][entry_row]
+    # Relative indices: column = previous column + 1 + gap, restarting at -1 on every row.
+    steps = obj["gaps"][()].astype(np.int64) + 1
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    cum = np.cumsum(steps)
+    base = np.zeros(rows, np.int64)
+    nz = counts > 0  # rows without entries own no index into cum
+    base[nz] = cum[starts[nz]] - steps[starts[nz]]
+    cols = cum - np.repeat(base, counts) - 1
+    w = np.zeros((rows, int(np.prod(shape[1:]))), np.float32)
+    w[entry_row, cols] += vals.astype(np.float32)  # fillers carry 0
+    return w.reshape(shape)
 
 
 def conv2d(x, w, b, stride, pad):
@@ -58,10 +98,16 @@ def pool2d(x, kernel, stride, pad, op):
 def forward(layers, x):
     for L in layers:
         t, kind = L["tensors"], L["kind"]
-        if L.get("repr", "dense_f32") != "dense_f32":
+        lowrank = L.get("repr") == "lowrank"
+        if L.get("repr", "dense") not in ("dense", "lowrank"):
             raise SystemExit(f"layer {L['name']}: representation {L['repr']} not supported by this reader")
-        if kind == "conv2d":
+        if kind == "conv2d" and lowrank:  # kxk conv with `rank` filters, then 1x1 conv
+            x = conv2d(x, t["weight_a"], None, L["stride"], L["padding"])
+            x = conv2d(x, t["weight_b"], t.get("bias"), [1, 1], [0, 0])
+        elif kind == "conv2d":
             x = conv2d(x, t["weight"], t.get("bias"), L["stride"], L["padding"])
+        elif kind == "linear" and lowrank:
+            x = (x @ t["weight_a"].T) @ t["weight_b"].T + (t["bias"] if "bias" in t else 0)
         elif kind == "linear":
             x = x @ t["weight"].T + (t["bias"] if "bias" in t else 0)
         elif kind == "relu":

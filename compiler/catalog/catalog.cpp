@@ -4,6 +4,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 
 #include "util/error.hpp"
@@ -36,31 +38,99 @@ std::vector<int64_t> shape_vec(const Shape& s) { return s.flat ? std::vector<int
 //   /            attrs format, format_version, id, parent, transforms (';'-joined), input [c,h,w],
 //                num_classes, class_names (';'-joined), mean, std
 //   /layers/NNN  one group per layer in order (NNN = zero-padded index), attrs kind, name, repr,
-//                in_shape, out_shape, and the kind's hyper-parameters; datasets = the layer's
-//                tensors (float32, PyTorch layout) named as tensors_of() names them.
-void write_layer(hid_t layers, size_t index, const LayerSpec& l, const std::vector<torch::Tensor>& tensors) {
+//                rank, storage, sparse, in_shape, out_shape, and the kind's hyper-parameters.
+//                A tensor stored as dense f32 is a float32 dataset named as tensors_of() names
+//                it; any other stored form is a group of that name holding its blobs
+//                (nn/storage.hpp) with attrs storage, sparse, shape, entries.
+hid_t h5_type(BlobType t, bool file) {
+  switch (t) {
+    case BlobType::F32: return file ? H5T_IEEE_F32LE : H5T_NATIVE_FLOAT;
+    case BlobType::U8: return file ? H5T_STD_U8LE : H5T_NATIVE_UINT8;
+    case BlobType::I8: return file ? H5T_STD_I8LE : H5T_NATIVE_INT8;
+    case BlobType::U16: return file ? H5T_STD_U16LE : H5T_NATIVE_UINT16;
+    case BlobType::U32: return file ? H5T_STD_U32LE : H5T_NATIVE_UINT32;
+  }
+  return -1;
+}
+
+void write_tensor(hid_t g, const std::string& name, const EncodedTensor& e) {
+  if (e.storage == "f32" && !e.sparse) {
+    h5::write_typed(g, name, e.shape, H5T_NATIVE_FLOAT, H5T_IEEE_F32LE, e.blobs.at(0).data.data());
+    return;
+  }
+  auto t = h5::create_group(g, name);
+  h5::attr(t.id(), "storage", e.storage);
+  h5::attr(t.id(), "sparse", static_cast<int64_t>(e.sparse));
+  h5::attr(t.id(), "shape", e.shape);
+  h5::attr(t.id(), "entries", e.entries);
+  for (const auto& b : e.blobs) h5::write_typed(t.id(), b.name, {b.count()}, h5_type(b.type, false), h5_type(b.type, true), b.data.data());
+}
+
+EncodedTensor read_tensor(hid_t g, const std::string& name, const std::vector<int64_t>& shape) {
+  EncodedTensor e;
+  e.shape = shape;
+  H5O_info_t info;
+#if H5_VERSION_GE(1, 12, 0)
+  H5Oget_info_by_name3(g, name.c_str(), &info, H5O_INFO_BASIC, H5P_DEFAULT);
+#else
+  H5Oget_info_by_name(g, name.c_str(), &info, H5P_DEFAULT);
+#endif
+  auto blob_of = [&](hid_t parent, const std::string& n) {
+    H5T_class_t cls;
+    size_t size;
+    bool is_signed;
+    Blob b;
+    b.name = n;
+    b.data = h5::read_raw(parent, n, &cls, &size, &is_signed);
+    if (cls == H5T_FLOAT) b.type = BlobType::F32;
+    else if (size == 1) b.type = is_signed ? BlobType::I8 : BlobType::U8;
+    else if (size == 2) b.type = BlobType::U16;
+    else b.type = BlobType::U32;
+    return b;
+  };
+  if (info.type == H5O_TYPE_DATASET) {
+    e.storage = "f32";
+    e.blobs.push_back(blob_of(g, name));
+    e.blobs.back().name = "values";
+    e.entries = e.blobs.back().count();
+    if (h5::dataset_shape(g, name) != shape) throw std::runtime_error("dataset " + name + ": shape does not match the layer");
+    return e;
+  }
+  auto t = h5::open_group(g, name);
+  e.storage = h5::attr_str(t.id(), "storage");
+  if (!valid_storage(e.storage)) throw std::runtime_error(name + ": unknown storage '" + e.storage + "'");
+  e.sparse = h5::attr_i64(t.id(), "sparse") != 0;
+  e.entries = h5::attr_i64(t.id(), "entries");
+  if (h5::attr_i64s(t.id(), "shape") != shape) throw std::runtime_error(name + ": shape does not match the layer");
+  for (const auto& n : h5::children(t.id())) e.blobs.push_back(blob_of(t.id(), n));
+  return e;
+}
+
+void write_layer(hid_t layers, size_t index, const Variant& v) {
+  const LayerSpec& l = v.net->layers()[index];
   char name[24];
   std::snprintf(name, sizeof name, "%03zu", index);
   auto g = h5::create_group(layers, name);
   h5::attr(g.id(), "kind", std::string(kind_name(l.kind)));
   h5::attr(g.id(), "name", l.name);
-  h5::attr(g.id(), "repr", l.repr);
   h5::attr(g.id(), "in_shape", shape_vec(l.in));
   h5::attr(g.id(), "out_shape", shape_vec(l.out_shape));
   switch (l.kind) {
     case LayerKind::Conv2d:
+    case LayerKind::Linear:
       h5::attr(g.id(), "out", l.out);
       h5::attr(g.id(), "bias", static_cast<int64_t>(l.bias));
+      h5::attr(g.id(), "repr", l.repr);
+      h5::attr(g.id(), "rank", l.rank);
+      h5::attr(g.id(), "storage", l.storage);
+      h5::attr(g.id(), "sparse", static_cast<int64_t>(l.sparse));
+      if (l.kind == LayerKind::Linear) break;
       [[fallthrough]];
     case LayerKind::MaxPool:
     case LayerKind::AvgPool:
       h5::attr(g.id(), "kernel", std::vector<int64_t>{l.kh, l.kw});
       h5::attr(g.id(), "stride", std::vector<int64_t>{l.sh, l.sw});
       h5::attr(g.id(), "padding", std::vector<int64_t>{l.ph, l.pw});
-      break;
-    case LayerKind::Linear:
-      h5::attr(g.id(), "out", l.out);
-      h5::attr(g.id(), "bias", static_cast<int64_t>(l.bias));
       break;
     case LayerKind::Dropout: h5::attr(g.id(), "p", l.p); break;
     case LayerKind::BatchNorm:
@@ -71,10 +141,7 @@ void write_layer(hid_t layers, size_t index, const LayerSpec& l, const std::vect
     case LayerKind::Flatten: break;
   }
   auto specs = tensors_of(l);
-  for (size_t k = 0; k < specs.size(); ++k) {
-    auto t = tensors[k].detach().to(torch::kCPU).contiguous();
-    h5::write_f32(g.id(), specs[k].name, specs[k].shape, t.data_ptr<float>());
-  }
+  for (size_t k = 0; k < specs.size(); ++k) write_tensor(g.id(), specs[k].name, encoded_tensor(v, index, k));
 }
 
 std::string join(const std::vector<std::string>& v, char sep) {
@@ -104,7 +171,7 @@ Shape shape_from(const std::vector<int64_t>& v) {
 
 }  // namespace
 
-void write_variant(const std::string& path, const VariantRecord& rec, const InputInfo& info, Net& net) {
+void write_variant(const std::string& path, const VariantRecord& rec, const InputInfo& info, const Variant& v) {
   h5::quiet();
   auto f = h5::create_file(path);
   hid_t root = f.id();
@@ -119,10 +186,10 @@ void write_variant(const std::string& path, const VariantRecord& rec, const Inpu
   h5::attr(root, "mean", info.mean);
   h5::attr(root, "std", info.std);
   auto layers = h5::create_group(root, "layers");
-  for (size_t i = 0; i < net->layers().size(); ++i) write_layer(layers.id(), i, net->layers()[i], net->tensors(i));
+  for (size_t i = 0; i < v.net->layers().size(); ++i) write_layer(layers.id(), i, v);
 }
 
-Net read_variant(const std::string& path, InputInfo* info) {
+Variant read_variant(const std::string& path, InputInfo* info) {
   auto bad = [&](const std::string& what) { fail(ErrorClass::Catalog, path + ": " + what); };
   auto f = h5::open_file(path);
   if (!f.ok()) bad("cannot open as HDF5 (missing or corrupt variant file)");
@@ -151,8 +218,13 @@ Net read_variant(const std::string& path, InputInfo* info) {
       std::string kind = h5::attr_str(g.id(), "kind");
       if (!kind_from_name(kind, &l.kind)) bad("/layers/" + n + ": unknown layer kind '" + kind + "'");
       l.name = h5::attr_str(g.id(), "name");
-      l.repr = h5::attr_str(g.id(), "repr");
-      if (l.repr != "dense_f32") bad("/layers/" + n + ": unknown representation '" + l.repr + "'");
+      if (h5::has_attr(g.id(), "repr")) {
+        l.repr = h5::attr_str(g.id(), "repr");
+        l.rank = h5::attr_i64(g.id(), "rank");
+        l.storage = h5::attr_str(g.id(), "storage");
+        l.sparse = h5::attr_i64(g.id(), "sparse") != 0;
+        if (l.repr != "dense" && l.repr != "lowrank") bad("/layers/" + n + ": unknown representation '" + l.repr + "'");
+      }
       if (h5::has_attr(g.id(), "out")) l.out = h5::attr_i64(g.id(), "out");
       if (h5::has_attr(g.id(), "bias")) l.bias = h5::attr_i64(g.id(), "bias") != 0;
       if (h5::has_attr(g.id(), "kernel")) {
@@ -170,23 +242,27 @@ Net read_variant(const std::string& path, InputInfo* info) {
       shape = l.out_shape;
       specs.push_back(l);
     }
-    Net net(specs);
+    Variant v;
+    v.id = h5::attr_str(root, "id");
+    v.parent = h5::attr_str(root, "parent");
+    v.transforms = split(h5::attr_str(root, "transforms"), ';');
+    v.net = Net(specs);
     torch::NoGradGuard no_grad;
     for (size_t i = 0; i < specs.size(); ++i) {
       auto g = h5::open_group(layers_g.id(), names[i]);
       auto ts = tensors_of(specs[i]);
       for (size_t k = 0; k < ts.size(); ++k) {
-        std::vector<int64_t> shp;
         if (H5Lexists(g.id(), ts[k].name.c_str(), H5P_DEFAULT) <= 0)
-          bad("/layers/" + names[i] + ": missing dataset '" + ts[k].name + "'");
-        auto v = h5::read_f32(g.id(), ts[k].name, &shp);
-        if (shp != ts[k].shape) bad("/layers/" + names[i] + "/" + ts[k].name + ": shape does not match the layer");
-        net->tensors(i)[k].copy_(torch::from_blob(v.data(), ts[k].shape, torch::kFloat32));
+          bad("/layers/" + names[i] + ": missing '" + ts[k].name + "'");
+        EncodedTensor e = read_tensor(g.id(), ts[k].name, ts[k].shape);
+        std::vector<float> w = decode_tensor(e);
+        v.net->tensors(i)[k].copy_(torch::from_blob(w.data(), ts[k].shape, torch::kFloat32));
+        if (e.storage != "f32") v.encoded[tensor_key(specs[i], ts[k].name)] = std::move(e);
       }
     }
-    net->eval();
+    v.net->eval();
     if (info) *info = in;
-    return net;
+    return v;
   } catch (const Error&) {
     throw;
   } catch (const std::exception& e) {
@@ -194,7 +270,41 @@ Net read_variant(const std::string& path, InputInfo* info) {
   }
 }
 
-std::string catalog_json(const Schema& schema, const std::vector<VariantRecord>& records, const std::string& build_key) {
+void mark_pareto(std::vector<VariantRecord>& records) {
+  auto front = [&](auto resource, bool VariantRecord::*on, bool VariantRecord::*knee) {
+    std::vector<size_t> f;
+    for (size_t i = 0; i < records.size(); ++i) {
+      records[i].*on = records[i].*knee = false;
+      bool dominated = false;
+      for (size_t j = 0; j < records.size() && !dominated; ++j) {
+        double ri = resource(records[i]), rj = resource(records[j]);
+        double ai = records[i].accuracy, aj = records[j].accuracy;
+        dominated = j != i && rj <= ri && aj >= ai && (rj < ri || aj > ai);
+      }
+      if (!dominated) f.push_back(i);
+    }
+    for (size_t i : f) records[i].*on = true;
+    std::sort(f.begin(), f.end(), [&](size_t a, size_t b) { return resource(records[a]) < resource(records[b]); });
+    if (f.size() < 3) return;
+    double x0 = std::log(std::max(resource(records[f.front()]), 1.0)), x1 = std::log(std::max(resource(records[f.back()]), 1.0));
+    double y0 = records[f.front()].accuracy, y1 = records[f.back()].accuracy;
+    if (x1 <= x0 || y1 <= y0) return;
+    size_t best = f.front();
+    double best_d = -1;
+    for (size_t i : f) {
+      double x = (std::log(std::max(resource(records[i]), 1.0)) - x0) / (x1 - x0), y = (records[i].accuracy - y0) / (y1 - y0);
+      if (y - x > best_d) best_d = y - x, best = i;
+    }
+    records[best].*knee = true;
+  };
+  front([](const VariantRecord& r) { return static_cast<double>(r.profile.bytes); }, &VariantRecord::pareto_bytes,
+        &VariantRecord::knee_bytes);
+  front([](const VariantRecord& r) { return static_cast<double>(r.profile.flops_effective); }, &VariantRecord::pareto_flops,
+        &VariantRecord::knee_flops);
+}
+
+std::string catalog_json(const Schema& schema, const std::vector<VariantRecord>& records, const std::string& build_key,
+                         const std::vector<std::string>& notes) {
   InputInfo info = input_info(schema);
   JsonWriter j;
   j.begin_object();
@@ -222,6 +332,13 @@ std::string catalog_json(const Schema& schema, const std::vector<VariantRecord>&
   j.end_object();
   j.field("flop_convention", "flops = 2 x multiply-adds of conv2d and linear layers; bias, activation, pooling and "
                              "batchnorm ops are counted in other_ops");
+  j.field("pareto_method",
+          "a variant is Pareto-optimal when no other has <= resource and >= accuracy (one strict); the knee is "
+          "Kneedle on the front in log-resource space: the front point maximizing y - x with x = log(resource) and "
+          "y = accuracy normalized to [0, 1] over the front");
+  j.key("notes").begin_array();
+  for (const auto& n : notes) j.value(n);
+  j.end_array();
   j.key("variants").begin_array();
   for (const auto& r : records) {
     j.begin_object();
@@ -235,22 +352,36 @@ std::string catalog_json(const Schema& schema, const std::vector<VariantRecord>&
     j.end_array();
     j.field("file", r.file);
     j.field("params", r.profile.params);
+    j.field("params_nonzero", r.profile.params_nonzero);
     j.field("flops", r.profile.flops);
+    j.field("flops_effective", r.profile.flops_effective);
     j.field("other_ops", r.profile.other_ops);
     j.field("bytes", r.profile.bytes);
     j.field("activation_bytes", r.profile.activation_bytes);
     j.field("accuracy", r.accuracy);
+    if (r.accuracy_before_finetune >= 0)
+      j.field("accuracy_before_finetune", r.accuracy_before_finetune);
+    else
+      j.key("accuracy_before_finetune").null();
+    j.field("pareto_bytes", r.pareto_bytes);
+    j.field("pareto_flops", r.pareto_flops);
+    j.field("knee_bytes", r.knee_bytes);
+    j.field("knee_flops", r.knee_flops);
     j.field("validation_examples", r.validation_examples);
     j.field("epochs", r.epochs);
     j.field("train_seconds", r.train_seconds);
+    j.field("build_seconds", r.build_seconds);
     j.field("eval_images_per_s", r.eval_images_per_s);
     j.key("layers").begin_array();
     for (const auto& l : r.profile.layers) {
       j.begin_object();
       j.field("name", l.name);
       j.field("kind", l.kind);
+      j.field("repr", l.repr);
       j.field("params", l.params);
+      j.field("params_nonzero", l.params_nonzero);
       j.field("flops", l.flops);
+      j.field("flops_effective", l.flops_effective);
       j.field("bytes", l.bytes);
       j.end_object();
     }
@@ -286,7 +417,8 @@ void check_output_dir(const std::string& dir) {
 }
 
 void write_catalog(const std::string& dir, const Schema& schema, const std::vector<VariantRecord>& records,
-                   const std::vector<Net*>& nets, const std::string& build_key) {
+                   const std::vector<const Variant*>& variants, const std::string& build_key,
+                   const std::vector<std::string>& notes) {
   fs::path target = fs::absolute(dir).lexically_normal();
   if (target.filename().empty()) target = target.parent_path();
   fs::path tmp = target;
@@ -297,8 +429,8 @@ void write_catalog(const std::string& dir, const Schema& schema, const std::vect
   if (ec) fail(ErrorClass::Output, tmp.string() + ": cannot create the output directory: " + ec.message());
   try {
     InputInfo info = input_info(schema);
-    for (size_t i = 0; i < records.size(); ++i) write_variant((tmp / records[i].file).string(), records[i], info, *nets[i]);
-    write_file_atomic(tmp / "catalog.json", catalog_json(schema, records, build_key));
+    for (size_t i = 0; i < records.size(); ++i) write_variant((tmp / records[i].file).string(), records[i], info, *variants[i]);
+    write_file_atomic(tmp / "catalog.json", catalog_json(schema, records, build_key, notes));
     // Swap in: move any old catalog aside, rename the new one into place, then drop the old.
     fs::path old = target;
     old += ".old-" + std::to_string(::getpid());

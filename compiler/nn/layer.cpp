@@ -59,11 +59,21 @@ std::vector<TensorSpec> tensors_of(const LayerSpec& l) {
   std::vector<TensorSpec> t;
   switch (l.kind) {
     case LayerKind::Conv2d:
-      t.push_back({"weight", {l.out, l.in.c, l.kh, l.kw}, true});
+      if (l.repr == "lowrank") {
+        t.push_back({"weight_a", {l.rank, l.in.c, l.kh, l.kw}, true, true});
+        t.push_back({"weight_b", {l.out, l.rank, 1, 1}, true, true});
+      } else {
+        t.push_back({"weight", {l.out, l.in.c, l.kh, l.kw}, true, true});
+      }
       if (l.bias) t.push_back({"bias", {l.out}, true});
       break;
     case LayerKind::Linear:
-      t.push_back({"weight", {l.out, l.in.numel()}, true});
+      if (l.repr == "lowrank") {
+        t.push_back({"weight_a", {l.rank, l.in.numel()}, true, true});
+        t.push_back({"weight_b", {l.out, l.rank}, true, true});
+      } else {
+        t.push_back({"weight", {l.out, l.in.numel()}, true, true});
+      }
       if (l.bias) t.push_back({"bias", {l.out}, true});
       break;
     case LayerKind::BatchNorm:

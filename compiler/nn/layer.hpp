@@ -40,8 +40,16 @@ struct LayerSpec {
   double p = 0.5;         // dropout probability
   double eps = 1e-5;      // batchnorm
   double momentum = 0.1;  // batchnorm running-stat update (PyTorch convention)
-  // How the weights are stored. The base model is "dense_f32".
-  std::string repr = "dense_f32";
+  // Structure of a conv2d/linear weight: "dense", or "lowrank" (SVD factorized, rank `rank`:
+  // linear W (out x in) = weight_b (out x k) . weight_a (k x in); conv2d = a kh x kw conv with k
+  // filters (weight_a) followed by a 1x1 conv with `out` filters (weight_b), stride and
+  // padding on the first, bias on the second).
+  std::string repr = "dense";
+  int64_t rank = 0;
+  // How its weight matrices are stored (nn/storage.hpp): "f32", "f16", "int8", "cb8", "cb4",
+  // "cb2"; `sparse` = pruned, stored as compressed rows. Biases and batchnorm stay f32.
+  std::string storage = "f32";
+  bool sparse = false;
   Shape in, out_shape;  // filled by infer_shapes()
 };
 
@@ -49,6 +57,7 @@ struct TensorSpec {
   std::string name;            // "weight", "bias", "running_mean", ...
   std::vector<int64_t> shape;  // PyTorch layout (conv weight: out, in, kh, kw)
   bool trainable = true;       // false for batchnorm running statistics
+  bool matrix = false;         // a conv2d/linear weight: subject to storage, sparsity, pruning
   int64_t numel() const;
 };
 

@@ -19,7 +19,7 @@ NetImpl::NetImpl(std::vector<LayerSpec> layers) : layers_(std::move(layers)) {
       if (l.kind == LayerKind::BatchNorm) {
         t.fill_(ts.name == "weight" || ts.name == "running_var" ? 1.0 : 0.0);
       } else {
-        if (ts.name == "weight") {
+        if (ts.matrix) {
           torch::nn::init::kaiming_uniform_(t, std::sqrt(5.0));
         } else {
           int64_t fin = l.kind == LayerKind::Conv2d ? l.in.c * l.kh * l.kw : l.in.numel();
@@ -37,16 +37,28 @@ NetImpl::NetImpl(std::vector<LayerSpec> layers) : layers_(std::move(layers)) {
   }
 }
 
-torch::Tensor NetImpl::forward(torch::Tensor x) {
-  for (size_t i = 0; i < layers_.size(); ++i) {
+torch::Tensor NetImpl::forward(torch::Tensor x) { return forward_range(x, 0, layers_.size()); }
+
+torch::Tensor NetImpl::forward_range(torch::Tensor x, size_t begin, size_t end) {
+  for (size_t i = begin; i < end; ++i) {
     const LayerSpec& l = layers_[i];
     const auto& t = tensors_[i];
+    const bool lowrank = l.repr == "lowrank";
+    const torch::Tensor none;
     switch (l.kind) {
       case LayerKind::Conv2d:
-        x = torch::conv2d(x, t[0], l.bias ? t[1] : torch::Tensor(), {l.sh, l.sw}, {l.ph, l.pw});
+        if (lowrank) {
+          x = torch::conv2d(x, t[0], none, {l.sh, l.sw}, {l.ph, l.pw});
+          x = torch::conv2d(x, t[1], l.bias ? t[2] : none);
+        } else {
+          x = torch::conv2d(x, t[0], l.bias ? t[1] : none, {l.sh, l.sw}, {l.ph, l.pw});
+        }
         break;
       case LayerKind::Linear:
-        x = torch::linear(x, t[0], l.bias ? t[1] : torch::Tensor());
+        if (lowrank)
+          x = torch::linear(torch::linear(x, t[0]), t[1], l.bias ? t[2] : none);
+        else
+          x = torch::linear(x, t[0], l.bias ? t[1] : none);
         break;
       case LayerKind::ReLU:
         x = torch::relu(x);

@@ -22,6 +22,8 @@ class NetImpl : public torch::nn::Module {
   explicit NetImpl(std::vector<LayerSpec> layers);
 
   torch::Tensor forward(torch::Tensor x);
+  // Layers [begin, end) only: x is the input of layer `begin`.
+  torch::Tensor forward_range(torch::Tensor x, size_t begin, size_t end);
 
   const std::vector<LayerSpec>& layers() const { return layers_; }
   // Tensors of layer i, in tensors_of(layers()[i]) order.

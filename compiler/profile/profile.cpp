@@ -6,11 +6,23 @@
 
 namespace mcdnn {
 
-int64_t stored_bytes(const LayerSpec& l) {
-  int64_t n = 0;
-  for (const auto& t : tensors_of(l)) n += t.numel();
-  if (l.repr == "dense_f32") return 4 * n;
-  throw std::logic_error("stored_bytes: unknown representation '" + l.repr + "'");
+void Profile::add(const LayerProfile& l) {
+  params += l.params;
+  params_nonzero += l.params_nonzero;
+  flops += l.flops;
+  flops_effective += l.flops_effective;
+  other_ops += l.other_ops;
+  bytes += l.bytes;
+  activation_bytes = std::max(activation_bytes, l.activation_bytes);
+  layers.push_back(l);
+}
+
+int64_t weight_flops(const LayerSpec& l, const TensorSpec& t, int64_t nonzero) {
+  (void)t;
+  // Each weight is used once per output position: H'*W' for conv2d (both factors of a lowrank
+  // conv run at the output resolution), once for linear.
+  int64_t positions = l.kind == LayerKind::Conv2d ? l.out_shape.h * l.out_shape.w : 1;
+  return 2 * nonzero * positions;
 }
 
 Profile profile_layers(const std::vector<LayerSpec>& layers) {
@@ -19,21 +31,21 @@ Profile profile_layers(const std::vector<LayerSpec>& layers) {
     LayerProfile lp;
     lp.name = l.name;
     lp.kind = kind_name(l.kind);
+    if (l.kind == LayerKind::Conv2d || l.kind == LayerKind::Linear)
+      lp.repr = (l.repr == "lowrank" ? "lowrank k=" + std::to_string(l.rank) : l.repr) + (l.sparse ? " sparse " : " ") + l.storage;
     lp.in = l.in;
     lp.out = l.out_shape;
-    for (const auto& t : tensors_of(l))
+    for (const auto& t : tensors_of(l)) {
       if (t.trainable) lp.params += t.numel();
-    lp.bytes = stored_bytes(l);
+      if (t.matrix) lp.flops += weight_flops(l, t, t.numel());
+      lp.bytes += 4 * t.numel();
+    }
+    lp.params_nonzero = lp.params;
+    lp.flops_effective = lp.flops;
     const int64_t out_n = l.out_shape.numel(), in_n = l.in.numel();
     switch (l.kind) {
       case LayerKind::Conv2d:
-        lp.flops = 2 * out_n * l.in.c * l.kh * l.kw;
-        lp.other_ops = l.bias ? out_n : 0;
-        break;
-      case LayerKind::Linear:
-        lp.flops = 2 * out_n * in_n;
-        lp.other_ops = l.bias ? out_n : 0;
-        break;
+      case LayerKind::Linear: lp.other_ops = l.bias ? out_n : 0; break;
       case LayerKind::ReLU: lp.other_ops = out_n; break;
       case LayerKind::MaxPool: lp.other_ops = out_n * (l.kh * l.kw - 1); break;
       case LayerKind::AvgPool: lp.other_ops = out_n * l.kh * l.kw; break;
@@ -44,12 +56,10 @@ Profile profile_layers(const std::vector<LayerSpec>& layers) {
     bool in_place = l.kind == LayerKind::ReLU || l.kind == LayerKind::Dropout || l.kind == LayerKind::BatchNorm ||
                     l.kind == LayerKind::Flatten;
     lp.activation_bytes = 4 * (in_place ? in_n : in_n + out_n);
-    p.params += lp.params;
-    p.flops += lp.flops;
-    p.other_ops += lp.other_ops;
-    p.bytes += lp.bytes;
-    p.activation_bytes = std::max(p.activation_bytes, lp.activation_bytes);
-    p.layers.push_back(lp);
+    // A lowrank layer also holds its rank-k intermediate.
+    if (l.repr == "lowrank" && l.kind == LayerKind::Conv2d) lp.activation_bytes += 4 * l.rank * l.out_shape.h * l.out_shape.w;
+    if (l.repr == "lowrank" && l.kind == LayerKind::Linear) lp.activation_bytes += 4 * l.rank;
+    p.add(lp);
   }
   return p;
 }

@@ -29,9 +29,12 @@ namespace mcdnn {
 struct LayerProfile {
   std::string name;
   std::string kind;
+  std::string repr;  // weight layers: "dense f32", "lowrank k=64 sparse cb4", ...; else ""
   Shape in, out;
   int64_t params = 0;
-  int64_t flops = 0;
+  int64_t params_nonzero = 0;  // trainable elements that are not exactly zero (pruning)
+  int64_t flops = 0;           // dense: every multiply-add of the representation
+  int64_t flops_effective = 0; // only multiply-adds with a nonzero weight (= flops when dense)
   int64_t other_ops = 0;
   int64_t bytes = 0;
   int64_t activation_bytes = 0;  // live activation bytes while this layer runs (batch 1)
@@ -40,16 +43,25 @@ struct LayerProfile {
 struct Profile {
   std::vector<LayerProfile> layers;
   int64_t params = 0;
+  int64_t params_nonzero = 0;
   int64_t flops = 0;
+  int64_t flops_effective = 0;
   int64_t other_ops = 0;
   int64_t bytes = 0;
   int64_t activation_bytes = 0;  // peak over layers
+  void add(const LayerProfile& l);
 };
 
+// Profile from specs alone, assuming every weight is nonzero and stored as dense f32
+// (exact for a base model). profile_variant() (nn/variant.hpp) refines params_nonzero,
+// flops_effective and bytes from a variant's actual weights and encodings.
+//
+// Effective FLOPs of a pruned layer: 2 x (nonzero weights) x (output positions that use each
+// weight): conv2d H'*W' per weight, linear 1; a lowrank layer sums its two factors.
 Profile profile_layers(const std::vector<LayerSpec>& layers);
 
-// Stored payload bytes of one layer in its representation.
-int64_t stored_bytes(const LayerSpec& layer);
+// Dense FLOPs of one conv2d/linear weight tensor given its nonzero count.
+int64_t weight_flops(const LayerSpec& layer, const TensorSpec& t, int64_t nonzero);
 
 // The per-layer table and totals as printed by --profile-only.
 std::string format_profile(const Profile& p);

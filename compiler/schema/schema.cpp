@@ -372,6 +372,131 @@ void parse_training(const Cursor& c, TrainSpec& t) {
   if (auto s = c.opt("seed")) t.seed = s->integer(0, INT32_MAX);
 }
 
+std::vector<std::string> scalar_list(const Cursor& c, const char* what) {
+  std::vector<std::string> v;
+  if (c.is_scalar()) return {c.str()};
+  if (!c.is_seq() || c.node().size() == 0) c.expected(std::string("a ") + what + " or a non-empty list of them");
+  for (size_t i = 0; i < c.node().size(); ++i) v.push_back(c.index(i).str());
+  return v;
+}
+
+std::string fraction_ok(const std::string& s) {
+  // "1/4" or a number in (0, 1]
+  char* end = nullptr;
+  auto slash = s.find('/');
+  double v;
+  if (slash != std::string::npos) {
+    double a = std::strtod(s.substr(0, slash).c_str(), &end);
+    if (*end) return "";
+    double b = std::strtod(s.substr(slash + 1).c_str(), &end);
+    if (*end || b <= 0) return "";
+    v = a / b;
+  } else {
+    v = std::strtod(s.c_str(), &end);
+    if (s.empty() || *end) return "";
+  }
+  return v > 0 && v <= 1 ? "ok" : "";
+}
+
+PassStep parse_step(const Cursor& c, const Schema& s) {
+  static const char* kinds = "svd, prune, quantize, narrow, remove";
+  if (!c.is_map() || c.node().size() != 1)
+    c.expected(std::string("a pass: one of ") + kinds + " (e.g. `- svd: {layers: [fc1], ranks: [1/2, 1/4]}`)");
+  PassStep p;
+  p.where = c.where();
+  p.pass = c.node().begin()->first.Scalar();
+  if (p.pass != "svd" && p.pass != "prune" && p.pass != "quantize" && p.pass != "narrow" && p.pass != "remove")
+    c.fail_here("unknown pass '" + p.pass + "'; valid passes: " + kinds);
+  auto a = c.at(p.pass.c_str());
+  a.require_map("a mapping of " + p.pass + " settings");
+  auto weight_layers = [&](const Cursor& lc) {
+    if (lc.is_scalar() && lc.node().Scalar() == "all") return std::vector<std::string>{};
+    auto names = scalar_list(lc, "layer name");
+    for (size_t i = 0; i < names.size(); ++i) {
+      bool ok = false;
+      std::string valid;
+      for (const auto& l : s.layers)
+        if (l.kind == LayerKind::Conv2d || l.kind == LayerKind::Linear) {
+          ok = ok || l.name == names[i];
+          valid += (valid.empty() ? "" : ", ") + l.name;
+        }
+      if (!ok) (lc.is_seq() ? lc.index(i) : lc).expected("a conv2d or linear layer name (" + valid + ")");
+    }
+    return names;
+  };
+  auto check_levels = [&](const Cursor& lc, const char* what, auto ok) {
+    auto v = scalar_list(lc, what);
+    for (size_t i = 0; i < v.size(); ++i)
+      if (!ok(v[i])) (lc.is_seq() ? lc.index(i) : lc).expected(std::string("a ") + what);
+    return v;
+  };
+  if (p.pass == "svd") {
+    a.only_keys({"layers", "ranks", "then"});
+    p.layers = weight_layers(a.at("layers"));
+    p.levels = check_levels(a.at("ranks"), "rank: a fraction like 1/4, an integer rank like 32, or energy=0.9",
+                            [](const std::string& r) {
+                              if (r.rfind("energy=", 0) == 0) return !fraction_ok(r.substr(7)).empty();
+                              std::string x = r.rfind("k=", 0) == 0 ? r.substr(2) : r;
+                              char* end = nullptr;
+                              if (x.find_first_of("./") == std::string::npos) return std::strtoll(x.c_str(), &end, 10) > 0 && !*end;
+                              return !fraction_ok(x).empty();
+                            });
+  } else if (p.pass == "prune") {
+    a.only_keys({"layers", "sparsity", "global", "iterative", "then"});
+    if (auto l = a.opt("layers")) p.layers = weight_layers(*l);
+    p.levels = check_levels(a.at("sparsity"), "sparsity in (0, 1)", [](const std::string& x) {
+      char* end = nullptr;
+      double v = std::strtod(x.c_str(), &end);
+      return !x.empty() && !*end && v > 0 && v < 1;
+    });
+    if (auto g = a.opt("global")) p.global = g->boolean();
+    if (auto it = a.opt("iterative")) p.iterative = it->boolean();
+  } else if (p.pass == "quantize") {
+    a.only_keys({"layers", "formats", "then"});
+    if (auto l = a.opt("layers")) p.layers = weight_layers(*l);
+    p.levels = check_levels(a.at("formats"), "format: f16, int8, cb8, cb4 or cb2", [](const std::string& x) {
+      return x == "f16" || x == "int8" || x == "cb8" || x == "cb4" || x == "cb2";
+    });
+    p.finetune = false;
+  } else if (p.pass == "narrow") {
+    a.only_keys({"layers", "keep", "then"});
+    p.layers = weight_layers(a.at("layers"));
+    p.levels = check_levels(a.at("keep"), "count to keep (integer) or fraction like 1/2", [](const std::string& x) {
+      char* end = nullptr;
+      if (x.find_first_of("./") == std::string::npos) return std::strtoll(x.c_str(), &end, 10) > 0 && !*end;
+      return !fraction_ok(x).empty();
+    });
+  } else {
+    a.only_keys({"layers", "then"});
+    p.layers = weight_layers(a.at("layers"));
+  }
+  if (auto t = a.opt("then")) {
+    if (!t->is_seq()) t->expected("a list of passes");
+    for (size_t i = 0; i < t->node().size(); ++i) p.then.push_back(parse_step(t->index(i), s));
+  }
+  return p;
+}
+
+void parse_catalog(const Cursor& c, Schema& s) {
+  c.require_map("a mapping with `variants` and/or `finetune`");
+  c.only_keys({"variants", "finetune"});
+  if (auto v = c.opt("variants")) {
+    s.catalog.variants_given = true;
+    if (!v->is_seq()) v->expected("a list of passes (an empty list [] builds the base model only)");
+    for (size_t i = 0; i < v->node().size(); ++i) s.catalog.steps.push_back(parse_step(v->index(i), s));
+  }
+  if (auto f = c.opt("finetune")) {
+    f->require_map("a mapping");
+    f->only_keys({"examples", "epochs", "lr", "batch_size", "cache_mb"});
+    auto& ft = s.catalog.finetune;
+    if (auto e = f->opt("examples")) ft.examples = e->integer(1, INT64_MAX);
+    if (auto e = f->opt("epochs")) ft.epochs = e->integer(0, 1000);
+    if (auto e = f->opt("lr")) ft.lr = e->number(0, 10, true);
+    if (auto e = f->opt("batch_size")) ft.batch_size = e->integer(1, 1 << 20);
+    if (auto e = f->opt("cache_mb")) ft.cache_mb = e->integer(0, 1 << 24);
+  }
+}
+
 }  // namespace
 
 Schema parse_schema_string(const std::string& text, const std::string& display_name, const std::string& base_dir) {
@@ -395,7 +520,7 @@ Schema parse_schema_string(const std::string& text, const std::string& display_n
     fmt.expected("'" + want + "' (this compiler reads schema format version " + std::to_string(kSchemaVersion) +
                  "; upgrade mcdnn for newer schemas)");
   }
-  c.only_keys({"format", "name", "input", "classes", "data", "network", "training"});
+  c.only_keys({"format", "name", "input", "classes", "data", "network", "training", "catalog"});
 
   auto name = c.at("name");
   s.name = name.str();
@@ -468,6 +593,7 @@ Schema parse_schema_string(const std::string& text, const std::string& display_n
   if (!has_weights) net.fail_here("the network has no conv2d or linear layer to train");
 
   if (auto t = c.opt("training")) parse_training(*t, s.training);
+  if (auto k = c.opt("catalog")) parse_catalog(*k, s);
   return s;
 }
 

@@ -53,6 +53,32 @@ struct TrainSpec {
   int64_t seed = 1;
 };
 
+// One step of the catalog sweep (the schema's `catalog.variants` list; schemas/README.md).
+struct PassStep {
+  std::string pass;                 // svd | prune | quantize | narrow | remove
+  std::vector<std::string> layers;  // svd/narrow/remove: one child per layer; prune/quantize: together (empty = all)
+  std::vector<std::string> levels;  // svd: ranks; prune: sparsities; quantize: formats; narrow: keep; remove: -
+  bool global = false;              // prune: one threshold across the layers
+  bool iterative = false;           // prune: each level derived from the previous, fine-tuned, level
+  bool finetune = true;             // quantize: false (evaluated as stored)
+  std::vector<PassStep> then;       // applied to every child this step produces
+  std::string where;                // file:line:col for messages
+};
+
+struct FinetuneSpec {
+  int64_t examples = 20000;  // training examples per fine-tuning epoch (a fixed seeded subset)
+  int64_t epochs = 1;
+  double lr = 5e-4;          // Adam, cosine-decayed over the fine-tuning steps
+  int64_t batch_size = 128;
+  int64_t cache_mb = 3072;   // memory for cached prefix activations (0 disables caching)
+};
+
+struct CatalogSpec {
+  bool variants_given = false;  // false: the default sweep (passes/sweep.cpp) is used
+  std::vector<PassStep> steps;
+  FinetuneSpec finetune;
+};
+
 struct Schema {
   std::string path;  // as given, for messages
   std::string name;
@@ -62,6 +88,7 @@ struct Schema {
   DataSpec data;
   std::vector<LayerSpec> layers;  // shapes inferred
   TrainSpec training;
+  CatalogSpec catalog;
   std::string source_hash;  // FNV-1a of the schema text
 };
 

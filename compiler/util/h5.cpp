@@ -78,6 +78,31 @@ void write_i64(hid_t parent, const std::string& name, const std::vector<int64_t>
   write_any(parent, name, shape, H5T_NATIVE_INT64, H5T_STD_I64LE, data);
 }
 
+void write_typed(hid_t parent, const std::string& name, const std::vector<int64_t>& shape, hid_t mem_type,
+                 hid_t file_type, const void* data) {
+  write_any(parent, name, shape, mem_type, file_type, data);
+}
+
+std::vector<uint8_t> read_raw(hid_t parent, const std::string& name, H5T_class_t* cls, size_t* size, bool* is_signed) {
+  Handle ds(H5Dopen2(parent, name.c_str(), H5P_DEFAULT), H5Dclose);
+  if (!ds.ok()) h5fail("missing dataset " + name);
+  Handle type(H5Dget_type(ds.id()), H5Tclose);
+  *cls = H5Tget_class(type.id());
+  *size = H5Tget_size(type.id());
+  *is_signed = *cls == H5T_INTEGER && H5Tget_sign(type.id()) == H5T_SGN_2;
+  Handle space(H5Dget_space(ds.id()), H5Sclose);
+  hssize_t n = H5Sget_simple_extent_npoints(space.id());
+  std::vector<uint8_t> buf(static_cast<size_t>(n) * *size);
+  hid_t mem = -1;
+  if (*cls == H5T_FLOAT && *size == 4) mem = H5T_NATIVE_FLOAT;
+  else if (*cls == H5T_INTEGER && *size == 1) mem = *is_signed ? H5T_NATIVE_INT8 : H5T_NATIVE_UINT8;
+  else if (*cls == H5T_INTEGER && *size == 2) mem = *is_signed ? H5T_NATIVE_INT16 : H5T_NATIVE_UINT16;
+  else if (*cls == H5T_INTEGER && *size == 4) mem = *is_signed ? H5T_NATIVE_INT32 : H5T_NATIVE_UINT32;
+  else h5fail("dataset " + name + " has an unsupported element type");
+  if (n > 0 && H5Dread(ds.id(), mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf.data()) < 0) h5fail("cannot read dataset " + name);
+  return buf;
+}
+
 std::vector<int64_t> dataset_shape(hid_t parent, const std::string& name) {
   Handle ds(H5Dopen2(parent, name.c_str(), H5P_DEFAULT), H5Dclose);
   if (!ds.ok()) h5fail("missing dataset " + name);

@@ -48,6 +48,12 @@ Handle open_group(hid_t parent, const std::string& name);
 // Datasets: contiguous, row-major.
 void write_f32(hid_t parent, const std::string& name, const std::vector<int64_t>& shape, const float* data);
 void write_i64(hid_t parent, const std::string& name, const std::vector<int64_t>& shape, const int64_t* data);
+// Any element type: mem/file types from the HDF5 predefined set.
+void write_typed(hid_t parent, const std::string& name, const std::vector<int64_t>& shape, hid_t mem_type,
+                 hid_t file_type, const void* data);
+// Reads a 1-D integer or float dataset as raw little-endian bytes of its own type; *cls is
+// H5T_INTEGER or H5T_FLOAT, *size the element size, *is_signed for integers.
+std::vector<uint8_t> read_raw(hid_t parent, const std::string& name, H5T_class_t* cls, size_t* size, bool* is_signed);
 std::vector<int64_t> dataset_shape(hid_t parent, const std::string& name);
 std::vector<float> read_f32(hid_t parent, const std::string& name, std::vector<int64_t>* shape);
 

@@ -1,0 +1,304 @@
+#include "nn/storage.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <stdexcept>
+
+namespace mcdnn {
+
+const char* blob_type_name(BlobType t) {
+  switch (t) {
+    case BlobType::F32: return "float32";
+    case BlobType::U8: return "uint8";
+    case BlobType::I8: return "int8";
+    case BlobType::U16: return "uint16";
+    case BlobType::U32: return "uint32";
+  }
+  return "?";
+}
+
+int blob_type_size(BlobType t) {
+  switch (t) {
+    case BlobType::F32:
+    case BlobType::U32: return 4;
+    case BlobType::U16: return 2;
+    default: return 1;
+  }
+}
+
+int64_t EncodedTensor::bytes() const {
+  int64_t n = 0;
+  for (const auto& b : blobs) n += static_cast<int64_t>(b.data.size());
+  return n;
+}
+
+const char* storage_names() { return "f32, f16, int8, cb8, cb4, cb2"; }
+
+bool valid_storage(const std::string& s) {
+  return s == "f32" || s == "f16" || s == "int8" || s == "cb8" || s == "cb4" || s == "cb2";
+}
+
+int codebook_bits(const std::string& s) {
+  if (s == "cb8") return 8;
+  if (s == "cb4") return 4;
+  if (s == "cb2") return 2;
+  return 0;
+}
+
+uint16_t f32_to_f16(float f) {
+  uint32_t x;
+  std::memcpy(&x, &f, 4);
+  uint32_t sign = (x >> 16) & 0x8000u, mant = x & 0x7fffffu;
+  int32_t exp = static_cast<int32_t>((x >> 23) & 0xffu);
+  if (exp == 0xff) return static_cast<uint16_t>(sign | 0x7c00u | (mant ? 0x200u : 0u));
+  int32_t e = exp - 127 + 15;
+  if (e >= 0x1f) return static_cast<uint16_t>(sign | 0x7c00u);
+  if (e <= 0) {  // half subnormal (or zero): value = m * 2^-24
+    if (e < -10) return static_cast<uint16_t>(sign);
+    mant |= 0x800000u;
+    uint32_t shift = static_cast<uint32_t>(14 - e);
+    uint32_t m = mant >> shift, rem = mant & ((1u << shift) - 1), half = 1u << (shift - 1);
+    if (rem > half || (rem == half && (m & 1u))) ++m;
+    return static_cast<uint16_t>(sign | m);
+  }
+  uint32_t h = sign | (static_cast<uint32_t>(e) << 10) | (mant >> 13), rem = mant & 0x1fffu;
+  if (rem > 0x1000u || (rem == 0x1000u && (h & 1u))) ++h;  // a carry into the exponent is correct
+  return static_cast<uint16_t>(h);
+}
+
+float f16_to_f32(uint16_t h) {
+  uint32_t sign = (static_cast<uint32_t>(h) & 0x8000u) << 16, exp = (h >> 10) & 0x1fu, mant = h & 0x3ffu;
+  if (exp == 0) {
+    float f = std::ldexp(static_cast<float>(mant), -24);
+    return sign ? -f : f;
+  }
+  uint32_t x = exp == 31 ? (sign | 0x7f800000u | (mant << 13)) : (sign | ((exp + 112) << 23) | (mant << 13));
+  float f;
+  std::memcpy(&f, &x, 4);
+  return f;
+}
+
+std::vector<float> kmeans_1d(const std::vector<float>& v, int k, int iters) {
+  std::vector<float> c(static_cast<size_t>(std::max(k, 1)), 0.f);
+  if (v.empty()) return c;
+  auto [lo, hi] = std::minmax_element(v.begin(), v.end());
+  for (int i = 0; i < k; ++i) c[i] = k == 1 ? 0.5f * (*lo + *hi) : *lo + (*hi - *lo) * static_cast<float>(i) / (k - 1);
+  std::vector<float> sorted(v);
+  std::sort(sorted.begin(), sorted.end());
+  for (int it = 0; it < iters; ++it) {
+    // With sorted values and sorted centroids each cluster is a contiguous range split at midpoints.
+    std::vector<double> sum(c.size(), 0.0);
+    std::vector<int64_t> cnt(c.size(), 0);
+    size_t j = 0;
+    for (float x : sorted) {
+      while (j + 1 < c.size() && x > 0.5f * (c[j] + c[j + 1])) ++j;
+      sum[j] += x;
+      ++cnt[j];
+    }
+    bool moved = false;
+    for (size_t i = 0; i < c.size(); ++i)
+      if (cnt[i] > 0) {
+        float nc = static_cast<float>(sum[i] / static_cast<double>(cnt[i]));
+        moved = moved || nc != c[i];
+        c[i] = nc;
+      }
+    std::sort(c.begin(), c.end());
+    if (!moved) break;
+  }
+  return c;
+}
+
+namespace {
+
+template <class T>
+void put(Blob& b, T v) {
+  uint8_t buf[sizeof(T)];
+  std::memcpy(buf, &v, sizeof(T));
+  b.data.insert(b.data.end(), buf, buf + sizeof(T));
+}
+
+template <class T>
+T get(const Blob& b, int64_t i) {
+  T v;
+  std::memcpy(&v, b.data.data() + i * static_cast<int64_t>(sizeof(T)), sizeof(T));
+  return v;
+}
+
+const Blob& find(const EncodedTensor& e, const char* name) {
+  for (const auto& b : e.blobs)
+    if (b.name == name) return b;
+  throw std::runtime_error(std::string("encoded tensor has no '") + name + "' blob");
+}
+
+// Index of the nearest centroid (c sorted).
+uint32_t nearest(const std::vector<float>& c, float x, size_t first) {
+  size_t j = first;
+  for (size_t i = first; i < c.size(); ++i)
+    if (std::fabs(c[i] - x) < std::fabs(c[j] - x)) j = i;
+  return static_cast<uint32_t>(j);
+}
+
+}  // namespace
+
+EncodedTensor encode_tensor(const float* w, const std::vector<int64_t>& shape, const std::string& storage, bool sparse) {
+  if (!valid_storage(storage)) throw std::invalid_argument("unknown storage '" + storage + "'");
+  EncodedTensor e;
+  e.storage = storage;
+  e.sparse = sparse;
+  e.shape = shape;
+  int64_t numel = 1;
+  for (auto d : shape) numel *= d;
+  const int64_t rows = shape.empty() ? 1 : shape[0];
+  const int64_t cols = rows > 0 ? numel / rows : 0;
+
+  // 1. The entry sequence: (row of each entry, value); sparse adds gaps and fillers.
+  std::vector<float> vals;
+  std::vector<int64_t> entry_row;
+  if (!sparse) {
+    vals.assign(w, w + numel);
+    entry_row.resize(static_cast<size_t>(numel));
+    for (int64_t i = 0; i < numel; ++i) entry_row[static_cast<size_t>(i)] = cols > 0 ? i / cols : 0;
+  } else {
+    Blob gaps{"gaps", BlobType::U8, {}};
+    std::vector<int64_t> counts(static_cast<size_t>(rows), 0);
+    for (int64_t r = 0; r < rows; ++r) {
+      int64_t last = -1;
+      for (int64_t c = 0; c < cols; ++c) {
+        float x = w[r * cols + c];
+        if (x == 0.0f) continue;
+        int64_t gap = c - last - 1;
+        while (gap > 255) {  // filler: value 0 at column last + 256
+          gaps.data.push_back(255);
+          vals.push_back(0.0f);
+          entry_row.push_back(r);
+          ++counts[static_cast<size_t>(r)];
+          last += 256;
+          gap -= 256;
+        }
+        gaps.data.push_back(static_cast<uint8_t>(gap));
+        vals.push_back(x);
+        entry_row.push_back(r);
+        ++counts[static_cast<size_t>(r)];
+        last = c;
+      }
+    }
+    int64_t maxc = counts.empty() ? 0 : *std::max_element(counts.begin(), counts.end());
+    Blob rc{"row_counts", maxc < 65536 ? BlobType::U16 : BlobType::U32, {}};
+    for (auto n : counts) {
+      if (rc.type == BlobType::U16) put<uint16_t>(rc, static_cast<uint16_t>(n));
+      else put<uint32_t>(rc, static_cast<uint32_t>(n));
+    }
+    e.blobs.push_back(std::move(rc));
+    e.blobs.push_back(std::move(gaps));
+  }
+  e.entries = static_cast<int64_t>(vals.size());
+
+  // 2. The values in the storage format.
+  if (storage == "f32") {
+    Blob b{"values", BlobType::F32, {}};
+    for (float x : vals) put<float>(b, x);
+    e.blobs.push_back(std::move(b));
+  } else if (storage == "f16") {
+    Blob b{"values", BlobType::U16, {}};
+    for (float x : vals) put<uint16_t>(b, f32_to_f16(x));
+    e.blobs.push_back(std::move(b));
+  } else if (storage == "int8") {
+    std::vector<float> scale(static_cast<size_t>(rows), 0.0f);
+    for (size_t i = 0; i < vals.size(); ++i) {
+      float& s = scale[static_cast<size_t>(entry_row[i])];
+      s = std::max(s, std::fabs(vals[i]));
+    }
+    for (auto& s : scale) s = s / 127.0f;
+    Blob q{"values", BlobType::I8, {}}, sc{"scale", BlobType::F32, {}};
+    for (size_t i = 0; i < vals.size(); ++i) {
+      float s = scale[static_cast<size_t>(entry_row[i])];
+      long v = s > 0 ? std::lround(vals[i] / s) : 0;
+      q.data.push_back(static_cast<uint8_t>(static_cast<int8_t>(std::clamp<long>(v, -127, 127))));
+    }
+    for (float s : scale) put<float>(sc, s);
+    e.blobs.push_back(std::move(q));
+    e.blobs.push_back(std::move(sc));
+  } else {
+    const int bits = codebook_bits(storage);
+    const int k = 1 << bits;
+    // Sparse: code 0 is the value 0 (fillers); the nonzeros share the other 2^B - 1 codes.
+    std::vector<float> nz;
+    for (float x : vals)
+      if (!sparse || x != 0.0f) nz.push_back(x);
+    std::vector<float> cb = kmeans_1d(nz, sparse ? k - 1 : k);
+    cb.erase(std::unique(cb.begin(), cb.end()), cb.end());  // collapsed clusters
+    if (sparse) cb.insert(cb.begin(), 0.0f);
+    Blob book{"codebook", BlobType::F32, {}}, codes{"codes", BlobType::U8, {}};
+    for (float c : cb) put<float>(book, c);
+    codes.data.assign(static_cast<size_t>((e.entries * bits + 7) / 8), 0);
+    for (int64_t i = 0; i < e.entries; ++i) {
+      float x = vals[static_cast<size_t>(i)];
+      uint32_t code = (sparse && x == 0.0f) ? 0u : nearest(cb, x, sparse ? 1 : 0);
+      int64_t bit = i * bits;
+      codes.data[static_cast<size_t>(bit / 8)] |= static_cast<uint8_t>(code << (bit % 8));
+    }
+    e.blobs.push_back(std::move(book));
+    e.blobs.push_back(std::move(codes));
+  }
+  return e;
+}
+
+std::vector<float> decode_tensor(const EncodedTensor& e) {
+  int64_t numel = 1;
+  for (auto d : e.shape) numel *= d;
+  const int64_t rows = e.shape.empty() ? 1 : e.shape[0];
+  const int64_t cols = rows > 0 ? numel / rows : 0;
+
+  // Values of the entries, in order.
+  std::vector<float> vals(static_cast<size_t>(e.entries));
+  std::vector<int64_t> counts;
+  if (e.sparse) {
+    const Blob& rc = find(e, "row_counts");
+    for (int64_t r = 0; r < rows; ++r)
+      counts.push_back(rc.type == BlobType::U16 ? get<uint16_t>(rc, r) : get<uint32_t>(rc, r));
+  }
+  auto row_of = [&](int64_t i, int64_t* cursor_row, int64_t* left) {
+    if (!e.sparse) return cols > 0 ? i / cols : 0;
+    while (*left == 0) *left = counts[static_cast<size_t>(++*cursor_row)];
+    --*left;
+    return *cursor_row;
+  };
+  if (e.storage == "f32") {
+    const Blob& b = find(e, "values");
+    for (int64_t i = 0; i < e.entries; ++i) vals[static_cast<size_t>(i)] = get<float>(b, i);
+  } else if (e.storage == "f16") {
+    const Blob& b = find(e, "values");
+    for (int64_t i = 0; i < e.entries; ++i) vals[static_cast<size_t>(i)] = f16_to_f32(get<uint16_t>(b, i));
+  } else if (e.storage == "int8") {
+    const Blob &q = find(e, "values"), &sc = find(e, "scale");
+    int64_t row = -1, left = 0;
+    for (int64_t i = 0; i < e.entries; ++i) {
+      int64_t r = row_of(i, &row, &left);
+      vals[static_cast<size_t>(i)] = static_cast<float>(get<int8_t>(q, i)) * get<float>(sc, r);
+    }
+  } else {
+    const int bits = codebook_bits(e.storage);
+    const Blob &book = find(e, "codebook"), &codes = find(e, "codes");
+    for (int64_t i = 0; i < e.entries; ++i) {
+      int64_t bit = i * bits;
+      uint32_t code = (codes.data[static_cast<size_t>(bit / 8)] >> (bit % 8)) & ((1u << bits) - 1);
+      vals[static_cast<size_t>(i)] = get<float>(book, code);
+    }
+  }
+  if (!e.sparse) return vals;
+
+  std::vector<float> w(static_cast<size_t>(numel), 0.0f);
+  const Blob& gaps = find(e, "gaps");
+  int64_t i = 0;
+  for (int64_t r = 0; r < rows; ++r) {
+    int64_t col = -1;
+    for (int64_t n = 0; n < counts[static_cast<size_t>(r)]; ++n, ++i) {
+      col += 1 + gaps.data[static_cast<size_t>(i)];
+      if (vals[static_cast<size_t>(i)] != 0.0f) w[static_cast<size_t>(r * cols + col)] = vals[static_cast<size_t>(i)];
+    }
+  }
+  return w;
+}
+
+}  // namespace mcdnn

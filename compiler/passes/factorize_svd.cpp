@@ -1,0 +1,113 @@
+#include <Eigen/Dense>
+#include <cmath>
+#include <cstdlib>
+
+#include "passes/passes.hpp"
+#include "util/error.hpp"
+
+namespace mcdnn {
+
+namespace {
+using Mat = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+Mat weight_matrix(const Variant& v, size_t i) {
+  auto w = v.net->tensors(i)[0].detach().to(torch::kCPU).to(torch::kFloat64).contiguous();
+  int64_t m = w.size(0), n = w.numel() / m;
+  return Eigen::Map<const Mat>(w.data_ptr<double>(), m, n);
+}
+
+void check_factorizable(const Variant& v, size_t i) {
+  const LayerSpec& l = v.net->layers()[i];
+  if (l.kind != LayerKind::Conv2d && l.kind != LayerKind::Linear)
+    fail(ErrorClass::Schema, "svd: layer " + l.name + " is a " + kind_name(l.kind) + "; only conv2d and linear factorize");
+  if (l.repr != "dense") fail(ErrorClass::Schema, "svd: layer " + l.name + " is already factorized in " + v.id);
+  if (l.sparse || l.storage != "f32")
+    fail(ErrorClass::Schema, "svd: layer " + l.name + " of " + v.id + " is pruned or quantized; factorize before pruning/quantizing");
+}
+}  // namespace
+
+bool parse_rank(const std::string& s, RankSpec* out) {
+  RankSpec r;
+  r.label = s;
+  char* end = nullptr;
+  if (s.rfind("energy=", 0) == 0) {
+    r.kind = RankSpec::Kind::Energy;
+    r.value = std::strtod(s.c_str() + 7, &end);
+    if (*end || !(r.value > 0 && r.value <= 1)) return false;
+  } else if (s.rfind("k=", 0) == 0 || s.find_first_of("./") == std::string::npos) {
+    r.kind = RankSpec::Kind::Absolute;
+    const char* p = s.c_str() + (s.rfind("k=", 0) == 0 ? 2 : 0);
+    r.value = static_cast<double>(std::strtoll(p, &end, 10));
+    if (*end || r.value < 1) return false;
+  } else if (auto slash = s.find('/'); slash != std::string::npos) {
+    double a = std::strtod(s.substr(0, slash).c_str(), &end);
+    if (*end) return false;
+    double b = std::strtod(s.substr(slash + 1).c_str(), &end);
+    if (*end || b <= 0) return false;
+    r.value = a / b;
+    if (!(r.value > 0 && r.value <= 1)) return false;
+  } else {
+    r.value = std::strtod(s.c_str(), &end);
+    if (*end || !(r.value > 0 && r.value <= 1)) return false;
+  }
+  *out = r;
+  return true;
+}
+
+std::vector<double> singular_values(const Variant& v, const std::string& layer) {
+  size_t i = layer_index(v, layer);
+  Eigen::BDCSVD<Mat> svd(weight_matrix(v, i));
+  auto s = svd.singularValues();
+  return std::vector<double>(s.data(), s.data() + s.size());
+}
+
+std::optional<Variant> factorize_svd(const Variant& parent, const std::string& layer, const RankSpec& rank,
+                                     std::string* note) {
+  size_t i = layer_index(parent, layer);
+  check_factorizable(parent, i);
+  Mat w = weight_matrix(parent, i);
+  const int64_t m = w.rows(), n = w.cols(), full = std::min(m, n);
+  Eigen::BDCSVD<Mat> svd(w, Eigen::ComputeThinU | Eigen::ComputeThinV);
+  const auto& s = svd.singularValues();
+  int64_t k = 0;
+  switch (rank.kind) {
+    case RankSpec::Kind::Fraction: k = std::max<int64_t>(1, std::llround(rank.value * static_cast<double>(full))); break;
+    case RankSpec::Kind::Absolute: k = static_cast<int64_t>(rank.value); break;
+    case RankSpec::Kind::Energy: {
+      double total = s.squaredNorm(), acc = 0;
+      while (k < full && acc < rank.value * total) acc += s(k) * s(k), ++k;
+      k = std::max<int64_t>(k, 1);
+      break;
+    }
+  }
+  k = std::min(k, full);
+  // Factorizing pays only when k (m + n) < m n.
+  if (k * (m + n) >= m * n) {
+    *note = "svd " + layer + " rank " + rank.label + " (k=" + std::to_string(k) + "): skipped, k >= mn/(m+n) = " +
+            std::to_string(m * n / (m + n)) + " would not reduce the " + std::to_string(m) + "x" + std::to_string(n) +
+            " layer's parameters";
+    return std::nullopt;
+  }
+  Eigen::VectorXd root = s.head(k).cwiseSqrt();
+  Mat b = svd.matrixU().leftCols(k) * root.asDiagonal();          // m x k
+  Mat a = root.asDiagonal() * svd.matrixV().leftCols(k).transpose();  // k x n
+
+  std::vector<LayerSpec> specs = parent.net->layers();
+  specs[i].repr = "lowrank";
+  specs[i].rank = k;
+  std::string label = "svd " + layer + " k=" + std::to_string(k);
+  Variant c = begin_child(parent, specs, label);
+  c.first_changed = i;
+  torch::NoGradGuard no_grad;
+  auto ts = tensors_of(specs[i]);
+  auto to_tensor = [](const Mat& mat, const std::vector<int64_t>& shape) {
+    Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> f = mat.cast<float>();
+    return torch::from_blob(f.data(), shape, torch::kFloat32).clone();
+  };
+  c.net->tensors(i)[0].copy_(to_tensor(a, ts[0].shape));
+  c.net->tensors(i)[1].copy_(to_tensor(b, ts[1].shape));
+  if (specs[i].bias) c.net->tensors(i)[2].copy_(parent.net->tensors(i)[1]);
+  return c;
+}
+
+}  // namespace mcdnn

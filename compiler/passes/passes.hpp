@@ -1,0 +1,69 @@
+// The approximation passes. Each maps a parent variant to a child variant (a deep copy; the
+// parent is never modified) and records what it did in the child's `transforms`. They chain in
+// the order narrow -> remove -> factorize -> prune -> quantize; a pass that cannot apply to its
+// parent (wrong layer kind, a later stage already applied) throws Error(Schema) saying why.
+// One pass per file: narrow_layer.cpp, remove_layer.cpp, factorize_svd.cpp,
+// prune_magnitude.cpp, quantize_weights.cpp.
+#pragma once
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "nn/variant.hpp"
+
+namespace mcdnn {
+
+// --- factorize_svd.cpp ------------------------------------------------------------------
+// Rank of a factorization: a fraction of min(m, n) ("1/4", 0.25), an absolute rank ("k=32" /
+// 32), or the smallest rank keeping a fraction of the spectral energy sum(s_i^2) ("energy=0.9").
+struct RankSpec {
+  enum class Kind { Fraction, Absolute, Energy } kind = Kind::Fraction;
+  double value = 0.5;
+  std::string label;  // as written, for transforms
+};
+// Parses "1/4", "0.25", "32", "k=32", "energy=0.9"; false when malformed.
+bool parse_rank(const std::string& s, RankSpec* out);
+
+// W (m x n; conv: Cout x Cin*kh*kw) = U S V^T -> weight_b = U_k sqrt(S_k) (m x k),
+// weight_a = sqrt(S_k) V_k^T (k x n): the best rank-k approximation (Eckart-Young), with
+// Frobenius error sqrt(sum_{i>k} s_i^2). A rank that would not reduce parameters
+// (k >= m n / (m + n)) returns nullopt with *note saying so.
+std::optional<Variant> factorize_svd(const Variant& parent, const std::string& layer, const RankSpec& rank,
+                                     std::string* note);
+
+// Singular values of a layer's weight matrix (descending), for tests and energy ranks.
+std::vector<double> singular_values(const Variant& v, const std::string& layer);
+
+// --- prune_magnitude.cpp ----------------------------------------------------------------
+// Zeroes exactly round(sparsity * N) weights of smallest magnitude (ties by index) among the
+// weights of `layers` (empty = every conv2d/linear): per tensor, or with one global threshold
+// across all of them when `global`. Already-pruned weights count toward the sparsity; masks
+// keep pruned weights at zero through fine-tuning.
+Variant prune_magnitude(const Variant& parent, const std::vector<std::string>& layers, double sparsity, bool global);
+
+// --- quantize_weights.cpp ---------------------------------------------------------------
+// Stores the weight matrices of `layers` (empty = all) in `storage` (f16, int8, cb8, cb4,
+// cb2; nn/storage.hpp); the child's weights are exactly what the stored form decodes to.
+Variant quantize_weights(const Variant& parent, const std::string& storage, const std::vector<std::string>& layers);
+
+// --- narrow_layer.cpp -------------------------------------------------------------------
+// Keeps the `keep` filters (conv2d) or units (linear) of `layer` with the largest L1 norm (in
+// their original order) and cuts the inputs of the next weight layer (through batchnorm,
+// activations, pooling and flatten) to match.
+Variant narrow_layer(const Variant& parent, const std::string& layer, int64_t keep);
+
+// --- remove_layer.cpp -------------------------------------------------------------------
+// Removes `layer` (a conv2d or linear, with the batchnorm and relu directly after it); shapes
+// are re-inferred and downstream layers whose input shape changed are re-initialized, to be
+// retrained by fine-tuning.
+Variant remove_layer(const Variant& parent, const std::string& layer);
+
+// Shared helpers (passes.cpp).
+size_t layer_index(const Variant& v, const std::string& name);  // throws Error(Schema) listing names
+// Re-infers every layer's shapes from `input`; throws Error(Schema) naming the layer that no
+// longer fits and `context` (e.g. "remove conv2").
+void reinfer_shapes(std::vector<LayerSpec>& specs, const Shape& input, const std::string& context);
+// A child of `parent` whose transforms gain `label`; `first_changed` is set by the caller.
+Variant begin_child(const Variant& parent, const std::vector<LayerSpec>& specs, const std::string& label);
+
+}  // namespace mcdnn

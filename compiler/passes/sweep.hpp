@@ -1,0 +1,43 @@
+// The catalog sweep: applies the schema's `catalog.variants` steps (or the default sweep) to
+// the trained base model, chaining children from fine-tuned parents, and profiles every variant.
+#pragma once
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "catalog/catalog.hpp"
+#include "nn/variant.hpp"
+#include "schema/schema.hpp"
+#include "train/finetune.hpp"
+
+namespace mcdnn {
+
+// The sweep used when a schema has no `catalog.variants`, in the spirit of the paper, built
+// from the schema's layers (W = conv2d/linear layers, the last one being the classifier):
+//   quantize all weights: f16, int8, cb8, cb4, cb2
+//   svd every linear but the classifier: ranks 1/2, 1/4, 1/8, 1/16
+//   svd every conv2d but the first: ranks 1/2, 1/4, 1/8
+//   prune the largest linear, iteratively: 50, 75, 90, 95, 97% -> each quantized int8, cb4, cb2
+//   prune all weights, global threshold, iteratively: 50, 70, 80, 90% -> each quantized cb4
+//   narrow every conv2d and every linear but the classifier: keep 1/2, 1/4
+//   remove every conv2d but the first
+//   narrow the first conv2d to 1/2 -> svd the largest linear 1/8 -> prune it 90% -> cb4
+std::vector<PassStep> default_sweep(const Schema& s);
+
+struct SweepResult {
+  std::vector<Variant> variants;  // base first
+  std::vector<VariantRecord> records;
+  std::vector<std::string> notes;  // skipped settings and why
+  double seconds = 0;              // the whole sweep, feature caching included
+  double cache_seconds = 0;        // of which computing cached activations
+};
+
+// Runs the sweep from `base` (already trained and recorded). Prints one line per variant and
+// returns every variant with its record (Pareto flags not yet set).
+SweepResult run_sweep(const Schema& s, Variant base, const VariantRecord& base_record, FeatureCache& cache,
+                      std::ostream& log);
+
+// The end-of-run table.
+std::string format_summary(const std::vector<VariantRecord>& records);
+
+}  // namespace mcdnn

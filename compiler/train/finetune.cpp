@@ -1,0 +1,123 @@
+#include "train/finetune.hpp"
+
+#include <chrono>
+#include <cmath>
+#include <random>
+
+#include "util/error.hpp"
+
+namespace mcdnn {
+
+namespace {
+using Clock = std::chrono::steady_clock;
+double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+int64_t bytes_of(const TensorData& d) { return d.x.numel() * 4; }
+
+double accuracy(Net& net, const torch::Tensor& x, const torch::Tensor& y, size_t from) {
+  InferenceGuard guard;
+  net->eval();
+  int64_t correct = 0, n = x.size(0);
+  for (int64_t i = 0; i < n; i += 1000) {
+    int64_t j = std::min(i + 1000, n);
+    auto logits = net->forward_range(x.slice(0, i, j), from, net->layers().size());
+    correct += logits.argmax(1).eq(y.slice(0, i, j)).sum().item<int64_t>();
+  }
+  return n ? static_cast<double>(correct) / static_cast<double>(n) : 0.0;
+}
+}  // namespace
+
+const std::pair<TensorData, TensorData>* FeatureCache::get(size_t p) {
+  if (p == 0 || budget_ <= 0) return nullptr;
+  auto it = entries_.find(p);
+  if (it != entries_.end()) {
+    lru_.remove(p);
+    lru_.push_back(p);
+    return &it->second;
+  }
+  const LayerSpec& l = base_->layers()[p - 1];
+  int64_t need = 4 * l.out_shape.numel() * (train_.x.size(0) + val_.x.size(0));
+  if (need > budget_) return nullptr;
+  int64_t used = 0;
+  for (auto& [k, e] : entries_) used += bytes_of(e.first) + bytes_of(e.second);
+  while (!lru_.empty() && used + need > budget_) {
+    auto& e = entries_.at(lru_.front());
+    used -= bytes_of(e.first) + bytes_of(e.second);
+    entries_.erase(lru_.front());
+    lru_.pop_front();
+  }
+  auto t0 = Clock::now();
+  // NoGrad, not inference mode: the features feed training, where inference tensors may not
+  // be saved for backward.
+  torch::NoGradGuard no_grad;
+  base_->eval();
+  auto run = [&](const TensorData& d) {
+    std::vector<torch::Tensor> out;
+    for (int64_t i = 0; i < d.x.size(0); i += 1000)
+      out.push_back(base_->forward_range(d.x.slice(0, i, std::min(i + 1000, d.x.size(0))), 0, p));
+    return TensorData{torch::cat(out), d.y};
+  };
+  auto& e = entries_[p];
+  e = {run(train_), run(val_)};
+  lru_.push_back(p);
+  seconds_ += since(t0);
+  return &e;
+}
+
+FinetuneResult finetune(Variant& v, size_t shared_prefix, FeatureCache& cache, const FinetuneSpec& spec, bool train,
+                        uint64_t seed) {
+  FinetuneResult r;
+  Net& net = v.net;
+  const size_t n = net->layers().size();
+  const auto* feats = cache.get(shared_prefix);
+  const size_t from = feats ? shared_prefix : 0;
+  const TensorData& tr = feats ? feats->first : cache.raw_train();
+  const TensorData& va = feats ? feats->second : cache.raw_val();
+  r.frozen = from;
+  auto device = tr.x.device();
+  net->to(device);
+  for (auto& [k, m] : v.masks) m = m.to(device);
+
+  r.accuracy_before = accuracy(net, va.x, va.y, from);
+  if (!train || spec.epochs == 0) {
+    r.accuracy_after = r.accuracy_before;
+    return r;
+  }
+  auto t0 = Clock::now();
+  std::vector<torch::Tensor> params;
+  for (size_t i = from; i < n; ++i) {
+    auto ts = tensors_of(net->layers()[i]);
+    for (size_t k = 0; k < ts.size(); ++k)
+      if (ts[k].trainable) params.push_back(net->tensors(i)[k]);
+  }
+  torch::optim::Adam opt(params, torch::optim::AdamOptions(spec.lr));
+  const int64_t count = tr.x.size(0), bs = std::min(spec.batch_size, count);
+  const int64_t steps_per_epoch = (count + bs - 1) / bs, total = steps_per_epoch * spec.epochs;
+  std::mt19937_64 rng(seed);
+  std::vector<int64_t> order(static_cast<size_t>(count));
+  for (int64_t i = 0; i < count; ++i) order[static_cast<size_t>(i)] = i;
+  net->train();
+  int64_t step = 0;
+  for (int64_t e = 0; e < spec.epochs; ++e) {
+    for (int64_t i = count - 1; i > 0; --i) std::swap(order[static_cast<size_t>(i)], order[rng() % static_cast<uint64_t>(i + 1)]);
+    auto perm = torch::from_blob(order.data(), {count}, torch::kInt64).to(device);
+    for (int64_t b = 0; b < steps_per_epoch; ++b, ++step) {
+      double lr = spec.lr * 0.5 * (1.0 + std::cos(M_PI * static_cast<double>(step) / static_cast<double>(total)));
+      for (auto& g : opt.param_groups()) g.options().set_lr(lr);
+      auto idx = perm.slice(0, b * bs, std::min((b + 1) * bs, count));
+      auto x = tr.x.index_select(0, idx), y = tr.y.index_select(0, idx);
+      opt.zero_grad();
+      auto loss = torch::nn::functional::cross_entropy(net->forward_range(x, from, n), y);
+      loss.backward();
+      opt.step();
+      apply_masks(v);
+      if (!std::isfinite(loss.item<double>()))
+        fail(ErrorClass::Training, "fine-tuning " + v.id + " diverged; lower catalog.finetune.lr");
+    }
+  }
+  r.seconds = since(t0);
+  r.accuracy_after = accuracy(net, va.x, va.y, from);
+  return r;
+}
+
+}  // namespace mcdnn

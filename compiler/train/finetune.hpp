@@ -1,0 +1,48 @@
+// Fine-tuning a variant after a pass, with the layers it shares with the base model frozen and
+// their outputs pre-forwarded once and cached (the trick MCDNN uses for specialization): a
+// change to fc1 retrains fc1..fc2 on cached flatten outputs instead of running the conv stack.
+#pragma once
+#include <list>
+#include <map>
+
+#include "nn/variant.hpp"
+#include "schema/schema.hpp"
+#include "train/train.hpp"
+
+namespace mcdnn {
+
+// Activations of the base model at the input of layer p, for the fine-tuning subset and the
+// validation set, computed once per p (frozen prefix, inference mode) and kept within a
+// memory budget (least recently used dropped first).
+class FeatureCache {
+ public:
+  FeatureCache(Net base, TensorData train, TensorData val, int64_t budget_bytes)
+      : base_(std::move(base)), train_(std::move(train)), val_(std::move(val)), budget_(budget_bytes) {}
+  // nullptr when p == 0 (the raw data is the input) or the features exceed the budget.
+  const std::pair<TensorData, TensorData>* get(size_t p);
+  const TensorData& raw_train() const { return train_; }
+  const TensorData& raw_val() const { return val_; }
+  double seconds() const { return seconds_; }  // spent computing features
+
+ private:
+  Net base_;
+  TensorData train_, val_;
+  int64_t budget_;
+  std::map<size_t, std::pair<TensorData, TensorData>> entries_;
+  std::list<size_t> lru_;
+  double seconds_ = 0;
+};
+
+struct FinetuneResult {
+  double accuracy_before = 0;
+  double accuracy_after = 0;
+  double seconds = 0;     // fine-tuning steps only
+  size_t frozen = 0;      // layers frozen (prefix served from the cache)
+};
+
+// Evaluates (and, when spec.epochs > 0 and `train`, fine-tunes) layers [shared_prefix, n) of
+// `v` on cached base activations; masks keep pruned weights at zero after every step.
+FinetuneResult finetune(Variant& v, size_t shared_prefix, FeatureCache& cache, const FinetuneSpec& spec, bool train,
+                        uint64_t seed);
+
+}  // namespace mcdnn
