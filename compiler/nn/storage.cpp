@@ -132,10 +132,12 @@ const Blob& find(const EncodedTensor& e, const char* name) {
 }
 
 // Index of the nearest centroid (c sorted).
+// Index of the centroid nearest to x among c[first..] (sorted); ties go to the lower one.
 uint32_t nearest(const std::vector<float>& c, float x, size_t first) {
-  size_t j = first;
-  for (size_t i = first; i < c.size(); ++i)
-    if (std::fabs(c[i] - x) < std::fabs(c[j] - x)) j = i;
+  auto it = std::lower_bound(c.begin() + static_cast<long>(first), c.end(), x);
+  size_t j = static_cast<size_t>(it - c.begin());
+  if (j == c.size()) return static_cast<uint32_t>(j - 1);
+  if (j > first && std::fabs(c[j - 1] - x) <= std::fabs(c[j] - x)) --j;
   return static_cast<uint32_t>(j);
 }
 
@@ -226,8 +228,14 @@ EncodedTensor encode_tensor(const float* w, const std::vector<int64_t>& shape, c
     std::vector<float> nz;
     for (float x : vals)
       if (!sparse || x != 0.0f) nz.push_back(x);
-    std::vector<float> cb = kmeans_1d(nz, sparse ? k - 1 : k);
-    cb.erase(std::unique(cb.begin(), cb.end()), cb.end());  // collapsed clusters
+    // Values that already fit the codebook are kept exactly (re-encoding is then lossless).
+    std::vector<float> cb(nz);
+    std::sort(cb.begin(), cb.end());
+    cb.erase(std::unique(cb.begin(), cb.end()), cb.end());
+    if (static_cast<int>(cb.size()) > (sparse ? k - 1 : k)) {
+      cb = kmeans_1d(nz, sparse ? k - 1 : k);
+      cb.erase(std::unique(cb.begin(), cb.end()), cb.end());  // collapsed clusters
+    }
     if (sparse) cb.insert(cb.begin(), 0.0f);
     Blob book{"codebook", BlobType::F32, {}}, codes{"codes", BlobType::U8, {}};
     for (float c : cb) put<float>(book, c);

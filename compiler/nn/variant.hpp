@@ -24,6 +24,9 @@ struct Variant {
   // Layers before this index are identical to the parent's (same specs, same weights): the
   // frozen prefix whose activations fine-tuning may cache.
   size_t first_changed = 0;
+  // Some layers were re-initialized (remove_layer): fine-tuning retrains them from scratch
+  // (4x the learning rate, twice the epochs).
+  bool reinitialized = false;
   bool quantized() const { return !encoded.empty(); }
 };
 

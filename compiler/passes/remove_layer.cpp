@@ -21,6 +21,7 @@ Variant remove_layer(const Variant& parent, const std::string& layer) {
   // input shape changed start from fresh initialization.
   Variant c = begin_child(parent, specs, "remove " + layer);
   c.first_changed = i;
+  c.reinitialized = true;
   // Masks of layers whose shape changed no longer apply.
   for (auto it = c.masks.begin(); it != c.masks.end();) {
     bool keep = false;

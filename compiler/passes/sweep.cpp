@@ -3,7 +3,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <set>
+#include <map>
 
 #include "passes/passes.hpp"
 #include "util/error.hpp"
@@ -28,6 +28,25 @@ double fraction(const std::string& s) {
   auto slash = s.find('/');
   if (slash == std::string::npos) return std::strtod(s.c_str(), nullptr);
   return std::strtod(s.substr(0, slash).c_str(), nullptr) / std::strtod(s.substr(slash + 1).c_str(), nullptr);
+}
+
+std::string sanitize(const std::string& t);
+
+// Variant id from its transforms: each sanitized ("prune fc1 90%" -> "prune-fc1-90"), joined
+// with '+'; a run of prunes of the same layers (iterative pruning) shows only its last level.
+std::string variant_id(const std::vector<std::string>& transforms) {
+  std::vector<std::string> parts;
+  std::string last_prune;
+  for (const auto& t : transforms) {
+    std::string target;
+    if (t.rfind("prune ", 0) == 0) target = t.substr(6, t.find(' ', 6) - 6);
+    if (!target.empty() && target == last_prune && !parts.empty()) parts.pop_back();
+    last_prune = target;
+    parts.push_back(sanitize(t));
+  }
+  std::string id;
+  for (const auto& p : parts) id += (id.empty() ? "" : "+") + p;
+  return id;
 }
 
 std::string sanitize(const std::string& t) {
@@ -103,9 +122,14 @@ class Runner {
   // Fine-tunes, profiles and records a child; applies `then` steps to it. Returns its index.
   size_t add(size_t parent, Variant child, const PassStep& st) {
     auto t0 = Clock::now();
-    std::string id;
-    for (const auto& t : child.transforms) id += (id.empty() ? "" : "+") + sanitize(t);
-    for (int n = 2; !ids_.insert(id).second; ++n) id = id + "-" + std::to_string(n);
+    std::string id = variant_id(child.transforms);
+    if (auto it = ids_.find(id); it != ids_.end()) {
+      // The same chain was already built (e.g. a `then` chain starting with a step the sweep
+      // also has on its own): reuse it rather than build it twice.
+      for (const auto& t : st.then) apply(t, it->second);
+      return it->second;
+    }
+    ids_[id] = out_.variants.size();
     child.id = id;
     size_t shared = std::min(shared_[parent], child.first_changed);
     bool train = st.finetune && !child.quantized();
@@ -124,11 +148,11 @@ class Runner {
     r.epochs = train ? s_.catalog.finetune.epochs : 0;
     r.build_seconds = since(t0);
     const VariantRecord& b = out_.records.front();
-    char buf[512];
+    char buf[512], before[32] = "";
+    if (train) std::snprintf(before, sizeof before, "(FT from %.2f%%)", 100 * ft.accuracy_before);
     std::snprintf(buf, sizeof buf,
-                  "[%3zu] %-44s acc %6.2f%% (%+5.2f)%s  %9s %6.1fx  %9s eff %5.1fx  %s%5.1f s\n",
-                  out_.variants.size(), id.c_str(), 100 * r.accuracy, 100 * (r.accuracy - b.accuracy),
-                  train ? (" before FT " + std::string(std::to_string(static_cast<int>(std::lround(1000 * ft.accuracy_before)) / 10.0)).substr(0, 4) + "%").c_str() : "                 ",
+                  "[%3zu] %-34s acc %6.2f%% %+6.2f %-17s %9s %6.1fx %11s %5.1fx  %s%5.1f s\n",
+                  out_.variants.size(), id.c_str(), 100 * r.accuracy, 100 * (r.accuracy - b.accuracy), before,
                   human(static_cast<double>(r.profile.bytes), "B").c_str(),
                   static_cast<double>(b.profile.bytes) / static_cast<double>(r.profile.bytes),
                   human(static_cast<double>(r.profile.flops_effective), "FLOPs").c_str(),
@@ -147,7 +171,7 @@ class Runner {
   FeatureCache& cache_;
   std::ostream& log_;
   SweepResult& out_;
-  std::set<std::string> ids_{"base"};
+  std::map<std::string, size_t> ids_{{"base", 0}};
 
  public:
   std::vector<size_t> shared_;
@@ -217,14 +241,14 @@ std::string format_summary(const std::vector<VariantRecord>& records) {
   const VariantRecord& b = records.front();
   std::string o;
   char buf[512];
-  std::snprintf(buf, sizeof buf, "  %-44s %8s %8s %11s %7s %11s %7s %7s %6s\n", "variant", "accuracy", "before", "bytes",
+  std::snprintf(buf, sizeof buf, "  %-40s %8s %8s %11s %7s %11s %7s %7s %6s\n", "variant", "accuracy", "before", "bytes",
                 "x", "FLOPs eff.", "x", "pareto", "s");
   o += buf;
   for (const auto& r : records) {
     std::string before = r.accuracy_before_finetune >= 0 ? std::to_string(100 * r.accuracy_before_finetune).substr(0, 5) + "%" : "-";
     std::string mark = std::string(r.pareto_bytes ? "B" : "") + (r.knee_bytes ? "*" : "") + (r.pareto_flops ? "F" : "") +
                        (r.knee_flops ? "*" : "");
-    std::snprintf(buf, sizeof buf, "  %-44s %7.2f%% %8s %11lld %6.1fx %11lld %6.1fx %7s %6.1f\n", r.id.c_str(), 100 * r.accuracy,
+    std::snprintf(buf, sizeof buf, "  %-40s %7.2f%% %8s %11lld %6.1fx %11lld %6.1fx %7s %6.1f\n", r.id.c_str(), 100 * r.accuracy,
                   before.c_str(), static_cast<long long>(r.profile.bytes),
                   static_cast<double>(b.profile.bytes) / static_cast<double>(r.profile.bytes),
                   static_cast<long long>(r.profile.flops_effective),

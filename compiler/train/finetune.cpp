@@ -90,19 +90,21 @@ FinetuneResult finetune(Variant& v, size_t shared_prefix, FeatureCache& cache, c
     for (size_t k = 0; k < ts.size(); ++k)
       if (ts[k].trainable) params.push_back(net->tensors(i)[k]);
   }
-  torch::optim::Adam opt(params, torch::optim::AdamOptions(spec.lr));
+  const double lr0 = v.reinitialized ? 4 * spec.lr : spec.lr;
+  const int64_t epochs = v.reinitialized ? 2 * spec.epochs : spec.epochs;
+  torch::optim::Adam opt(params, torch::optim::AdamOptions(lr0));
   const int64_t count = tr.x.size(0), bs = std::min(spec.batch_size, count);
-  const int64_t steps_per_epoch = (count + bs - 1) / bs, total = steps_per_epoch * spec.epochs;
+  const int64_t steps_per_epoch = (count + bs - 1) / bs, total = steps_per_epoch * epochs;
   std::mt19937_64 rng(seed);
   std::vector<int64_t> order(static_cast<size_t>(count));
   for (int64_t i = 0; i < count; ++i) order[static_cast<size_t>(i)] = i;
   net->train();
   int64_t step = 0;
-  for (int64_t e = 0; e < spec.epochs; ++e) {
+  for (int64_t e = 0; e < epochs; ++e) {
     for (int64_t i = count - 1; i > 0; --i) std::swap(order[static_cast<size_t>(i)], order[rng() % static_cast<uint64_t>(i + 1)]);
     auto perm = torch::from_blob(order.data(), {count}, torch::kInt64).to(device);
     for (int64_t b = 0; b < steps_per_epoch; ++b, ++step) {
-      double lr = spec.lr * 0.5 * (1.0 + std::cos(M_PI * static_cast<double>(step) / static_cast<double>(total)));
+      double lr = lr0 * 0.5 * (1.0 + std::cos(M_PI * static_cast<double>(step) / static_cast<double>(total)));
       for (auto& g : opt.param_groups()) g.options().set_lr(lr);
       auto idx = perm.slice(0, b * bs, std::min((b + 1) * bs, count));
       auto x = tr.x.index_select(0, idx), y = tr.y.index_select(0, idx);
