@@ -26,19 +26,22 @@ namespace {
 using Clock = std::chrono::steady_clock;
 double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
-// Fingerprint of everything a catalog is built from: compiler version, schema text, the
+// Fingerprint of everything a catalog is built from: compiler version and binary (size and
+// time of the running executable, so a rebuilt compiler rebuilds catalogs), schema text, the
 // effective epochs and limits, and each data file's path, size and modification time.
 std::string build_key(const Schema& s) {
   std::string k = std::string(kVersion) + "|" + s.source_hash + "|" + std::to_string(s.training.epochs) + "|" +
                   std::to_string(s.data.limit_train) + "|" + std::to_string(s.data.limit_validation);
+  std::vector<std::string> files = {"/proc/self/exe"};
   for (const DataSource* src : {&s.data.train, &s.data.validation})
-    for (const std::string* f : {&src->images, &src->labels, &src->file}) {
-      if (f->empty()) continue;
-      std::error_code ec;
-      auto size = std::filesystem::file_size(*f, ec);
-      auto mtime = std::filesystem::last_write_time(*f, ec).time_since_epoch().count();
-      k += "|" + *f + ":" + std::to_string(size) + ":" + std::to_string(mtime);
-    }
+    for (const std::string* f : {&src->images, &src->labels, &src->file})
+      if (!f->empty()) files.push_back(*f);
+  for (const std::string& f : files) {
+    std::error_code ec;
+    auto size = std::filesystem::file_size(f, ec);
+    auto mtime = std::filesystem::last_write_time(f, ec).time_since_epoch().count();
+    k += "|" + f + ":" + std::to_string(size) + ":" + std::to_string(mtime);
+  }
   return fnv1a_hex(k);
 }
 

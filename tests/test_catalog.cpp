@@ -2,9 +2,13 @@
 // byte accounting against the HDF5 file; the Python reader from docs/catalog-format.md.
 #include <yaml-cpp/yaml.h>
 
+#include <cstring>
 #include <filesystem>
+#include <set>
+#include <sstream>
 
 #include "catalog/catalog.hpp"
+#include "compile.hpp"
 #include "catch.hpp"
 #include "data/dataset.hpp"
 #include "fixtures.hpp"
@@ -139,4 +143,132 @@ TEST_CASE("the documented Python reader rebuilds and runs the variant", "[catalo
   // numpy float32 with a different summation order: agree to 1e-4 relative/absolute.
   CHECK(torch::allclose(yt, ref, 1e-4, 1e-4));
   CHECK(torch::equal(yt.argmax(1), ref.argmax(1)));
+}
+
+namespace {
+// A small catalog built by the compiler itself: a few passes of every kind and chains.
+struct SweptCatalog {
+  TempDir dir;
+  std::string cat;
+  SweptCatalog() {
+    write_synthetic_idx(make_synthetic(400, 12, 4, 51), dir / "train");
+    write_synthetic_idx(make_synthetic(100, 12, 4, 52), dir / "val");
+    std::string schema = tiny_schema(dir.path().string(), 4, 2) +
+                         "catalog:\n"
+                         "  finetune: {examples: 200, epochs: 1, lr: 0.002}\n"
+                         "  variants:\n"
+                         "    - quantize: {formats: [f16, int8, cb4]}\n"
+                         "    - svd: {layers: [conv1, fc1], ranks: [1/2, k=2]}\n"
+                         "    - prune: {layers: all, sparsity: [0.5, 0.9], global: true, iterative: true,\n"
+                         "              then: [{quantize: {formats: [cb2, int8]}}]}\n"
+                         "    - narrow: {layers: [conv1], keep: [4], then: [{svd: {layers: [fc1], ranks: [1/4],\n"
+                         "               then: [{prune: {layers: [fc1], sparsity: [0.8]}}]}}]}\n";
+    write_bytes(dir / "s.yaml", std::vector<uint8_t>(schema.begin(), schema.end()));
+    CompileOptions opt;
+    opt.schema_path = dir / "s.yaml";
+    opt.out_dir = cat = dir / "cat";
+    opt.threads = 1;
+    std::ostringstream out, err;
+    int rc = compile(opt, out, err);
+    INFO(out.str() << err.str());
+    REQUIRE(rc == 0);
+  }
+};
+
+int64_t dataset_bytes(hid_t g) {  // sum of storage sizes of every dataset below g
+  int64_t n = 0;
+  for (const auto& c : h5::children(g)) {
+    H5O_info_t info;
+#if H5_VERSION_GE(1, 12, 0)
+    H5Oget_info_by_name3(g, c.c_str(), &info, H5O_INFO_BASIC, H5P_DEFAULT);
+#else
+    H5Oget_info_by_name(g, c.c_str(), &info, H5P_DEFAULT);
+#endif
+    if (info.type == H5O_TYPE_GROUP) {
+      auto sub = h5::open_group(g, c);
+      n += dataset_bytes(sub.id());
+    } else {
+      h5::Handle ds(H5Dopen2(g, c.c_str(), H5P_DEFAULT), H5Dclose);
+      n += static_cast<int64_t>(H5Dget_storage_size(ds.id()));
+    }
+  }
+  return n;
+}
+}  // namespace
+
+TEST_CASE("a swept catalog: byte accounting, bit-exact decoding, Python reader, plot", "[catalog][sweep]") {
+  SweptCatalog c;
+  YAML::Node j = YAML::LoadFile(c.cat + "/catalog.json");
+  auto vars = j["variants"];
+  // quantize 3 + svd (conv1: 1/2, k=2; fc1: 1/2, k=2 -> 4, minus skipped) + prune 2 x (1 + 2) + narrow chain 3
+  CHECK(vars.size() >= 14);
+  CHECK(j["notes"].size() + vars.size() == 1 + 3 + 4 + 6 + 3);
+  std::set<std::string> ids;
+  Dataset tr, va;
+  Schema s = parse_schema_file(c.dir / "s.yaml");
+  load_data(s, &tr, &va);
+  auto x = to_tensors(va, torch::kCPU).x;
+  int fronts = 0, knees = 0;
+  for (const auto& v : vars) {
+    std::string id = v["id"].as<std::string>();
+    INFO(id);
+    CHECK(ids.insert(id).second);
+    std::string file = c.cat + "/" + v["file"].as<std::string>();
+    // bytes: exactly the datasets of the file.
+    {
+      auto f = h5::open_file(file);
+      auto layers = h5::open_group(f.id(), "layers");
+      CHECK(dataset_bytes(layers.id()) == v["bytes"].as<int64_t>());
+    }
+    // The stored weights reproduce the recorded accuracy.
+    Variant back = read_variant(file);
+    CHECK(back.id == id);
+    CHECK(back.transforms.size() == v["transforms"].size());
+    double acc = evaluate(back.net, to_tensors(va, torch::kCPU), 1000);
+    CHECK(acc == Approx(v["accuracy"].as<double>()).margin(0.011));
+    // Encoded weights decode to exactly the network's weights.
+    for (size_t i = 0; i < back.net->layers().size(); ++i) {
+      auto ts = tensors_of(back.net->layers()[i]);
+      for (size_t k = 0; k < ts.size(); ++k) {
+        auto e = encoded_tensor(back, i, k);
+        auto d = decode_tensor(e);
+        auto t = back.net->tensors(i)[k].contiguous();
+        REQUIRE(std::memcmp(d.data(), t.data_ptr<float>(), d.size() * 4) == 0);
+      }
+    }
+    if (v["flops_effective"].as<int64_t>() < v["flops"].as<int64_t>()) CHECK(v["params_nonzero"].as<int64_t>() < v["params"].as<int64_t>());
+    fronts += v["pareto_bytes"].as<bool>();
+    knees += v["knee_bytes"].as<bool>();
+    // The Python reader runs the variant like LibTorch does.
+    {
+      h5::quiet();
+      auto xs = x.slice(0, 0, 8).contiguous();
+      {
+        auto f = h5::create_file(c.dir / "io.h5");
+        h5::write_f32(f.id(), "x", xs.sizes().vec(), xs.data_ptr<float>());
+      }
+      std::string out;
+      int rc = run_command(std::string(MCDNN_PYTHON) + " " + MCDNN_SOURCE_DIR + "/tools/mcdnn_run.py " + c.cat + " " + id +
+                               " " + (c.dir / "io.h5"),
+                           &out);
+      INFO(out);
+      REQUIRE(rc == 0);
+      auto f = h5::open_file(c.dir / "io.h5");
+      std::vector<int64_t> shape;
+      auto y = h5::read_f32(f.id(), "logits", &shape);
+      auto ref = predict(back.net, xs);
+      CHECK(torch::allclose(torch::from_blob(y.data(), ref.sizes(), torch::kFloat32), ref, 1e-4, 1e-4));
+    }
+  }
+  CHECK(fronts >= 1);
+  CHECK(knees <= 1);
+  // The plot script draws it.
+  std::string out;
+  int rc = run_command(std::string(MCDNN_PYTHON) + " " + MCDNN_SOURCE_DIR + "/tools/plot_catalog.py " + c.cat + " -o " +
+                           (c.dir / "plot"),
+                       &out);
+  INFO(out);
+  CHECK(rc == 0);
+  CHECK(fs::file_size(c.dir / "plot.png") > 10000);
+  CHECK(fs::file_size(c.dir / "plot.svg") > 10000);
 }

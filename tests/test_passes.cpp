@@ -181,7 +181,13 @@ TEST_CASE("quantize: codebook sizes, stored form reproduces the weights bit for 
     // Pruned zeros survive quantization.
     CHECK(zeros(q.net->tensors(2)[0]) >= zeros(p.net->tensors(2)[0]));
     CHECK_THROWS_AS(prune_magnitude(q, {}, 0.9, false), Error);  // quantize is the last stage
+    CHECK_THROWS_AS(quantize_weights(q, "int8", {"fc1"}), Error);  // each layer once
   }
+  // Mixed precision: 8-bit conv, then a 2-bit codebook for the linear layer.
+  Variant m = quantize_weights(quantize_weights(p, "int8", {"conv1"}), "cb2", {"fc1"});
+  CHECK(m.net->layers()[0].storage == "int8");
+  CHECK(m.net->layers()[2].storage == "cb2");
+  CHECK(m.transforms == std::vector<std::string>{"prune fc1 60%", "quant int8 conv1", "quant cb2 fc1"});
 }
 
 TEST_CASE("narrow: keeps the largest-L1 filters and cuts downstream inputs to match", "[passes][narrow]") {
@@ -250,9 +256,12 @@ TEST_CASE("the default sweep is built from the schema's layers", "[passes][sweep
   auto steps = default_sweep(s);
   std::vector<std::string> passes;
   for (const auto& st : steps) passes.push_back(st.pass);
-  CHECK(passes == std::vector<std::string>{"quantize", "svd", "svd", "prune", "prune", "narrow", "remove", "narrow"});
+  CHECK(passes == std::vector<std::string>{"quantize", "svd", "svd", "prune", "prune", "prune", "narrow", "remove", "narrow"});
   CHECK(steps[1].layers == std::vector<std::string>{"fc1"});
   CHECK(steps[2].layers == std::vector<std::string>{"conv2"});
   CHECK(steps[3].iterative);
-  CHECK(steps[4].global);
+  CHECK(steps[3].then.size() == 2);  // all formats, and mixed precision
+  CHECK(steps[4].layers == std::vector<std::string>{"conv2", "fc1"});
+  CHECK_FALSE(steps[4].global);
+  CHECK(steps[5].global);
 }

@@ -154,6 +154,16 @@ TEST_CASE("invalid schemas give one exact error", "[schema]") {
       {kHead + kNet + "training: {schedule: {type: step}}\n",
        "t.yaml:11:22: training.schedule: missing required key 'step_size'"},
       {"format: mcdnn-schema/1\nname: [a\n", "t.yaml:3:1: not valid YAML: end of sequence flow not found"},
+      {kHead + kNet + "catalog:\n  variants:\n    - distill: {layers: [fc1]}\n",
+       "t.yaml:13:7: catalog.variants[0]: unknown pass 'distill'; valid passes: svd, prune, quantize, narrow, remove"},
+      {kHead + kNet + "catalog:\n  variants:\n    - svd: {layers: [relu1], ranks: [1/2]}\n",
+       "t.yaml:13:22: catalog.variants[0].svd.layers[0]: expected a conv2d or linear layer name (conv1, fc1), got "
+       "'relu1'"},
+      {kHead + kNet + "catalog:\n  variants:\n    - svd: {layers: [fc1], ranks: [2/1]}\n",
+       "t.yaml:13:36: catalog.variants[0].svd.ranks[0]: expected a rank: a fraction like 1/4, an integer rank like 32, "
+       "or energy=0.9, got '2/1'"},
+      {kHead + kNet + "catalog:\n  variants:\n    - quantize: {formats: [int4]}\n",
+       "t.yaml:13:28: catalog.variants[0].quantize.formats[0]: expected a format: f16, int8, cb8, cb4 or cb2, got 'int4'"},
       {"format: mcdnn-schema/1\nname: has space\n",
        "t.yaml:2:7: name: expected a name of letters, digits, '.', '_' or '-' (it names the output directory), got "
        "'has space'"},

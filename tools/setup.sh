@@ -13,6 +13,7 @@ packages=(
   libeigen3-dev libcli11-dev libyaml-cpp-dev libhdf5-dev zlib1g-dev catch2
   dataset-fashion-mnist              # the default schema's data
   python3 python3-h5py python3-numpy # the catalog's Python reader (tools/mcdnn_run.py) and its test
+  python3-matplotlib                 # tools/plot_catalog.py
 )
 
 missing=()

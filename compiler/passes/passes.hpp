@@ -44,6 +44,8 @@ Variant prune_magnitude(const Variant& parent, const std::vector<std::string>& l
 // --- quantize_weights.cpp ---------------------------------------------------------------
 // Stores the weight matrices of `layers` (empty = all) in `storage` (f16, int8, cb8, cb4,
 // cb2; nn/storage.hpp); the child's weights are exactly what the stored form decodes to.
+// Layers not yet quantized may be quantized by a later step (mixed precision: int8 convs,
+// then 4-bit fully connected layers); a layer already quantized is an error.
 Variant quantize_weights(const Variant& parent, const std::string& storage, const std::vector<std::string>& layers);
 
 // --- narrow_layer.cpp -------------------------------------------------------------------

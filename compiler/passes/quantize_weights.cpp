@@ -6,7 +6,6 @@ namespace mcdnn {
 Variant quantize_weights(const Variant& parent, const std::string& storage, const std::vector<std::string>& layers) {
   if (!valid_storage(storage) || storage == "f32")
     fail(ErrorClass::Schema, "quantize: unknown format '" + storage + "'; valid: f16, int8, cb8, cb4, cb2");
-  if (parent.quantized()) fail(ErrorClass::Schema, "quantize: " + parent.id + " is already quantized");
   std::vector<LayerSpec> specs = parent.net->layers();
   std::vector<size_t> idx;
   if (layers.empty()) {
@@ -15,6 +14,11 @@ Variant quantize_weights(const Variant& parent, const std::string& storage, cons
   } else {
     for (const auto& n : layers) idx.push_back(layer_index(parent, n));
   }
+  // Mixed precision: layers may be quantized in separate steps, each layer once.
+  for (size_t i : idx)
+    if (specs[i].storage != "f32")
+      fail(ErrorClass::Schema, "quantize: layer " + specs[i].name + " of " + parent.id + " is already stored as " +
+                                   specs[i].storage + "; quantize each layer once");
   for (size_t i : idx) specs[i].storage = storage;
   std::string what;
   for (const auto& n : layers) what += (what.empty() ? " " : ",") + n;

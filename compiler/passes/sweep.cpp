@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <algorithm>
 #include <map>
 
 #include "passes/passes.hpp"
@@ -196,10 +197,27 @@ std::vector<PassStep> default_sweep(const Schema& s) {
   v.push_back(step("quantize", {}, {"f16", "int8", "cb8", "cb4", "cb2"}));
   if (!fcs.empty()) v.push_back(step("svd", fcs, {"1/2", "1/4", "1/8", "1/16"}));
   if (convs.size() > 1) v.push_back(step("svd", {convs.begin() + 1, convs.end()}, {"1/2", "1/4", "1/8"}));
+  std::vector<std::string> linears = fcs;
+  for (const auto& l : s.layers)
+    if (l.kind == LayerKind::Linear && std::find(fcs.begin(), fcs.end(), l.name) == fcs.end()) linears.push_back(l.name);
   if (!biggest_fc.empty()) {
     PassStep p = step("prune", {biggest_fc}, {"0.5", "0.75", "0.9", "0.95", "0.97"});
     p.iterative = true;
     p.then.push_back(step("quantize", {}, {"int8", "cb4", "cb2"}));
+    if (!convs.empty()) {  // mixed precision: 8-bit convs, then 4/2-bit fully connected layers
+      PassStep q = step("quantize", convs, {"int8"});
+      q.then.push_back(step("quantize", linears, {"cb4", "cb2"}));
+      p.then.push_back(q);
+    }
+    v.push_back(p);
+  }
+  // Per-layer pruning of the compute-heavy layers (every conv but the first, the hidden linears).
+  std::vector<std::string> heavy(convs.size() > 1 ? convs.begin() + 1 : convs.end(), convs.end());
+  heavy.insert(heavy.end(), fcs.begin(), fcs.end());
+  if (!heavy.empty()) {
+    PassStep p = step("prune", heavy, {"0.5", "0.75", "0.85", "0.9"});
+    p.iterative = true;
+    p.then.push_back(step("quantize", {}, {"int8"}));
     v.push_back(p);
   }
   PassStep g = step("prune", {}, {"0.5", "0.7", "0.8", "0.9"});

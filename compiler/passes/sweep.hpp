@@ -17,7 +17,10 @@ namespace mcdnn {
 //   quantize all weights: f16, int8, cb8, cb4, cb2
 //   svd every linear but the classifier: ranks 1/2, 1/4, 1/8, 1/16
 //   svd every conv2d but the first: ranks 1/2, 1/4, 1/8
-//   prune the largest linear, iteratively: 50, 75, 90, 95, 97% -> each quantized int8, cb4, cb2
+//   prune the largest linear, iteratively: 50, 75, 90, 95, 97% -> each quantized int8, cb4, cb2,
+//     and mixed: convs int8 -> linears cb4, cb2
+//   prune every conv2d but the first and every hidden linear, per layer, iteratively:
+//     50, 75, 85, 90% -> each quantized int8
 //   prune all weights, global threshold, iteratively: 50, 70, 80, 90% -> each quantized cb4
 //   narrow every conv2d and every linear but the classifier: keep 1/2, 1/4
 //   remove every conv2d but the first
