@@ -13,6 +13,7 @@
 #include "data/dataset.hpp"
 #include "fixtures.hpp"
 #include "util/error.hpp"
+#include "util/fs.hpp"
 #include "util/h5.hpp"
 
 using namespace mcdnn;
@@ -271,4 +272,10 @@ TEST_CASE("a swept catalog: byte accounting, bit-exact decoding, Python reader, 
   CHECK(rc == 0);
   CHECK(fs::file_size(c.dir / "plot.png") > 10000);
   CHECK(fs::file_size(c.dir / "plot.svg") > 10000);
+}
+
+TEST_CASE("the Python reader in docs/catalog-format.md is tools/mcdnn_run.py verbatim", "[catalog][python]") {
+  std::string doc = mcdnn::read_file(std::string(MCDNN_SOURCE_DIR) + "/docs/catalog-format.md", 1);
+  std::string script = mcdnn::read_file(std::string(MCDNN_SOURCE_DIR) + "/tools/mcdnn_run.py", 1);
+  CHECK(doc.find("```python\n" + script + "```") != std::string::npos);
 }

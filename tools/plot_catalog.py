@@ -18,7 +18,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 
 def label(v):
-    return "base" if not v["transforms"] else " + ".join(v["transforms"])
+    # The id is the transform chain, compacted (iterative prunes show their last level).
+    return v["id"]
 
 
 def panel(ax, variants, key, front_key, knee_key, xlabel):
@@ -33,17 +34,16 @@ def panel(ax, variants, key, front_key, knee_key, xlabel):
             ax.scatter([max(v[key], 1)], [100 * v["accuracy"]], marker="*", s=260, color="#f1c40f",
                        edgecolors="black", zorder=4, label="knee: " + label(v))
     for x, y, v in zip(xs, ys, variants):
-        ax.annotate(label(v), (x, y), fontsize=4.5, xytext=(3, 2), textcoords="offset points", color="#333333")
+        ax.annotate(label(v), (x, y), fontsize=4.2, xytext=(3, 1.5), textcoords="offset points", color="#333333",
+                    alpha=1.0 if v[front_key] else 0.55)
     base = next(v for v in variants if v["id"] == "base")
     ax.axhline(100 * base["accuracy"] - 1, color="#999999", linestyle=":", linewidth=0.8, label="base - 1 point")
     ax.set_xscale("log")
     ax.set_xlabel(xlabel)
     ax.set_ylabel("validation accuracy (%)")
-    accs = sorted(ys)
-    lo = accs[max(0, len(accs) // 5 - 1)]  # keep the interesting top of the range readable
-    ax.set_ylim(max(min(ys), lo - 5), max(ys) + 0.5)
+    ax.set_ylim(min(ys) - 0.5, max(ys) + 0.5)
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=2)
 
 
 def main(argv):
@@ -56,10 +56,12 @@ def main(argv):
     if cat.get("format") != "mcdnn-catalog":
         sys.exit(f"{a.catalog}/catalog.json: not an mcdnn catalog")
     variants = cat["variants"]
-    fig, axes = plt.subplots(1, 2, figsize=(15, 6.5))
+    fig, axes = plt.subplots(1, 2, figsize=(17, 8))
     panel(axes[0], variants, "bytes", "pareto_bytes", "knee_bytes", "stored weight bytes (log)")
     panel(axes[1], variants, "flops_effective", "pareto_flops", "knee_flops", "effective FLOPs per input (log)")
-    fig.suptitle(f"{cat['schema']}: {len(variants)} variants ({cat['compiler']})")
+    base = next(v for v in variants if v["id"] == "base")
+    fig.suptitle(f"{cat['schema']}: base model ({100 * base['accuracy']:.2f}%, {base['bytes'] / 1e6:.2f} MB, "
+                 f"{base['flops'] / 1e6:.1f} MFLOPs) and {len(variants) - 1} variants ({cat['compiler']})")
     fig.tight_layout()
     out = a.out or f"{a.catalog}/catalog"
     fig.savefig(out + ".png", dpi=130)

@@ -14,6 +14,24 @@ size_t layer_index(const Variant& v, const std::string& name) {
   fail(ErrorClass::Schema, "no layer named '" + name + "' in variant " + v.id + " (weight layers: " + names + ")");
 }
 
+std::vector<size_t> weight_layers(const Variant& v, const std::vector<std::string>& names, const std::string& pass) {
+  const auto& specs = v.net->layers();
+  auto has_weights = [&](size_t i) { return specs[i].kind == LayerKind::Conv2d || specs[i].kind == LayerKind::Linear; };
+  std::vector<size_t> idx;
+  if (names.empty()) {
+    for (size_t i = 0; i < specs.size(); ++i)
+      if (has_weights(i)) idx.push_back(i);
+    return idx;
+  }
+  for (const auto& n : names) {
+    size_t i = layer_index(v, n);
+    if (!has_weights(i))
+      fail(ErrorClass::Schema, pass + ": layer " + n + " is a " + kind_name(specs[i].kind) + "; only conv2d and linear layers have weights");
+    idx.push_back(i);
+  }
+  return idx;
+}
+
 void reinfer_shapes(std::vector<LayerSpec>& specs, const Shape& input, const std::string& context) {
   Shape s = input;
   for (auto& l : specs) {

@@ -62,6 +62,9 @@ Variant remove_layer(const Variant& parent, const std::string& layer);
 
 // Shared helpers (passes.cpp).
 size_t layer_index(const Variant& v, const std::string& name);  // throws Error(Schema) listing names
+// Indices of the conv2d/linear layers named (empty = all of them); `pass` names the caller in
+// the error for a layer without weights.
+std::vector<size_t> weight_layers(const Variant& v, const std::vector<std::string>& names, const std::string& pass);
 // Re-infers every layer's shapes from `input`; throws Error(Schema) naming the layer that no
 // longer fits and `context` (e.g. "remove conv2").
 void reinfer_shapes(std::vector<LayerSpec>& specs, const Shape& input, const std::string& context);

@@ -26,18 +26,7 @@ Variant prune_magnitude(const Variant& parent, const std::vector<std::string>& l
   if (parent.quantized())
     fail(ErrorClass::Schema, "prune: " + parent.id + " is quantized; prune before quantizing");
   std::vector<LayerSpec> specs = parent.net->layers();
-  std::vector<size_t> idx;
-  if (layers.empty()) {
-    for (size_t i = 0; i < specs.size(); ++i)
-      if (specs[i].kind == LayerKind::Conv2d || specs[i].kind == LayerKind::Linear) idx.push_back(i);
-  } else {
-    for (const auto& n : layers) {
-      size_t i = layer_index(parent, n);
-      if (specs[i].kind != LayerKind::Conv2d && specs[i].kind != LayerKind::Linear)
-        fail(ErrorClass::Schema, "prune: layer " + n + " is a " + kind_name(specs[i].kind) + "; only conv2d and linear have weights to prune");
-      idx.push_back(i);
-    }
-  }
+  std::vector<size_t> idx = weight_layers(parent, layers, "prune");
   char pct[32];
   std::snprintf(pct, sizeof pct, "%g%%", sparsity * 100);
   std::string what = layers.empty() ? "all" : "";

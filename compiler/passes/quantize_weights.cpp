@@ -7,13 +7,7 @@ Variant quantize_weights(const Variant& parent, const std::string& storage, cons
   if (!valid_storage(storage) || storage == "f32")
     fail(ErrorClass::Schema, "quantize: unknown format '" + storage + "'; valid: f16, int8, cb8, cb4, cb2");
   std::vector<LayerSpec> specs = parent.net->layers();
-  std::vector<size_t> idx;
-  if (layers.empty()) {
-    for (size_t i = 0; i < specs.size(); ++i)
-      if (specs[i].kind == LayerKind::Conv2d || specs[i].kind == LayerKind::Linear) idx.push_back(i);
-  } else {
-    for (const auto& n : layers) idx.push_back(layer_index(parent, n));
-  }
+  std::vector<size_t> idx = weight_layers(parent, layers, "quantize");
   // Mixed precision: layers may be quantized in separate steps, each layer once.
   for (size_t i : idx)
     if (specs[i].storage != "f32")
