@@ -102,6 +102,34 @@ TEST_CASE("relabel, limit and normalization keys", "[schema]") {
   CHECK(s.data.normalize.std == std::vector<double>{0.5, 0.5});
 }
 
+TEST_CASE("the catalog section: steps, chains, fine-tuning, base only", "[schema]") {
+  Schema s = parse_schema_string(kHead + kNet +
+                                     "catalog:\n"
+                                     "  finetune: {examples: 500, epochs: 2, lr: 0.001}\n"
+                                     "  variants:\n"
+                                     "    - prune: {layers: all, sparsity: [0.5, 0.9], global: true, iterative: true,\n"
+                                     "              then: [{quantize: {layers: [fc1], formats: [cb4]}}]}\n"
+                                     "    - svd: {layers: [conv1, fc1], ranks: [1/2, k=3, energy=0.9]}\n",
+                                 "t.yaml", "");
+  CHECK(s.catalog.variants_given);
+  CHECK(s.catalog.finetune.examples == 500);
+  CHECK(s.catalog.finetune.epochs == 2);
+  REQUIRE(s.catalog.steps.size() == 2);
+  const auto& p = s.catalog.steps[0];
+  CHECK(p.pass == "prune");
+  CHECK(p.layers.empty());
+  CHECK(p.levels == std::vector<std::string>{"0.5", "0.9"});
+  CHECK((p.global && p.iterative));
+  REQUIRE(p.then.size() == 1);
+  CHECK(p.then[0].pass == "quantize");
+  CHECK_FALSE(p.then[0].finetune);
+  CHECK(s.catalog.steps[1].levels == std::vector<std::string>{"1/2", "k=3", "energy=0.9"});
+  Schema base_only = parse_schema_string(kHead + kNet + "catalog: {variants: []}\n", "t.yaml", "");
+  CHECK(base_only.catalog.variants_given);
+  CHECK(base_only.catalog.steps.empty());
+  CHECK_FALSE(parse_schema_string(kHead + kNet, "t.yaml", "").catalog.variants_given);
+}
+
 TEST_CASE("invalid schemas give one exact error", "[schema]") {
   struct Case {
     std::string text, error;
