@@ -62,8 +62,9 @@ std::string sanitize(const std::string& t) {
 
 class Runner {
  public:
+  // `out` already holds the base model (variants[0], records[0]).
   Runner(const Schema& s, FeatureCache& cache, std::ostream& log, SweepResult& out)
-      : s_(s), cache_(cache), log_(log), out_(out) {}
+      : s_(s), cache_(cache), log_(log), out_(out), shared_{out.variants.front().net->layers().size()} {}
 
   void apply(const PassStep& st, size_t parent) {
     const Variant& p = out_.variants[parent];
@@ -172,10 +173,9 @@ class Runner {
   FeatureCache& cache_;
   std::ostream& log_;
   SweepResult& out_;
-  std::map<std::string, size_t> ids_{{"base", 0}};
-
- public:
+  // Per variant: how many leading layers it shares with the base model (all, for the base).
   std::vector<size_t> shared_;
+  std::map<std::string, size_t> ids_{{"base", 0}};
 };
 }  // namespace
 
@@ -244,10 +244,9 @@ SweepResult run_sweep(const Schema& s, Variant base, const VariantRecord& base_r
                       std::ostream& log) {
   auto t0 = Clock::now();
   SweepResult out;
-  Runner run(s, cache, log, out);
-  run.shared_.push_back(base.net->layers().size());
   out.variants.push_back(std::move(base));
   out.records.push_back(base_record);
+  Runner run(s, cache, log, out);
   auto steps = s.catalog.variants_given ? s.catalog.steps : default_sweep(s);
   for (const auto& st : steps) run.apply(st, 0);
   out.seconds = since(t0);
