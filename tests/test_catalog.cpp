@@ -47,6 +47,27 @@ struct Built {
 };
 }  // namespace
 
+// Logits of variant `id` of the catalog at `cat` for inputs `x`, computed by tools/mcdnn_run.py
+// (json + h5py + numpy only); `scratch` is a directory for the exchange file.
+torch::Tensor python_logits(const std::string& cat, const std::string& id, const torch::Tensor& x, const TempDir& scratch) {
+  h5::quiet();
+  auto xs = x.contiguous();
+  {
+    auto f = h5::create_file(scratch / "io.h5");
+    h5::write_f32(f.id(), "x", xs.sizes().vec(), xs.data_ptr<float>());
+  }
+  std::string out;
+  int rc = run_command(std::string(MCDNN_PYTHON) + " " + MCDNN_SOURCE_DIR + "/tools/mcdnn_run.py " + cat + " " + id + " " +
+                           (scratch / "io.h5"),
+                       &out);
+  INFO(out);
+  REQUIRE(rc == 0);
+  auto f = h5::open_file(scratch / "io.h5");
+  std::vector<int64_t> shape;
+  auto y = h5::read_f32(f.id(), "logits", &shape);
+  return torch::from_blob(y.data(), shape, torch::kFloat32).clone();
+}
+
 TEST_CASE("a variant written and read back gives identical outputs", "[catalog]") {
   Built b;
   write_catalog(b.dir / "cat", b.schema, {b.rec}, {&b.var});
@@ -123,24 +144,10 @@ TEST_CASE("unreadable variant files give a catalog error", "[catalog]") {
 TEST_CASE("the documented Python reader rebuilds and runs the variant", "[catalog][python]") {
   Built b;
   write_catalog(b.dir / "cat", b.schema, {b.rec}, {&b.var});
-  auto x = to_tensors(b.va, torch::kCPU).x.slice(0, 0, 16).contiguous();
-  auto ref = predict(b.net, x).contiguous();
-  {
-    h5::quiet();
-    auto f = h5::create_file(b.dir / "io.h5");
-    h5::write_f32(f.id(), "x", x.sizes().vec(), x.data_ptr<float>());
-  }
-  std::string out;
-  int rc = run_command(std::string(MCDNN_PYTHON) + " " + MCDNN_SOURCE_DIR + "/tools/mcdnn_run.py " + (b.dir / "cat") +
-                           " base " + (b.dir / "io.h5"),
-                       &out);
-  INFO(out);
-  REQUIRE(rc == 0);
-  auto f = h5::open_file(b.dir / "io.h5");
-  std::vector<int64_t> shape;
-  auto y = h5::read_f32(f.id(), "logits", &shape);
-  REQUIRE(shape == ref.sizes().vec());
-  auto yt = torch::from_blob(y.data(), ref.sizes(), torch::kFloat32);
+  auto x = to_tensors(b.va, torch::kCPU).x.slice(0, 0, 16);
+  auto ref = predict(b.net, x);
+  auto yt = python_logits(b.dir / "cat", "base", x, b.dir);
+  REQUIRE(yt.sizes() == ref.sizes());
   // numpy float32 with a different summation order: agree to 1e-4 relative/absolute.
   CHECK(torch::allclose(yt, ref, 1e-4, 1e-4));
   CHECK(torch::equal(yt.argmax(1), ref.argmax(1)));
@@ -179,13 +186,7 @@ struct SweptCatalog {
 int64_t dataset_bytes(hid_t g) {  // sum of storage sizes of every dataset below g
   int64_t n = 0;
   for (const auto& c : h5::children(g)) {
-    H5O_info_t info;
-#if H5_VERSION_GE(1, 12, 0)
-    H5Oget_info_by_name3(g, c.c_str(), &info, H5O_INFO_BASIC, H5P_DEFAULT);
-#else
-    H5Oget_info_by_name(g, c.c_str(), &info, H5P_DEFAULT);
-#endif
-    if (info.type == H5O_TYPE_GROUP) {
+    if (h5::is_group(g, c)) {
       auto sub = h5::open_group(g, c);
       n += dataset_bytes(sub.id());
     } else {
@@ -241,25 +242,8 @@ TEST_CASE("a swept catalog: byte accounting, bit-exact decoding, Python reader, 
     fronts += v["pareto_bytes"].as<bool>();
     knees += v["knee_bytes"].as<bool>();
     // The Python reader runs the variant like LibTorch does.
-    {
-      h5::quiet();
-      auto xs = x.slice(0, 0, 8).contiguous();
-      {
-        auto f = h5::create_file(c.dir / "io.h5");
-        h5::write_f32(f.id(), "x", xs.sizes().vec(), xs.data_ptr<float>());
-      }
-      std::string out;
-      int rc = run_command(std::string(MCDNN_PYTHON) + " " + MCDNN_SOURCE_DIR + "/tools/mcdnn_run.py " + c.cat + " " + id +
-                               " " + (c.dir / "io.h5"),
-                           &out);
-      INFO(out);
-      REQUIRE(rc == 0);
-      auto f = h5::open_file(c.dir / "io.h5");
-      std::vector<int64_t> shape;
-      auto y = h5::read_f32(f.id(), "logits", &shape);
-      auto ref = predict(back.net, xs);
-      CHECK(torch::allclose(torch::from_blob(y.data(), ref.sizes(), torch::kFloat32), ref, 1e-4, 1e-4));
-    }
+    auto xs = x.slice(0, 0, 8);
+    CHECK(torch::allclose(python_logits(c.cat, id, xs, c.dir), predict(back.net, xs), 1e-4, 1e-4));
   }
   CHECK(fronts >= 1);
   CHECK(knees <= 1);

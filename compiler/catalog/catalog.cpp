@@ -69,12 +69,6 @@ void write_tensor(hid_t g, const std::string& name, const EncodedTensor& e) {
 EncodedTensor read_tensor(hid_t g, const std::string& name, const std::vector<int64_t>& shape) {
   EncodedTensor e;
   e.shape = shape;
-  H5O_info_t info;
-#if H5_VERSION_GE(1, 12, 0)
-  H5Oget_info_by_name3(g, name.c_str(), &info, H5O_INFO_BASIC, H5P_DEFAULT);
-#else
-  H5Oget_info_by_name(g, name.c_str(), &info, H5P_DEFAULT);
-#endif
   auto blob_of = [&](hid_t parent, const std::string& n) {
     H5T_class_t cls;
     size_t size;
@@ -88,7 +82,7 @@ EncodedTensor read_tensor(hid_t g, const std::string& name, const std::vector<in
     else b.type = BlobType::U32;
     return b;
   };
-  if (info.type == H5O_TYPE_DATASET) {
+  if (!h5::is_group(g, name)) {
     e.storage = "f32";
     e.blobs.push_back(blob_of(g, name));
     e.blobs.back().name = "values";

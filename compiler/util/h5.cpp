@@ -191,6 +191,16 @@ std::vector<double> attr_f64s(hid_t obj, const std::string& name) {
   return read_attr_array<double>(obj, name, H5T_NATIVE_DOUBLE);
 }
 
+bool is_group(hid_t parent, const std::string& name) {
+  H5O_info_t info;
+#if H5_VERSION_GE(1, 12, 0)
+  if (H5Oget_info_by_name3(parent, name.c_str(), &info, H5O_INFO_BASIC, H5P_DEFAULT) < 0) return false;
+#else
+  if (H5Oget_info_by_name(parent, name.c_str(), &info, H5P_DEFAULT) < 0) return false;
+#endif
+  return info.type == H5O_TYPE_GROUP;
+}
+
 std::vector<std::string> children(hid_t group) {
   std::vector<std::string> names;
   H5Literate(

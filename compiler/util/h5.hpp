@@ -70,6 +70,9 @@ double attr_f64(hid_t obj, const std::string& name);
 std::vector<int64_t> attr_i64s(hid_t obj, const std::string& name);
 std::vector<double> attr_f64s(hid_t obj, const std::string& name);
 
+// Whether the child `name` of `parent` is a group (else a dataset or other object).
+bool is_group(hid_t parent, const std::string& name);
+
 // Names of the direct children of a group, in name order.
 std::vector<std::string> children(hid_t group);
 
