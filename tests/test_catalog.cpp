@@ -1,5 +1,6 @@
 // Catalog round trip: write, read back, run -> identical outputs; catalog.json contents;
 // byte accounting against the HDF5 file; the Python reader from docs/catalog-format.md.
+#include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
 #include <cstring>
@@ -121,12 +122,16 @@ TEST_CASE("rewriting a catalog replaces it whole", "[catalog]") {
   Built b;
   fs::create_directories(b.dir / "cat");
   write_bytes(b.dir / "cat/stale.txt", {1});
+  // Left by a killed run (no such process): cleaned up. A live process's is left alone.
+  fs::create_directories(b.dir / "cat.tmp-999999999");
+  fs::create_directories(b.dir / ("cat.tmp-" + std::to_string(::getppid())));
   write_catalog(b.dir / "cat", b.schema, {b.rec}, {&b.var});
   CHECK(fs::exists(b.dir / "cat/catalog.json"));
   CHECK_FALSE(fs::exists(b.dir / "cat/stale.txt"));
   int entries = 0;
   for (auto& e : fs::directory_iterator(b.dir.path())) entries += e.path().filename().string().rfind("cat", 0) == 0;
-  CHECK(entries == 1);  // no .tmp- or .old- leftovers
+  CHECK(entries == 2);  // no .tmp- or .old- leftovers but the live process's
+  CHECK(fs::exists(b.dir / ("cat.tmp-" + std::to_string(::getppid()))));
 }
 
 TEST_CASE("unreadable variant files give a catalog error", "[catalog]") {

@@ -1,6 +1,9 @@
 #include "catalog/catalog.hpp"
 
+#include <signal.h>
 #include <unistd.h>
+
+#include <cerrno>
 
 #include <yaml-cpp/yaml.h>
 
@@ -410,6 +413,25 @@ void check_output_dir(const std::string& dir) {
     fail(ErrorClass::Output, dir + ": cannot create the output directory: " + p.string() + " is not writable");
 }
 
+namespace {
+// Removes DIR.tmp-<pid> / DIR.old-<pid> siblings left by runs that were killed (their process
+// no longer exists), so an interrupted run leaves nothing behind for long.
+void remove_stale_siblings(const fs::path& target) {
+  std::error_code ec;
+  const std::string base = target.filename().string();
+  for (const auto& e : fs::directory_iterator(target.parent_path(), ec)) {
+    std::string n = e.path().filename().string();
+    for (const char* tag : {".tmp-", ".old-"}) {
+      std::string prefix = base + tag;
+      if (n.rfind(prefix, 0) != 0) continue;
+      std::string pid = n.substr(prefix.size());
+      if (pid.empty() || pid.find_first_not_of("0123456789") != std::string::npos) continue;
+      if (::kill(static_cast<pid_t>(std::stol(pid)), 0) != 0 && errno == ESRCH) fs::remove_all(e.path(), ec);
+    }
+  }
+}
+}  // namespace
+
 void write_catalog(const std::string& dir, const Schema& schema, const std::vector<VariantRecord>& records,
                    const std::vector<const Variant*>& variants, const std::string& build_key,
                    const std::vector<std::string>& notes) {
@@ -418,6 +440,8 @@ void write_catalog(const std::string& dir, const Schema& schema, const std::vect
   fs::path tmp = target;
   tmp += ".tmp-" + std::to_string(::getpid());
   std::error_code ec;
+  fs::create_directories(target.parent_path(), ec);
+  remove_stale_siblings(target);
   fs::remove_all(tmp, ec);
   fs::create_directories(tmp, ec);  // parents too: -o a/new/dir
   if (ec) fail(ErrorClass::Output, tmp.string() + ": cannot create the output directory: " + ec.message());
