@@ -173,7 +173,7 @@ struct SweptCatalog {
                          "    - quantize: {formats: [f16, int8, cb4]}\n"
                          "    - svd: {layers: [conv1, fc1], ranks: [1/2, k=2]}\n"
                          "    - prune: {layers: all, sparsity: [0.5, 0.9], global: true, iterative: true,\n"
-                         "              then: [{quantize: {formats: [cb2, int8]}}]}\n"
+                         "              then: [{quantize: {formats: [cb2, int8], finetune: true}}]}\n"
                          "    - narrow: {layers: [conv1], keep: [4], then: [{svd: {layers: [fc1], ranks: [1/4],\n"
                          "               then: [{prune: {layers: [fc1], sparsity: [0.8]}}]}}]}\n";
     write_bytes(dir / "s.yaml", std::vector<uint8_t>(schema.begin(), schema.end()));

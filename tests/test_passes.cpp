@@ -159,6 +159,44 @@ TEST_CASE("fine-tuning keeps pruned weights exactly zero", "[passes][prune]") {
   CHECK(torch::equal(q.net->tensors(0)[0], v.net->tensors(0)[0]));  // frozen conv untouched
 }
 
+TEST_CASE("codebook fine-tuning trains centroids, keeps codes, zeros and the stored form exact", "[passes][quantize]") {
+  TempDir d;
+  write_synthetic_idx(make_synthetic(300, 12, 4, 61), d / "train");
+  write_synthetic_idx(make_synthetic(100, 12, 4, 62), d / "val");
+  Schema s = parse_schema_string(tiny_schema(d.path().string(), 4, 1), d / "s.yaml", "");
+  Dataset tr, va;
+  load_data(s, &tr, &va);
+  torch::manual_seed(2);
+  Variant v;
+  v.id = "base";
+  v.net = Net(s.layers);
+  FeatureCache cache(v.net, to_tensors(tr, torch::kCPU), to_tensors(va, torch::kCPU), 1 << 30);
+  Variant q = quantize_weights(prune_magnitude(v, {"fc1"}, 0.5, false), "cb2", {"fc1", "fc2"});
+  q = quantize_weights(q, "int8", {"conv1"});
+  const auto& fc1 = q.net->layers()[5];
+  EncodedTensor before = q.encoded.at(tensor_key(fc1, "weight"));
+  auto conv_before = q.net->tensors(0)[0].clone();
+  auto zeros_before = q.net->tensors(5)[0].eq(0);
+  FinetuneSpec spec;
+  spec.epochs = 2;
+  spec.lr = 1e-2;
+  finetune(q, 0, cache, spec, true, 3);
+  const EncodedTensor& after = q.encoded.at(tensor_key(fc1, "weight"));
+  auto blob = [](const EncodedTensor& e, const char* n) {
+    for (const auto& b : e.blobs)
+      if (b.name == n) return b.data;
+    return std::vector<uint8_t>{};
+  };
+  CHECK(blob(after, "codes") == blob(before, "codes"));        // assignments fixed
+  CHECK(blob(after, "codebook") != blob(before, "codebook"));  // centroids trained
+  auto w = q.net->tensors(5)[0].contiguous();
+  auto dec = decode_tensor(after);
+  REQUIRE(std::memcmp(dec.data(), w.data_ptr<float>(), dec.size() * 4) == 0);
+  CHECK(torch::equal(w.eq(0).logical_and(zeros_before), zeros_before));  // pruned stay zero
+  CHECK(std::get<0>(at::_unique(w.flatten())).numel() <= 4);
+  CHECK(torch::equal(q.net->tensors(0)[0], conv_before));  // int8 weights fixed
+}
+
 TEST_CASE("quantize: codebook sizes, stored form reproduces the weights bit for bit", "[passes][quantize]") {
   Variant v = variant_of("  - conv2d: {out: 4, kernel: 3}\n  - flatten\n  - linear: {out: 5}\n", 2, 5, 5, 5);
   Variant p = prune_magnitude(v, {"fc1"}, 0.6, false);

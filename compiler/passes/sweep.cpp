@@ -134,7 +134,7 @@ class Runner {
     ids_[id] = out_.variants.size();
     child.id = id;
     size_t shared = std::min(shared_[parent], child.first_changed);
-    bool train = st.finetune && !child.quantized();
+    bool train = st.finetune;
     auto ft = finetune(child, shared, cache_, s_.catalog.finetune, train,
                        static_cast<uint64_t>(s_.training.seed) + out_.variants.size());
     VariantRecord r;

@@ -452,12 +452,13 @@ PassStep parse_step(const Cursor& c, const Schema& s) {
     if (auto g = a.opt("global")) p.global = g->boolean();
     if (auto it = a.opt("iterative")) p.iterative = it->boolean();
   } else if (p.pass == "quantize") {
-    a.only_keys({"layers", "formats", "then"});
+    a.only_keys({"layers", "formats", "finetune", "then"});
     if (auto l = a.opt("layers")) p.layers = weight_layers(*l);
     p.levels = check_levels(a.at("formats"), "format: f16, int8, cb8, cb4 or cb2", [](const std::string& x) {
       return x == "f16" || x == "int8" || x == "cb8" || x == "cb4" || x == "cb2";
     });
     p.finetune = false;
+    if (auto f = a.opt("finetune")) p.finetune = f->boolean();
   } else if (p.pass == "narrow") {
     a.only_keys({"layers", "keep", "then"});
     p.layers = weight_layers(a.at("layers"));

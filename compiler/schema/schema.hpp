@@ -60,7 +60,8 @@ struct PassStep {
   std::vector<std::string> levels;  // svd: ranks; prune: sparsities; quantize: formats; narrow: keep; remove: -
   bool global = false;              // prune: one threshold across the layers
   bool iterative = false;           // prune: each level derived from the previous, fine-tuned, level
-  bool finetune = true;             // quantize: false (evaluated as stored)
+  bool finetune = true;             // quantize: default false (evaluated as stored); true trains
+                                    // codebook centroids (train/finetune.hpp)
   std::vector<PassStep> then;       // applied to every child this step produces
   std::string where;                // file:line:col for messages
 };

@@ -2,7 +2,9 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <random>
+#include <unordered_map>
 
 #include "util/error.hpp"
 
@@ -84,12 +86,56 @@ FinetuneResult finetune(Variant& v, size_t shared_prefix, FeatureCache& cache, c
     return r;
   }
   auto t0 = Clock::now();
-  std::vector<torch::Tensor> params;
+  // Trainable: every tensor of the unfrozen layers except quantized weights. Codebook weights
+  // train their centroids instead (shared-weight training, Deep Compression): each centroid's
+  // gradient is the sum of its weights' gradients; codes never change. int8/f16 weights stay
+  // fixed. Sparse codebooks keep code 0 (the pruned zeros) at 0.
+  struct Shared {
+    torch::Tensor weight, codebook, idx;
+    EncodedTensor* enc;
+    bool sparse;
+  };
+  std::vector<Shared> shared;
+  std::vector<torch::Tensor> params, frozen;
   for (size_t i = from; i < n; ++i) {
-    auto ts = tensors_of(net->layers()[i]);
-    for (size_t k = 0; k < ts.size(); ++k)
-      if (ts[k].trainable) params.push_back(net->tensors(i)[k]);
+    const LayerSpec& l = net->layers()[i];
+    auto ts = tensors_of(l);
+    for (size_t k = 0; k < ts.size(); ++k) {
+      if (!ts[k].trainable) continue;
+      torch::Tensor w = net->tensors(i)[k];
+      auto it = v.encoded.find(tensor_key(l, ts[k].name));
+      if (it == v.encoded.end()) {
+        params.push_back(w);
+        continue;
+      }
+      EncodedTensor& e = it->second;
+      if (!codebook_bits(e.storage)) {
+        frozen.push_back(w);
+        continue;
+      }
+      // Code of every element: the index of its (exactly equal) codebook value.
+      const Blob* book = nullptr;
+      for (const auto& b : e.blobs)
+        if (b.name == "codebook") book = &b;
+      std::vector<float> cb(static_cast<size_t>(book->count()));
+      std::memcpy(cb.data(), book->data.data(), cb.size() * 4);
+      std::unordered_map<float, int64_t> code_of;
+      for (size_t c = 0; c < cb.size(); ++c) code_of.emplace(cb[c], static_cast<int64_t>(c));
+      auto wc = w.detach().to(torch::kCPU).contiguous();
+      std::vector<int64_t> idx(static_cast<size_t>(wc.numel()));
+      const float* p = wc.data_ptr<float>();
+      for (size_t j = 0; j < idx.size(); ++j) idx[j] = code_of.at(p[j]);
+      Shared sw;
+      sw.weight = w;
+      sw.codebook = torch::from_blob(cb.data(), {static_cast<int64_t>(cb.size())}, torch::kFloat32).clone().to(device).requires_grad_(true);
+      sw.idx = torch::from_blob(idx.data(), {static_cast<int64_t>(idx.size())}, torch::kInt64).clone().to(device);
+      sw.enc = &e;
+      sw.sparse = e.sparse;
+      shared.push_back(sw);
+      params.push_back(sw.codebook);
+    }
   }
+  for (auto& t : frozen) t.requires_grad_(false);
   const double lr0 = v.reinitialized ? 4 * spec.lr : spec.lr;
   const int64_t epochs = v.reinitialized ? 2 * spec.epochs : spec.epochs;
   torch::optim::Adam opt(params, torch::optim::AdamOptions(lr0));
@@ -111,11 +157,28 @@ FinetuneResult finetune(Variant& v, size_t shared_prefix, FeatureCache& cache, c
       opt.zero_grad();
       auto loss = torch::nn::functional::cross_entropy(net->forward_range(x, from, n), y);
       loss.backward();
+      for (auto& sw : shared) {
+        auto g = torch::zeros_like(sw.codebook).index_add_(0, sw.idx, sw.weight.grad().flatten());
+        if (sw.sparse) g[0] = 0;  // the pruned zeros stay zero
+        sw.codebook.mutable_grad() = g;
+        sw.weight.mutable_grad() = torch::Tensor();
+      }
       opt.step();
+      if (!shared.empty()) {
+        torch::NoGradGuard no_grad;
+        for (auto& sw : shared) sw.weight.copy_(sw.codebook.index_select(0, sw.idx).view_as(sw.weight));
+      }
       apply_masks(v);
       if (!std::isfinite(loss.item<double>()))
         fail(ErrorClass::Training, "fine-tuning " + v.id + " diverged; lower catalog.finetune.lr");
     }
+  }
+  for (auto& t : frozen) t.requires_grad_(true);
+  // The trained centroids become the stored codebook: decoding gives the weights bit for bit.
+  for (auto& sw : shared) {
+    auto cb = sw.codebook.detach().to(torch::kCPU).contiguous();
+    for (auto& b : sw.enc->blobs)
+      if (b.name == "codebook") std::memcpy(b.data.data(), cb.data_ptr<float>(), b.data.size());
   }
   r.seconds = since(t0);
   r.accuracy_after = accuracy(net, va.x, va.y, from);
