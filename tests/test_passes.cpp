@@ -294,12 +294,16 @@ TEST_CASE("the default sweep is built from the schema's layers", "[passes][sweep
   auto steps = default_sweep(s);
   std::vector<std::string> passes;
   for (const auto& st : steps) passes.push_back(st.pass);
-  CHECK(passes == std::vector<std::string>{"quantize", "svd", "svd", "prune", "prune", "prune", "narrow", "remove", "narrow"});
-  CHECK(steps[1].layers == std::vector<std::string>{"fc1"});
-  CHECK(steps[2].layers == std::vector<std::string>{"conv2"});
-  CHECK(steps[3].iterative);
-  CHECK(steps[3].then.size() == 2);  // all formats, and mixed precision
-  CHECK(steps[4].layers == std::vector<std::string>{"conv2", "fc1"});
-  CHECK_FALSE(steps[4].global);
-  CHECK(steps[5].global);
+  CHECK(passes ==
+        std::vector<std::string>{"quantize", "quantize", "svd", "svd", "prune", "prune", "prune", "narrow", "remove", "narrow"});
+  CHECK_FALSE(steps[0].finetune);
+  CHECK(steps[1].levels == std::vector<std::string>{"cb2"});
+  CHECK(steps[1].finetune);  // 2-bit codebooks train their centroids
+  CHECK(steps[2].layers == std::vector<std::string>{"fc1"});
+  CHECK(steps[3].layers == std::vector<std::string>{"conv2"});
+  CHECK(steps[4].iterative);
+  CHECK(steps[4].then.size() == 3);  // int8/cb4, trained cb2, and mixed precision
+  CHECK(steps[5].layers == std::vector<std::string>{"conv2", "fc1"});
+  CHECK_FALSE(steps[5].global);
+  CHECK(steps[6].global);
 }

