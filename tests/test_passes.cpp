@@ -129,18 +129,30 @@ TEST_CASE("prune: one global threshold across layers", "[passes][prune]") {
   CHECK_THROWS_AS(prune_magnitude(v, {}, 1.0, true), Error);
 }
 
-TEST_CASE("fine-tuning keeps pruned weights exactly zero", "[passes][prune]") {
+namespace {
+// The tiny generated data set, an untrained base model of tiny_schema() and its feature cache.
+struct TinySetup {
   TempDir d;
-  write_synthetic_idx(make_synthetic(300, 12, 4, 41), d / "train");
-  write_synthetic_idx(make_synthetic(100, 12, 4, 42), d / "val");
-  Schema s = parse_schema_string(tiny_schema(d.path().string(), 4, 1), d / "s.yaml", "");
   Dataset tr, va;
-  load_data(s, &tr, &va);
-  torch::manual_seed(1);
   Variant v;
-  v.id = "base";
-  v.net = Net(s.layers);
-  FeatureCache cache(v.net, to_tensors(tr, torch::kCPU), to_tensors(va, torch::kCPU), 1 << 30);
+  std::unique_ptr<FeatureCache> cache;
+  explicit TinySetup(uint32_t seed) {
+    write_synthetic_idx(make_synthetic(300, 12, 4, seed), d / "train");
+    write_synthetic_idx(make_synthetic(100, 12, 4, seed + 1), d / "val");
+    Schema s = parse_schema_string(tiny_schema(d.path().string(), 4, 1), d / "s.yaml", "");
+    load_data(s, &tr, &va);
+    torch::manual_seed(seed);
+    v.id = "base";
+    v.net = Net(s.layers);
+    cache = std::make_unique<FeatureCache>(v.net, to_tensors(tr, torch::kCPU), to_tensors(va, torch::kCPU), 1 << 30);
+  }
+};
+}  // namespace
+
+TEST_CASE("fine-tuning keeps pruned weights exactly zero", "[passes][prune]") {
+  TinySetup t(41);
+  const Variant& v = t.v;
+  FeatureCache& cache = *t.cache;
   Variant p = prune_magnitude(v, {}, 0.8, true);
   int64_t before = 0;
   for (size_t i : {size_t(0), size_t(5), size_t(8)}) before += zeros(p.net->tensors(i)[0]);
@@ -160,17 +172,9 @@ TEST_CASE("fine-tuning keeps pruned weights exactly zero", "[passes][prune]") {
 }
 
 TEST_CASE("codebook fine-tuning trains centroids, keeps codes, zeros and the stored form exact", "[passes][quantize]") {
-  TempDir d;
-  write_synthetic_idx(make_synthetic(300, 12, 4, 61), d / "train");
-  write_synthetic_idx(make_synthetic(100, 12, 4, 62), d / "val");
-  Schema s = parse_schema_string(tiny_schema(d.path().string(), 4, 1), d / "s.yaml", "");
-  Dataset tr, va;
-  load_data(s, &tr, &va);
-  torch::manual_seed(2);
-  Variant v;
-  v.id = "base";
-  v.net = Net(s.layers);
-  FeatureCache cache(v.net, to_tensors(tr, torch::kCPU), to_tensors(va, torch::kCPU), 1 << 30);
+  TinySetup t(61);
+  const Variant& v = t.v;
+  FeatureCache& cache = *t.cache;
   Variant q = quantize_weights(prune_magnitude(v, {"fc1"}, 0.5, false), "cb2", {"fc1", "fc2"});
   q = quantize_weights(q, "int8", {"conv1"});
   const auto& fc1 = q.net->layers()[5];
