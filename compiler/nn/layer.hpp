@@ -3,8 +3,8 @@
 // it out. Torch-free so that parsing and profiling never pay for LibTorch.
 //
 // A layer's stored tensors (names, shapes, which are trained) are derived from the spec in one
-// place, tensors_of(); every consumer goes through it. Later passes add representations
-// (factorized, sparse, quantized) by extending `repr` and tensors_of().
+// place, tensors_of(); every consumer goes through it. Representations (dense or lowrank,
+// storage format, sparse) are fields of the spec; a new one extends them and tensors_of().
 #pragma once
 #include <cstdint>
 #include <string>

@@ -12,8 +12,9 @@
 // Memory:
 //   * params: trainable elements (weights, biases, batchnorm scale/shift);
 //   * bytes: the stored weight payload, every tensor the variant file holds for the layer
-//     (batchnorm running statistics included), at the width of its representation
-//     (dense_f32: 4 bytes per element);
+//     (batchnorm running statistics included): 4 bytes per element here, where every weight is
+//     dense f32; profile_variant() (nn/variant.hpp) counts compressed forms from their exact
+//     encoding;
 //   * activation bytes (batch 1, fp32): a layer needs its input and output alive at once,
 //     except elementwise layers (relu, dropout, batchnorm, flatten), which run in place; the
 //     peak is the maximum over layers.

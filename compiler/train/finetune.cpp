@@ -16,17 +16,6 @@ double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::
 
 int64_t bytes_of(const TensorData& d) { return d.x.numel() * 4; }
 
-double accuracy(Net& net, const torch::Tensor& x, const torch::Tensor& y, size_t from) {
-  InferenceGuard guard;
-  net->eval();
-  int64_t correct = 0, n = x.size(0);
-  for (int64_t i = 0; i < n; i += 1000) {
-    int64_t j = std::min(i + 1000, n);
-    auto logits = net->forward_range(x.slice(0, i, j), from, net->layers().size());
-    correct += logits.argmax(1).eq(y.slice(0, i, j)).sum().item<int64_t>();
-  }
-  return n ? static_cast<double>(correct) / static_cast<double>(n) : 0.0;
-}
 }  // namespace
 
 const std::pair<TensorData, TensorData>* FeatureCache::get(size_t p) {
@@ -80,7 +69,7 @@ FinetuneResult finetune(Variant& v, size_t shared_prefix, FeatureCache& cache, c
   net->to(device);
   for (auto& [k, m] : v.masks) m = m.to(device);
 
-  r.accuracy_before = accuracy(net, va.x, va.y, from);
+  r.accuracy_before = evaluate(net, va, 1000, nullptr, from);
   if (!train || spec.epochs == 0) {
     r.accuracy_after = r.accuracy_before;
     return r;
@@ -181,7 +170,7 @@ FinetuneResult finetune(Variant& v, size_t shared_prefix, FeatureCache& cache, c
       if (b.name == "codebook") std::memcpy(b.data.data(), cb.data_ptr<float>(), b.data.size());
   }
   r.seconds = since(t0);
-  r.accuracy_after = accuracy(net, va.x, va.y, from);
+  r.accuracy_after = evaluate(net, va, 1000, nullptr, from);
   return r;
 }
 

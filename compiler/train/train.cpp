@@ -54,7 +54,7 @@ torch::Tensor predict(Net& net, const torch::Tensor& x, int64_t batch) {
   return torch::cat(outs);
 }
 
-double evaluate(Net& net, const TensorData& data, int64_t batch, double* seconds) {
+double evaluate(Net& net, const TensorData& data, int64_t batch, double* seconds, size_t from) {
   auto t0 = Clock::now();
   InferenceGuard guard;
   bool was_training = net->is_training();
@@ -62,7 +62,7 @@ double evaluate(Net& net, const TensorData& data, int64_t batch, double* seconds
   int64_t correct = 0, n = data.x.size(0);
   for (int64_t i = 0; i < n; i += batch) {
     int64_t j = std::min(i + batch, n);
-    auto logits = net->forward(data.x.slice(0, i, j));
+    auto logits = net->forward_range(data.x.slice(0, i, j), from, net->layers().size());
     correct += logits.argmax(1).eq(data.y.slice(0, i, j)).sum().item<int64_t>();
   }
   if (was_training) net->train();

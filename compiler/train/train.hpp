@@ -49,8 +49,9 @@ TensorData to_tensors(const Dataset& d, torch::Device device);
 TrainResult train(Net& net, const TensorData& train, const TensorData& val, const TrainSpec& spec,
                   const TrainOptions& opt);
 
-// Top-1 accuracy in [0, 1]; inference mode, batches of `batch`.
-double evaluate(Net& net, const TensorData& data, int64_t batch, double* seconds = nullptr);
+// Top-1 accuracy in [0, 1]; inference mode, batches of `batch`. With from > 0, data.x is the
+// input of layer `from` (cached activations) and only layers [from, n) run.
+double evaluate(Net& net, const TensorData& data, int64_t batch, double* seconds = nullptr, size_t from = 0);
 
 // Logits for `x` in inference mode.
 torch::Tensor predict(Net& net, const torch::Tensor& x, int64_t batch = 1000);
