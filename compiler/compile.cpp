@@ -18,6 +18,8 @@
 #include "train/train.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
+#include "util/interrupt.hpp"
+#include "util/thread_env.hpp"
 #include "version.hpp"
 
 namespace mcdnn {
@@ -45,6 +47,27 @@ std::string build_key(const Schema& s) {
   return fnv1a_hex(k);
 }
 
+// The sweep's VariantStore: each finished variant goes to DIR.partial with its checkpoint entry.
+class CheckpointStore : public VariantStore {
+ public:
+  CheckpointStore(BuildDir& dir, const Schema& s) : dir_(dir), s_(s), info_(input_info(s)) {}
+  const VariantRecord* done(const std::string& id) const override { return dir_.done(id); }
+  void keep(VariantRecord& rec) override { dir_.commit(rec, *dir_.entry(rec.id), s_); }
+  void save(const Variant& v, VariantRecord& rec, size_t shared) override {
+    write_variant(dir_.file(rec.file), rec, info_, v);
+    dir_.commit(rec, CheckpointEntry{shared, unmasked_zeros(v)}, s_);
+  }
+  Variant load(const VariantRecord& rec) override {
+    const CheckpointEntry* e = dir_.entry(rec.id);
+    return variant_from_file(read_variant_file(dir_.file(rec.file)), e ? e->unmasked_zeros : std::map<std::string, std::vector<int64_t>>{});
+  }
+
+ private:
+  BuildDir& dir_;
+  const Schema& s_;
+  InputInfo info_;
+};
+
 int run(const CompileOptions& opt, std::ostream& out) {
   auto t_start = Clock::now();
   Schema schema = parse_schema_file(opt.schema_path);
@@ -59,18 +82,20 @@ int run(const CompileOptions& opt, std::ostream& out) {
     return 0;
   }
 
-  int threads = opt.threads > 0 ? opt.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  std::string out_dir = opt.out_dir.empty() ? schema.name + "-catalog" : opt.out_dir;
+  check_output_dir(out_dir);  // fail before training, not after
+  int threads = opt.threads > 0 ? opt.threads
+                                : default_threads(static_cast<double>(prof.flops) * static_cast<double>(schema.training.batch_size));
   torch::set_num_threads(threads);
   tune_runtime();
   torch::Device device = pick_device(opt.device);
-  std::string out_dir = opt.out_dir.empty() ? schema.name + "-catalog" : opt.out_dir;
-  check_output_dir(out_dir);  // fail before training, not after
   const std::string key = build_key(schema);
   if (!opt.force && existing_build_key(out_dir) == key) {
     out << out_dir << " is up to date with " << opt.schema_path
         << " and its data (same schema, data files and compiler); --force rebuilds it\n";
     return 0;
   }
+  install_interrupt_handlers();
 
   out << "mcdnn-compile " << kVersion << ": " << schema.name << " (" << opt.schema_path << ")\n";
   out << "  device " << device.str() << ", " << threads << " threads, LibTorch " << TORCH_VERSION << "\n";
@@ -80,71 +105,88 @@ int run(const CompileOptions& opt, std::ostream& out) {
   auto t_data = Clock::now();
   Dataset train_set, val_set;
   load_data(schema, &train_set, &val_set);
-  out << "  data: " << train_set.n << " training, " << val_set.n << " validation examples ("
-      << std::fixed;
+  out << "  data: " << train_set.n << " training, " << val_set.n << " validation examples (" << std::fixed;
   out.precision(1);
   out << since(t_data) << " s to load)\n";
   out.unsetf(std::ios::fixed);
   out.precision(6);
 
-  torch::manual_seed(static_cast<uint64_t>(schema.training.seed));
-  Net net(schema.layers);
-  net->to(device);
-  TensorData tr = to_tensors(train_set, device), va = to_tensors(val_set, device);
+  BuildDir build(out_dir, key, opt.restart, out);
+  try {
+    TensorData tr = to_tensors(train_set, device), va = to_tensors(val_set, device);
+    Variant base;
+    VariantRecord rec;
+    if (const VariantRecord* done = build.done("base")) {
+      rec = *done;
+      base = read_variant(build.file(rec.file));
+      build.commit(rec, *build.entry("base"), schema);
+      char buf[160];
+      std::snprintf(buf, sizeof buf, "base model: taken from the checkpoint (%.2f%% validation accuracy, trained in %.1f s)\n",
+                    100 * rec.accuracy, rec.train_seconds);
+      out << buf;
+    } else {
+      torch::manual_seed(static_cast<uint64_t>(schema.training.seed));
+      Net net(schema.layers);
+      net->to(device);
+      TrainOptions topt;
+      topt.device = device;
+      topt.log = &out;
+      topt.progress_bar = opt.progress_bar;
+      out << "training " << schema.training.epochs << " epochs, batch " << schema.training.batch_size << ", "
+          << schema.training.optimizer << " lr " << schema.training.lr << " (" << schema.training.schedule << ")\n";
+      TrainResult tres = train(net, tr, va, schema.training, topt);
+      base.net = net;
+      rec.accuracy = tres.val_accuracy;
+      rec.train_seconds = tres.train_seconds;
+      rec.build_seconds = tres.total_seconds;
+      rec.eval_images_per_s = tres.epochs.empty() ? 0 : tres.epochs.back().eval_images_per_s;
+      rec.id = "base";
+      rec.file = "base.h5";
+      rec.validation_examples = val_set.n;
+      rec.epochs = schema.training.epochs;
+      base.net->to(torch::kCPU);
+      rec.profile = profile_variant(base);
+      write_variant(build.file(rec.file), rec, input_info(schema), base);
+      build.commit(rec, CheckpointEntry{schema.layers.size(), {}}, schema);
+    }
+    base.id = "base";
+    base.net->to(device);
+    base.net->eval();
 
-  TrainOptions topt;
-  topt.device = device;
-  topt.log = &out;
-  topt.progress_bar = opt.progress_bar;
-  out << "training " << schema.training.epochs << " epochs, batch " << schema.training.batch_size << ", "
-      << schema.training.optimizer << " lr " << schema.training.lr << " (" << schema.training.schedule << ")\n";
-  TrainResult tres = train(net, tr, va, schema.training, topt);
+    // The catalog of variants, fine-tuned on a fixed seeded subset of the training set.
+    const FinetuneSpec& fts = schema.catalog.finetune;
+    int64_t sub_n = std::min<int64_t>(fts.examples, train_set.n);
+    torch::manual_seed(static_cast<uint64_t>(schema.training.seed) + 1);
+    auto pick = torch::randperm(train_set.n, torch::kInt64).slice(0, 0, sub_n).to(device);
+    TensorData sub{tr.x.index_select(0, pick), tr.y.index_select(0, pick)};
+    FeatureCache cache(base.net, sub, va, fts.cache_mb * (int64_t(1) << 20));
+    bool sweeping = !schema.catalog.variants_given || !schema.catalog.steps.empty();
+    if (sweeping)
+      out << "\ncatalog: fine-tuning " << fts.epochs << " epoch(s) on " << sub_n << " examples, Adam lr " << fts.lr
+          << "; accuracy change vs base, bytes and effective FLOPs reduction, frozen = layers served from cache\n";
+    CheckpointStore store(build, schema);
+    SweepResult sw = run_sweep(schema, base, rec, cache, store, out);
+    mark_pareto(sw.records);
+    build.finish(catalog_json(schema, sw.records, key, sw.notes));
 
-  Variant base;
-  base.id = "base";
-  base.net = net;
-  VariantRecord rec;
-  rec.id = "base";
-  rec.file = "base.h5";
-  rec.profile = profile_variant(base);
-  rec.accuracy = tres.val_accuracy;
-  rec.validation_examples = val_set.n;
-  rec.train_seconds = tres.train_seconds;
-  rec.build_seconds = tres.total_seconds;
-  rec.epochs = schema.training.epochs;
-  rec.eval_images_per_s = tres.epochs.empty() ? 0 : tres.epochs.back().eval_images_per_s;
-
-  // The catalog of variants, fine-tuned on a fixed seeded subset of the training set.
-  const FinetuneSpec& fts = schema.catalog.finetune;
-  int64_t sub_n = std::min<int64_t>(fts.examples, train_set.n);
-  torch::manual_seed(static_cast<uint64_t>(schema.training.seed) + 1);
-  auto pick = torch::randperm(train_set.n, torch::kInt64).slice(0, 0, sub_n).to(device);
-  TensorData sub{tr.x.index_select(0, pick), tr.y.index_select(0, pick)};
-  FeatureCache cache(net, sub, va, fts.cache_mb * (int64_t(1) << 20));
-  bool sweeping = !schema.catalog.variants_given || !schema.catalog.steps.empty();
-  if (sweeping)
-    out << "\ncatalog: fine-tuning " << fts.epochs << " epoch(s) on " << sub_n << " examples, Adam lr " << fts.lr
-        << "; accuracy change vs base, bytes and effective FLOPs reduction, frozen = layers served from cache\n";
-  SweepResult sw = run_sweep(schema, base, rec, cache, out);
-  mark_pareto(sw.records);
-  std::vector<const Variant*> vars;
-  for (auto& v : sw.variants) {
-    v.net->to(torch::kCPU);
-    vars.push_back(&v);
+    out << "\nsummary\n" << format_summary(sw.records);
+    char buf[640];
+    double ips = rec.train_seconds > 0 ? static_cast<double>(train_set.n) * schema.training.epochs / rec.train_seconds : 0;
+    std::snprintf(buf, sizeof buf,
+                  "  base: training %.1f s (%.0f img/s), evaluation %.0f img/s\n"
+                  "  catalog: %zu variants in %.1f s (%.2fx the base training time; %.1f s caching activations)%s\n"
+                  "  total %.1f s; catalog written to %s/catalog.json\n",
+                  rec.train_seconds, ips, rec.eval_images_per_s, sw.records.size() - 1, sw.seconds,
+                  sw.seconds / std::max(rec.build_seconds, 1e-9), sw.cache_seconds,
+                  sw.resumed ? (", " + std::to_string(sw.resumed) + " of them resumed from the checkpoint").c_str() : "",
+                  since(t_start), out_dir.c_str());
+    out << buf;
+    return 0;
+  } catch (const Error& e) {
+    if (e.cls() != ErrorClass::Interrupted) throw;
+    fail(ErrorClass::Interrupted, std::string(e.what()) + ": everything finished so far is kept in " + build.dir() +
+                                      "; rerun the same command to resume (--restart starts over)");
   }
-  write_catalog(out_dir, schema, sw.records, vars, key, sw.notes);
-
-  out << "\nsummary\n" << format_summary(sw.records);
-  char buf[512];
-  double ips = tres.train_seconds > 0 ? static_cast<double>(train_set.n) * schema.training.epochs / tres.train_seconds : 0;
-  std::snprintf(buf, sizeof buf,
-                "  base: training %.1f s (%.0f img/s), evaluation %.0f img/s\n"
-                "  catalog: %zu variants in %.1f s (%.2fx the base training time; %.1f s caching activations)\n"
-                "  total %.1f s; catalog written to %s/catalog.json\n",
-                tres.train_seconds, ips, rec.eval_images_per_s, sw.variants.size() - 1, sw.seconds,
-                sw.seconds / std::max(tres.total_seconds, 1e-9), sw.cache_seconds, since(t_start), out_dir.c_str());
-  out << buf;
-  return 0;
 }
 }  // namespace
 

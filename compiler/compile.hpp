@@ -10,13 +10,14 @@ namespace mcdnn {
 struct CompileOptions {
   std::string schema_path;
   std::string out_dir;          // "" = "<schema name>-catalog" in the working directory
-  int threads = 0;              // 0 = all cores
+  int threads = 0;              // 0 = default_threads() (util/thread_env.hpp)
   std::string device = "auto";  // auto | cpu | cuda
   bool profile_only = false;    // print the per-layer cost table; touch no data
   int64_t epochs = 0;           // > 0 overrides training.epochs
   int64_t limit = 0;            // > 0 caps train and validation examples
   bool progress_bar = false;    // per-batch bar (the CLI enables it on a terminal)
   bool force = false;           // rebuild even when the catalog at out_dir is up to date
+  bool restart = false;         // discard an interrupted build's checkpoint instead of resuming
 };
 
 // Runs the job; output for the user goes to `out`, errors to `err`. Returns the process exit

@@ -13,6 +13,7 @@
 #include "catch.hpp"
 #include "data/dataset.hpp"
 #include "fixtures.hpp"
+#include "train/train.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/h5.hpp"
@@ -91,7 +92,7 @@ TEST_CASE("catalog.json carries the index fields and exact byte counts", "[catal
   write_catalog(b.dir / "cat", b.schema, {b.rec}, {&b.var});
   YAML::Node j = YAML::LoadFile(b.dir / "cat/catalog.json");  // JSON is YAML
   CHECK(j["format"].as<std::string>() == "mcdnn-catalog");
-  CHECK(j["format_version"].as<int>() == 1);
+  CHECK(j["format_version"].as<int>() == 2);
   CHECK(j["schema"].as<std::string>() == "tiny");
   CHECK(j["classes"]["count"].as<int>() == 4);
   REQUIRE(j["variants"].size() == 1);
@@ -118,20 +119,27 @@ TEST_CASE("catalog.json carries the index fields and exact byte counts", "[catal
   CHECK_FALSE(fs::exists(b.dir / "cat.tmp-" + std::to_string(::getpid())));
 }
 
-TEST_CASE("rewriting a catalog replaces it whole", "[catalog]") {
+TEST_CASE("rewriting a catalog replaces it whole; other directories are refused untouched", "[catalog]") {
   Built b;
-  fs::create_directories(b.dir / "cat");
-  write_bytes(b.dir / "cat/stale.txt", {1});
-  // Left by a killed run (no such process): cleaned up. A live process's is left alone.
-  fs::create_directories(b.dir / "cat.tmp-999999999");
-  fs::create_directories(b.dir / ("cat.tmp-" + std::to_string(::getppid())));
   write_catalog(b.dir / "cat", b.schema, {b.rec}, {&b.var});
-  CHECK(fs::exists(b.dir / "cat/catalog.json"));
-  CHECK_FALSE(fs::exists(b.dir / "cat/stale.txt"));
-  int entries = 0;
-  for (auto& e : fs::directory_iterator(b.dir.path())) entries += e.path().filename().string().rfind("cat", 0) == 0;
-  CHECK(entries == 2);  // no .tmp- or .old- leftovers but the live process's
-  CHECK(fs::exists(b.dir / ("cat.tmp-" + std::to_string(::getppid()))));
+  auto first = read_bytes(b.dir / "cat/catalog.json");
+  // A catalog of mcdnn's is replaced whole, leaving no sibling behind.
+  b.rec.accuracy = 0.5;
+  write_catalog(b.dir / "cat", b.schema, {b.rec}, {&b.var});
+  CHECK(read_bytes(b.dir / "cat/catalog.json") != first);
+  std::set<std::string> names;
+  for (auto& e : fs::directory_iterator(b.dir.path())) names.insert(e.path().filename().string());
+  CHECK(names.count("cat") == 1);
+  CHECK(names.count("cat.partial") == 0);
+  std::set<std::string> files;
+  for (auto& e : fs::directory_iterator(b.dir / "cat")) files.insert(e.path().filename().string());
+  CHECK(files == std::set<std::string>{"base.h5", "catalog.json"});
+  // The same catalog plus one file of the user's is not mcdnn's to replace: refused, untouched.
+  write_bytes(b.dir / "cat/notes.txt", {'h', 'i'});
+  auto before = read_bytes(b.dir / "cat/catalog.json");
+  CHECK_THROWS_AS(write_catalog(b.dir / "cat", b.schema, {b.rec}, {&b.var}), Error);
+  CHECK(read_bytes(b.dir / "cat/notes.txt") == std::vector<uint8_t>{'h', 'i'});
+  CHECK(read_bytes(b.dir / "cat/catalog.json") == before);
 }
 
 TEST_CASE("unreadable variant files give a catalog error", "[catalog]") {

@@ -103,7 +103,7 @@ TEST_CASE("cli: bad data exits 4 with one error and writes nothing", "[cli]") {
   write_bytes(p.dir / "val-labels.idx", labels);
   std::string out;
   CHECK(p.run("s.yaml -o cat", &out) == 4);
-  CHECK(out.find("error: " + (p.dir / "val-images.idx") + ": example 5 has label 7 outside the schema's 4 classes") !=
+  CHECK(out.find("error: " + (p.dir / "val-labels.idx") + ": example 5 has label 7 outside the schema's 4 classes") !=
         std::string::npos);
   CHECK(p.outputs().empty());
   // Truncated images.
@@ -126,5 +126,7 @@ TEST_CASE("cli: an unwritable output directory exits 5", "[cli]") {
   CHECK(out.find("error: blocker/cat: cannot create the output directory: " + fs::canonical(p.dir.path()).string() +
                  "/blocker is not a directory\n") != std::string::npos);
   CHECK(p.run("s.yaml -o blocker --threads 1", &out) == 5);
-  CHECK(out.find("error: blocker: exists and is not a directory; choose another -o path\n") != std::string::npos);
+  CHECK(out.find("error: blocker: exists and is not a directory; mcdnn-compile replaces only an empty directory or a "
+                 "catalog it wrote. Choose a new or empty directory with -o, or move the existing one away yourself\n") !=
+        std::string::npos);
 }

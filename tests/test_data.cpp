@@ -124,17 +124,18 @@ TEST_CASE("labels outside the classes and relabel maps", "[data]") {
   Dataset ds;
   ds.n = 3;
   ds.source = "x.idx";
+  ds.label_source = "x-labels.idx";  // label errors name the labels file, not the images
   ds.labels = {0, 9, 1};
   DataSpec spec;
   CHECK(data_error([&] { check_and_relabel(ds, spec, 4); }) ==
-        "x.idx: example 1 has label 9 outside the schema's 4 classes (0..3); fix classes.count or add data.relabel");
+        "x-labels.idx: example 1 has label 9 outside the schema's 4 classes (0..3); fix classes.count or add data.relabel");
   spec.relabel = {{0, 1}, {1, 0}, {9, 2}};
   check_and_relabel(ds, spec, 3);
   CHECK(ds.labels == std::vector<int64_t>{1, 2, 0});
   ds.labels = {0, 5};
   ds.n = 2;
   CHECK(data_error([&] { check_and_relabel(ds, spec, 3); }) ==
-        "x.idx: example 1 has label 5, which data.relabel does not map; add an entry for it");
+        "x-labels.idx: example 1 has label 5, which data.relabel does not map; add an entry for it");
 }
 
 TEST_CASE("normalization statistics and application", "[data]") {

@@ -188,10 +188,10 @@ TEST_CASE("invalid schemas give one exact error", "[schema]") {
        "t.yaml:13:22: catalog.variants[0].svd.layers[0]: expected a conv2d or linear layer name (conv1, fc1), got "
        "'relu1'"},
       {kHead + kNet + "catalog:\n  variants:\n    - svd: {layers: [fc1], ranks: [2/1]}\n",
-       "t.yaml:13:36: catalog.variants[0].svd.ranks[0]: expected a rank: a fraction like 1/4, an integer rank like 32, "
+       "t.yaml:13:36: catalog.variants[0].svd.ranks[0]: expected a rank: a fraction like 1/4 or 0.25, an integer rank like 32 or k=32, "
        "or energy=0.9, got '2/1'"},
       {kHead + kNet + "catalog:\n  variants:\n    - quantize: {formats: [int4]}\n",
-       "t.yaml:13:28: catalog.variants[0].quantize.formats[0]: expected a format: f16, int8, cb8, cb4 or cb2, got 'int4'"},
+       "t.yaml:13:28: catalog.variants[0].quantize.formats[0]: expected a format: f16, int8, cb8, cb4, cb2, got 'int4'"},
       {"format: mcdnn-schema/1\nname: has space\n",
        "t.yaml:2:7: name: expected a name of letters, digits, '.', '_' or '-' (it names the output directory), got "
        "'has space'"},

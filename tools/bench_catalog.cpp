@@ -53,9 +53,10 @@ int main(int argc, char** argv) {
     FeatureCache cache(base.net, TensorData{trd.x.slice(0, 0, sub), trd.y.slice(0, 0, sub)}, vad,
                        cached ? s.catalog.finetune.cache_mb << 20 : 0);
     std::ostringstream log;
-    auto sw = run_sweep(s, base, rec, cache, log);
+    MemoryStore store;
+    auto sw = run_sweep(s, base, rec, cache, store, log);
     t[cached] = sw.seconds;
-    n = sw.variants.size() - 1;
+    n = sw.records.size() - 1;
     std::printf("  %-46s %3zu variants %8.1f s  (%.2fx the base training)\n",
                 cached ? "pre-forwarded prefix cache (mcdnn)" : "no cache, whole network [baseline]", n, sw.seconds,
                 sw.seconds / res.total_seconds);

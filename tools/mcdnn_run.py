@@ -6,7 +6,9 @@
 INPUT.h5 holds a float32 dataset "x" of preprocessed inputs, shape (N, C, H, W) (see
 catalog.json "input.preprocess"); the logits are written back to it as dataset "logits" (N, classes)
 and the predicted classes are printed. docs/catalog-format.md documents the layout this reads.
+Errors (a damaged catalog, an unknown variant) are one line on stderr, exit status 7.
 """
+import hashlib
 import json
 import sys
 
@@ -14,14 +16,30 @@ import h5py
 import numpy as np
 
 
+class CatalogError(Exception):
+    pass
+
+
 def load_variant(catalog_dir, variant_id):
     with open(f"{catalog_dir}/catalog.json") as f:
         catalog = json.load(f)
-    if catalog["format"] != "mcdnn-catalog" or catalog["format_version"] != 1:
-        raise SystemExit(f"{catalog_dir}/catalog.json: not an mcdnn catalog of format version 1")
-    entry = next(v for v in catalog["variants"] if v["id"] == variant_id)
+    if catalog.get("format") != "mcdnn-catalog" or catalog.get("format_version") != 2:
+        raise CatalogError(f"{catalog_dir}/catalog.json: not an mcdnn catalog of format version 2")
+    entry = next((v for v in catalog["variants"] if v["id"] == variant_id), None)
+    if entry is None:
+        raise CatalogError(f"{catalog_dir}: no variant '{variant_id}' (catalog.json lists "
+                           f"{len(catalog['variants'])}: {', '.join(v['id'] for v in catalog['variants'][:5])}, ...)")
+    path = f"{catalog_dir}/{entry['file']}"
+    if "/" in entry["file"] or not entry["file"].endswith(".h5"):
+        raise CatalogError(f"{catalog_dir}/catalog.json: variant {variant_id}: file '{entry['file']}' is not a plain name")
+    # The checksum first: libhdf5 itself may crash on a damaged file.
+    with open(path, "rb") as f:
+        digest = hashlib.sha256(f.read()).hexdigest()
+    if digest != entry["sha256"]:
+        raise CatalogError(f"{path}: SHA-256 {digest} differs from catalog.json's {entry['sha256']}: "
+                           "the file was damaged or changed after the catalog was written")
     layers = []
-    with h5py.File(f"{catalog_dir}/{entry['file']}", "r") as h5:
+    with h5py.File(path, "r") as h5:
         for key in sorted(h5["layers"]):  # "000", "001", ...: the layer order
             g = h5["layers"][key]
             layer = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in g.attrs.items()}
@@ -131,6 +149,14 @@ def forward(layers, x):
 def main():
     if len(sys.argv) != 4:
         raise SystemExit(__doc__)
+    try:
+        run()
+    except Exception as e:  # one line, never a traceback: the catalog is input
+        sys.stderr.write(f"error: {e if isinstance(e, CatalogError) else f'{type(e).__name__}: {e}'}\n")
+        sys.exit(7)
+
+
+def run():
     catalog_dir, variant_id, io_path = sys.argv[1:]
     catalog, entry, layers = load_variant(catalog_dir, variant_id)
     with h5py.File(io_path, "r+") as io:

@@ -20,11 +20,11 @@ void check_and_relabel(Dataset& d, const DataSpec& spec, int64_t num_classes) {
     if (!spec.relabel.empty()) {
       auto it = spec.relabel.find(y);
       if (it == spec.relabel.end())
-        fail(ErrorClass::Data, d.source + ": example " + std::to_string(i) + " has label " + std::to_string(y) +
+        fail(ErrorClass::Data, d.label_source + ": example " + std::to_string(i) + " has label " + std::to_string(y) +
                                    ", which data.relabel does not map; add an entry for it");
       y = it->second;
     } else if (y < 0 || y >= num_classes) {
-      fail(ErrorClass::Data, d.source + ": example " + std::to_string(i) + " has label " + std::to_string(y) +
+      fail(ErrorClass::Data, d.label_source + ": example " + std::to_string(i) + " has label " + std::to_string(y) +
                                  " outside the schema's " + std::to_string(num_classes) +
                                  " classes (0.." + std::to_string(num_classes - 1) +
                                  "); fix classes.count or add data.relabel");

@@ -17,6 +17,7 @@ struct Dataset {
   std::vector<float> images;   // n*c*h*w, NCHW
   std::vector<int64_t> labels; // n, in [0, num_classes) after relabel
   std::string source;          // file(s) it came from, for messages
+  std::string label_source;    // where the labels came from (the labels file or dataset)
 };
 
 // Reads one source; checks magic, dimensions against `input`, truncation, count agreement and

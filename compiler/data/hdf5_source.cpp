@@ -84,6 +84,7 @@ Dataset read_hdf5(const DataSource& src, const Shape& input, int64_t limit) {
 
   Dataset d;
   d.source = file;
+  d.label_source = file + " (dataset '" + src.labels_dataset + "')";
   d.n = static_cast<int64_t>(im.dims[0]);
   if (limit > 0 && limit < d.n) d.n = limit;
   d.c = input.c;

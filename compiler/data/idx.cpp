@@ -90,6 +90,7 @@ std::string dims_str(const std::vector<int64_t>& d) {
 Dataset read_idx(const std::string& images_file, const std::string& labels_file, const Shape& input, int64_t limit) {
   Dataset d;
   d.source = images_file;
+  d.label_source = labels_file;
   GzFile gi, gl;
   open_gz(gi, images_file);
   open_gz(gl, labels_file);

@@ -252,7 +252,103 @@ EncodedTensor encode_tensor(const float* w, const std::vector<int64_t>& shape, c
   return e;
 }
 
+std::string check_encoding(const EncodedTensor& e) {
+  if (!valid_storage(e.storage)) return "unknown storage '" + e.storage + "' (expected one of " + storage_names() + ")";
+  constexpr int64_t kMaxElements = int64_t(1) << 36;
+  int64_t numel = 1;
+  for (auto d : e.shape) {
+    if (d < 1 || d > kMaxElements) return "dimension " + std::to_string(d) + " out of range";
+    numel *= d;
+    if (numel > kMaxElements) return "more than 2^36 elements";
+  }
+  const int64_t rows = e.shape.empty() ? 1 : e.shape[0];
+  const int64_t cols = numel / rows;
+  if (e.entries < 0 || (!e.sparse && e.entries != numel) || e.entries > (e.sparse ? numel + numel / 256 + rows : numel))
+    return "entries " + std::to_string(e.entries) + " impossible for " + std::to_string(numel) + (e.sparse ? " sparse" : "") +
+           " elements";
+  const int bits = codebook_bits(e.storage);
+  struct Need {
+    const char* name;
+    std::vector<BlobType> types;
+    int64_t count;  // elements; for codes: bytes
+  };
+  std::vector<Need> need;
+  if (e.storage == "f32") need.push_back({"values", {BlobType::F32}, e.entries});
+  if (e.storage == "f16") need.push_back({"values", {BlobType::U16}, e.entries});
+  if (e.storage == "int8") {
+    need.push_back({"values", {BlobType::I8}, e.entries});
+    need.push_back({"scale", {BlobType::F32}, rows});
+  }
+  if (bits) {
+    need.push_back({"codebook", {BlobType::F32}, -1});
+    need.push_back({"codes", {BlobType::U8}, (e.entries * bits + 7) / 8});
+  }
+  if (e.sparse) {
+    need.push_back({"row_counts", {BlobType::U16, BlobType::U32}, rows});
+    need.push_back({"gaps", {BlobType::U8}, e.entries});
+  }
+  for (const auto& b : e.blobs) {
+    bool known = false;
+    for (const auto& n : need) known = known || b.name == n.name;
+    if (!known) return "unexpected blob '" + b.name + "' for " + (e.sparse ? "sparse " : "") + e.storage + " storage";
+  }
+  for (const auto& n : need) {
+    const Blob* b = nullptr;
+    int found = 0;
+    for (const auto& x : e.blobs)
+      if (x.name == n.name) b = &x, ++found;
+    if (found != 1) return std::string(found ? "duplicate" : "missing") + " blob '" + n.name + "'";
+    bool type_ok = false;
+    for (auto t : n.types) type_ok = type_ok || b->type == t;
+    if (!type_ok) return std::string("blob '") + n.name + "' has element type " + blob_type_name(b->type);
+    if (b->data.size() % static_cast<size_t>(blob_type_size(b->type)) != 0)
+      return std::string("blob '") + n.name + "' is not a whole number of elements";
+    int64_t count = n.name == std::string("codes") ? static_cast<int64_t>(b->data.size()) : b->count();
+    if (n.count >= 0 && count != n.count)
+      return std::string("blob '") + n.name + "' has " + std::to_string(count) + (n.name == std::string("codes") ? " bytes" : " elements") +
+             ", expected " + std::to_string(n.count);
+    if (n.count < 0 && (count < 1 || count > (int64_t(1) << bits)))
+      return "codebook of " + std::to_string(count) + " entries for " + std::to_string(bits) + "-bit codes";
+    if (b->type == BlobType::F32)
+      for (int64_t i = 0; i < b->count(); ++i)
+        if (!std::isfinite(get<float>(*b, i))) return std::string("blob '") + n.name + "' holds a non-finite value at " + std::to_string(i);
+    if (n.name == std::string("values") && b->type == BlobType::U16)
+      for (int64_t i = 0; i < b->count(); ++i)
+        if ((get<uint16_t>(*b, i) & 0x7c00u) == 0x7c00u) return "f16 values hold a non-finite value at " + std::to_string(i);
+  }
+  if (bits) {
+    const Blob& book = find(e, "codebook");
+    const Blob& codes = find(e, "codes");
+    const uint32_t size = static_cast<uint32_t>(book.count());
+    for (int64_t i = 0; i < e.entries; ++i) {
+      int64_t bit = i * bits;
+      uint32_t code = (codes.data[static_cast<size_t>(bit / 8)] >> (bit % 8)) & ((1u << bits) - 1);
+      if (code >= size)
+        return "code " + std::to_string(code) + " of entry " + std::to_string(i) + " outside the " + std::to_string(size) + "-entry codebook";
+    }
+  }
+  if (e.sparse) {
+    const Blob& rc = find(e, "row_counts");
+    const Blob& gaps = find(e, "gaps");
+    int64_t i = 0;
+    for (int64_t r = 0; r < rows; ++r) {
+      int64_t n = rc.type == BlobType::U16 ? get<uint16_t>(rc, r) : get<uint32_t>(rc, r);
+      if (n > e.entries - i) return "row_counts sum past the " + std::to_string(e.entries) + " entries (row " + std::to_string(r) + ")";
+      int64_t col = -1;
+      for (int64_t k = 0; k < n; ++k, ++i) {
+        col += 1 + gaps.data[static_cast<size_t>(i)];
+        if (col >= cols)
+          return "entry " + std::to_string(i) + " of row " + std::to_string(r) + " lands at column " + std::to_string(col) +
+                 ", past the row's " + std::to_string(cols) + " columns";
+      }
+    }
+    if (i != e.entries) return "row_counts sum to " + std::to_string(i) + ", not the " + std::to_string(e.entries) + " entries";
+  }
+  return "";
+}
+
 std::vector<float> decode_tensor(const EncodedTensor& e) {
+  if (std::string why = check_encoding(e); !why.empty()) throw std::invalid_argument(why);
   int64_t numel = 1;
   for (auto d : e.shape) numel *= d;
   const int64_t rows = e.shape.empty() ? 1 : e.shape[0];

@@ -51,7 +51,16 @@ int codebook_bits(const std::string& storage);  // 8/4/2 for cbB, 0 otherwise
 // Encodes `w` (row-major, `shape`). Sparse drops exact zeros. Lossy for f16/int8/cbB.
 EncodedTensor encode_tensor(const float* w, const std::vector<int64_t>& shape, const std::string& storage, bool sparse);
 
-// The weights an encoding stands for (numel floats).
+// Checks that `e` is a well-formed encoding of a tensor of e.shape, before anything is decoded
+// (a variant file is untrusted input): known storage; exactly the blobs its layout needs, each
+// of its element type and exact size (values = entries, scale = rows, codes = ceil(entries *
+// bits / 8) bytes, row_counts = rows, gaps = entries); a codebook of 1..2^B finite values and
+// every code below its size; row counts summing to `entries`; every sparse column inside its
+// row; finite float values. Returns "" when valid, else what is wrong.
+std::string check_encoding(const EncodedTensor& e);
+
+// The weights an encoding stands for (numel floats). Throws std::invalid_argument with
+// check_encoding()'s reason for a malformed encoding.
 std::vector<float> decode_tensor(const EncodedTensor& e);
 
 // IEEE 754 binary16 conversions (round to nearest even).

@@ -26,34 +26,6 @@ void check_factorizable(const Variant& v, size_t i) {
 }
 }  // namespace
 
-bool parse_rank(const std::string& s, RankSpec* out) {
-  RankSpec r;
-  r.label = s;
-  char* end = nullptr;
-  if (s.rfind("energy=", 0) == 0) {
-    r.kind = RankSpec::Kind::Energy;
-    r.value = std::strtod(s.c_str() + 7, &end);
-    if (*end || !(r.value > 0 && r.value <= 1)) return false;
-  } else if (s.rfind("k=", 0) == 0 || s.find_first_of("./") == std::string::npos) {
-    r.kind = RankSpec::Kind::Absolute;
-    const char* p = s.c_str() + (s.rfind("k=", 0) == 0 ? 2 : 0);
-    r.value = static_cast<double>(std::strtoll(p, &end, 10));
-    if (*end || r.value < 1) return false;
-  } else if (auto slash = s.find('/'); slash != std::string::npos) {
-    double a = std::strtod(s.substr(0, slash).c_str(), &end);
-    if (*end) return false;
-    double b = std::strtod(s.substr(slash + 1).c_str(), &end);
-    if (*end || b <= 0) return false;
-    r.value = a / b;
-    if (!(r.value > 0 && r.value <= 1)) return false;
-  } else {
-    r.value = std::strtod(s.c_str(), &end);
-    if (*end || !(r.value > 0 && r.value <= 1)) return false;
-  }
-  *out = r;
-  return true;
-}
-
 std::vector<double> singular_values(const Variant& v, const std::string& layer) {
   size_t i = layer_index(v, layer);
   Eigen::BDCSVD<Mat> svd(weight_matrix(v, i));

@@ -10,19 +10,14 @@
 #include <vector>
 
 #include "nn/variant.hpp"
+#include "schema/levels.hpp"
 
 namespace mcdnn {
 
 // --- factorize_svd.cpp ------------------------------------------------------------------
-// Rank of a factorization: a fraction of min(m, n) ("1/4", 0.25), an absolute rank ("k=32" /
-// 32), or the smallest rank keeping a fraction of the spectral energy sum(s_i^2) ("energy=0.9").
-struct RankSpec {
-  enum class Kind { Fraction, Absolute, Energy } kind = Kind::Fraction;
-  double value = 0.5;
-  std::string label;  // as written, for transforms
-};
-// Parses "1/4", "0.25", "32", "k=32", "energy=0.9"; false when malformed.
-bool parse_rank(const std::string& s, RankSpec* out);
+// Rank of a factorization (RankSpec, parse_rank: schema/levels.hpp): a fraction of min(m, n)
+// ("1/4", 0.25), an absolute rank ("k=32" / 32), or the smallest rank keeping a fraction of the
+// spectral energy sum(s_i^2) ("energy=0.9").
 
 // W (m x n; conv: Cout x Cin*kh*kw) = U S V^T -> weight_b = U_k sqrt(S_k) (m x k),
 // weight_a = sqrt(S_k) V_k^T (k x n): the best rank-k approximation (Eckart-Young), with

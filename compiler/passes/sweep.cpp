@@ -5,9 +5,12 @@
 #include <cstdio>
 #include <algorithm>
 #include <map>
+#include <memory>
 
 #include "passes/passes.hpp"
 #include "util/error.hpp"
+#include "util/fs.hpp"
+#include "util/interrupt.hpp"
 
 namespace mcdnn {
 
@@ -23,12 +26,6 @@ PassStep step(const std::string& pass, std::vector<std::string> layers, std::vec
   p.finetune = pass != "quantize";
   p.where = "default sweep";
   return p;
-}
-
-double fraction(const std::string& s) {
-  auto slash = s.find('/');
-  if (slash == std::string::npos) return std::strtod(s.c_str(), nullptr);
-  return std::strtod(s.substr(0, slash).c_str(), nullptr) / std::strtod(s.substr(slash + 1).c_str(), nullptr);
 }
 
 std::string sanitize(const std::string& t);
@@ -60,70 +57,141 @@ std::string sanitize(const std::string& t) {
   return o;
 }
 
+// Seeds the torch RNG from a string (a variant's lineage and the step applied to it), so that
+// what a pass or a fine-tuning draws does not depend on what ran before it.
+void seed_from(const std::string& what, int64_t seed) {
+  torch::manual_seed(std::stoull(fnv1a_hex(what), nullptr, 16) ^ static_cast<uint64_t>(seed));
+}
+
 class Runner {
  public:
-  // `out` already holds the base model (variants[0], records[0]).
-  Runner(const Schema& s, FeatureCache& cache, std::ostream& log, SweepResult& out)
-      : s_(s), cache_(cache), log_(log), out_(out), shared_{out.variants.front().net->layers().size()} {}
+  // `out` already holds the base model's record (records[0]).
+  Runner(const Schema& s, Variant base, FeatureCache& cache, VariantStore& store, std::ostream& log, SweepResult& out)
+      : s_(s), cache_(cache), store_(store), log_(log), out_(out) {
+    shared_.push_back(base.net->layers().size());
+    vars_.push_back(std::make_unique<Variant>(std::move(base)));
+    pins_.push_back(1);  // the base is never dropped
+    out_.peak_resident = 1;
+  }
 
   void apply(const PassStep& st, size_t parent) {
-    const Variant& p = out_.variants[parent];
-    auto context = [&](const std::string& what) { return st.where + ": " + st.pass + " on " + p.id + ": " + what; };
+    ++pins_[parent];
+    const std::string pid = out_.records[parent].id;  // records grow below: copy, never a reference
+    auto context = [&](const std::string& what) { return st.where + ": " + st.pass + " on " + pid + ": " + what; };
+    // Every pass starts from a seeded RNG and a clock that includes the pass itself.
+    auto begin = [&](const std::string& what) {
+      seed_from(pid + "|" + st.pass + "|" + what, s_.training.seed);
+      return Clock::now();
+    };
     try {
       if (st.pass == "quantize") {
-        for (const auto& f : st.levels) add(parent, quantize_weights(p_(parent), f, st.layers), st);
+        for (const auto& f : st.levels) {
+          auto t0 = begin(f);
+          release(add(parent, quantize_weights(get(parent), f, st.layers), st, t0));
+        }
       } else if (st.pass == "prune") {
         size_t from = parent;
         for (const auto& lv : st.levels) {
-          size_t c = add(from, prune_magnitude(p_(from), st.layers, std::strtod(lv.c_str(), nullptr), st.global), st);
-          if (st.iterative) from = c;
+          double sparsity;
+          if (!parse_sparsity(lv, &sparsity)) fail(ErrorClass::Schema, context("bad sparsity '" + lv + "'"));
+          auto t0 = begin(lv);
+          size_t c = add(from, prune_magnitude(get(from), st.layers, sparsity, st.global), st, t0);
+          if (!st.iterative) {
+            release(c);
+            continue;
+          }
+          ++pins_[c];  // the next level derives from it
+          if (from != parent) --pins_[from], release(from);
+          from = c;
         }
+        if (from != parent) --pins_[from], release(from);
       } else if (st.pass == "svd") {
         for (const auto& layer : st.layers)
           for (const auto& lv : st.levels) {
             RankSpec r;
             if (!parse_rank(lv, &r)) fail(ErrorClass::Schema, context("bad rank '" + lv + "'"));
+            auto t0 = begin(layer + "|" + lv);
             std::string note;
-            auto c = factorize_svd(p_(parent), layer, r, &note);
+            auto c = factorize_svd(get(parent), layer, r, &note);
             if (c)
-              add(parent, std::move(*c), st);
+              release(add(parent, std::move(*c), st, t0));
             else
-              skip(p_(parent).id + ": " + note);
+              skip(pid + ": " + note);
           }
       } else if (st.pass == "narrow") {
         for (const auto& layer : st.layers)
           for (const auto& lv : st.levels) {
-            const LayerSpec& l = p_(parent).net->layers()[layer_index(p_(parent), layer)];
-            int64_t keep = lv.find_first_of("./") == std::string::npos
-                               ? std::strtoll(lv.c_str(), nullptr, 10)
-                               : std::max<int64_t>(1, std::llround(fraction(lv) * static_cast<double>(l.out)));
+            const LayerSpec& l = get(parent).net->layers()[layer_index(get(parent), layer)];
+            KeepSpec ks;
+            if (!parse_keep(lv, &ks)) fail(ErrorClass::Schema, context("bad keep '" + lv + "'"));
+            int64_t keep = keep_count(ks, l.out);
             if (keep >= l.out) {
-              skip(p_(parent).id + ": narrow " + layer + " keep " + lv + ": skipped, it has only " + std::to_string(l.out) + " outputs");
+              skip(pid + ": narrow " + layer + " keep " + lv + ": skipped, it has only " + std::to_string(l.out) + " outputs");
               continue;
             }
-            add(parent, narrow_layer(p_(parent), layer, keep), st);
+            auto t0 = begin(layer + "|" + lv);
+            release(add(parent, narrow_layer(get(parent), layer, keep), st, t0));
           }
       } else if (st.pass == "remove") {
-        for (const auto& layer : st.layers) add(parent, remove_layer(p_(parent), layer), st);
+        for (const auto& layer : st.layers) {
+          auto t0 = begin(layer);
+          release(add(parent, remove_layer(get(parent), layer), st, t0));
+        }
       }
     } catch (const Error& e) {
+      --pins_[parent];
       if (e.cls() != ErrorClass::Schema) throw;
       std::string msg = e.what();
       fail(ErrorClass::Schema, msg.rfind(st.where, 0) == 0 ? msg : context(msg));
     }
+    --pins_[parent];
   }
 
  private:
-  const Variant& p_(size_t i) const { return out_.variants[i]; }
+  // Variant i, reloaded from the store when it was dropped. The reference stays valid while i
+  // is pinned (variants live behind stable pointers).
+  const Variant& get(size_t i) {
+    if (!vars_[i]) {
+      vars_[i] = std::make_unique<Variant>(store_.load(out_.records[i]));
+      note_resident();
+    }
+    return *vars_[i];
+  }
+  // Drops variant i from memory unless a step still derives from it (or it is the base).
+  void release(size_t i) {
+    if (pins_[i] == 0) vars_[i].reset();
+  }
+  void note_resident() {
+    size_t n = 0;
+    for (const auto& v : vars_) n += v != nullptr;
+    out_.peak_resident = std::max(out_.peak_resident, n);
+  }
 
   void skip(const std::string& note) {
     out_.notes.push_back(note);
     log_ << "  note: " << note << "\n";
   }
 
-  // Fine-tunes, profiles and records a child; applies `then` steps to it. Returns its index.
-  size_t add(size_t parent, Variant child, const PassStep& st) {
-    auto t0 = Clock::now();
+  void print(const VariantRecord& r, size_t frozen, bool resumed) {
+    const VariantRecord& b = out_.records.front();
+    char buf[512], before[32] = "";
+    if (r.accuracy_before_finetune >= 0) std::snprintf(before, sizeof before, "(FT from %.2f%%)", 100 * r.accuracy_before_finetune);
+    std::snprintf(buf, sizeof buf, "[%3zu] %-34s acc %6.2f%% %+6.2f %-17s %9s %6.1fx %11s %5.1fx  %s%5.1f s%s\n",
+                  out_.records.size(), r.id.c_str(), 100 * r.accuracy, 100 * (r.accuracy - b.accuracy), before,
+                  human(static_cast<double>(r.profile.bytes), "B").c_str(),
+                  static_cast<double>(b.profile.bytes) / static_cast<double>(r.profile.bytes),
+                  human(static_cast<double>(r.profile.flops_effective), "FLOPs").c_str(),
+                  static_cast<double>(b.profile.flops_effective) / static_cast<double>(std::max<int64_t>(r.profile.flops_effective, 1)),
+                  frozen ? ("frozen " + std::to_string(frozen) + " ").c_str() : "          ", r.build_seconds,
+                  resumed ? "  (built before the interruption)" : "");
+    log_ << buf << std::flush;
+  }
+
+  // Fine-tunes, profiles, stores and records a child whose pass started at t0; applies `then`
+  // steps to it. Returns its index. A child an interrupted run already finished is taken from
+  // the store instead.
+  size_t add(size_t parent, Variant child, const PassStep& st, Clock::time_point t0) {
+    check_interrupted();
     bool train = st.finetune;
     // A quantized variant that is fine-tuned has trained codebook centroids: say so in its name.
     if (train && st.pass == "quantize") child.transforms.back() += " ft";
@@ -131,52 +199,61 @@ class Runner {
     if (auto it = ids_.find(id); it != ids_.end()) {
       // The same chain was already built (e.g. a `then` chain starting with a step the sweep
       // also has on its own): reuse it rather than build it twice.
+      ++pins_[it->second];
       for (const auto& t : st.then) apply(t, it->second);
+      --pins_[it->second];
       return it->second;
     }
-    ids_[id] = out_.variants.size();
+    const size_t me = out_.records.size();
+    ids_[id] = me;
     child.id = id;
+    child.parent = out_.records[parent].id;
     size_t shared = std::min(shared_[parent], child.first_changed);
-    auto ft = finetune(child, shared, cache_, s_.catalog.finetune, train,
-                       static_cast<uint64_t>(s_.training.seed) + out_.variants.size());
     VariantRecord r;
-    r.id = id;
-    r.parent = out_.variants[parent].id;
-    r.transforms = child.transforms;
-    r.file = id + ".h5";
-    r.profile = profile_variant(child);
-    r.accuracy = ft.accuracy_after;
-    r.accuracy_before_finetune = train ? ft.accuracy_before : -1;
-    r.validation_examples = cache_.raw_val().x.size(0);
-    r.train_seconds = ft.seconds;
-    r.epochs = train ? s_.catalog.finetune.epochs : 0;
-    r.build_seconds = since(t0);
-    const VariantRecord& b = out_.records.front();
-    char buf[512], before[32] = "";
-    if (train) std::snprintf(before, sizeof before, "(FT from %.2f%%)", 100 * ft.accuracy_before);
-    std::snprintf(buf, sizeof buf,
-                  "[%3zu] %-34s acc %6.2f%% %+6.2f %-17s %9s %6.1fx %11s %5.1fx  %s%5.1f s\n",
-                  out_.variants.size(), id.c_str(), 100 * r.accuracy, 100 * (r.accuracy - b.accuracy), before,
-                  human(static_cast<double>(r.profile.bytes), "B").c_str(),
-                  static_cast<double>(b.profile.bytes) / static_cast<double>(r.profile.bytes),
-                  human(static_cast<double>(r.profile.flops_effective), "FLOPs").c_str(),
-                  static_cast<double>(b.profile.flops_effective) / static_cast<double>(std::max<int64_t>(r.profile.flops_effective, 1)),
-                  ft.frozen ? ("frozen " + std::to_string(ft.frozen) + " ").c_str() : "          ", r.build_seconds);
-    log_ << buf << std::flush;
-    out_.variants.push_back(std::move(child));
+    if (const VariantRecord* done = store_.done(id)) {
+      r = *done;
+      store_.keep(r);
+      print(r, 0, true);
+      vars_.push_back(nullptr);
+      ++out_.resumed;
+    } else {
+      auto ft = finetune(child, shared, cache_, s_.catalog.finetune, train,
+                         static_cast<uint64_t>(s_.training.seed) + me);
+      r.id = id;
+      r.parent = child.parent;
+      r.transforms = child.transforms;
+      r.file = id + ".h5";
+      r.profile = profile_variant(child);
+      r.accuracy = ft.accuracy_after;
+      r.accuracy_before_finetune = train ? ft.accuracy_before : -1;
+      r.validation_examples = cache_.raw_val().x.size(0);
+      r.train_seconds = ft.seconds;
+      r.epochs = train ? s_.catalog.finetune.epochs : 0;
+      r.build_seconds = since(t0);
+      store_.save(child, r, shared);
+      print(r, ft.frozen, false);
+      vars_.push_back(std::make_unique<Variant>(std::move(child)));
+    }
     out_.records.push_back(r);
     shared_.push_back(shared);
-    size_t me = out_.variants.size() - 1;
+    pins_.push_back(0);
+    note_resident();
+    ++pins_[me];
     for (const auto& t : st.then) apply(t, me);
+    --pins_[me];
     return me;
   }
 
   const Schema& s_;
   FeatureCache& cache_;
+  VariantStore& store_;
   std::ostream& log_;
   SweepResult& out_;
-  // Per variant: how many leading layers it shares with the base model (all, for the base).
+  // Per variant (index = record index): the variant while resident, how many leading layers it
+  // shares with the base model, and how many steps in progress derive from it.
+  std::vector<std::unique_ptr<Variant>> vars_;
   std::vector<size_t> shared_;
+  std::vector<int> pins_;
   std::map<std::string, size_t> ids_{{"base", 0}};
 };
 }  // namespace
@@ -251,13 +328,21 @@ std::vector<PassStep> default_sweep(const Schema& s) {
   return v;
 }
 
+void MemoryStore::save(const Variant& v, VariantRecord&, size_t) { saved_[v.id] = derive(v, v.net->layers()); }
+
+Variant MemoryStore::load(const VariantRecord& rec) {
+  const Variant& v = saved_.at(rec.id);
+  Variant c = derive(v, v.net->layers());
+  c.first_changed = v.first_changed;
+  return c;
+}
+
 SweepResult run_sweep(const Schema& s, Variant base, const VariantRecord& base_record, FeatureCache& cache,
-                      std::ostream& log) {
+                      VariantStore& store, std::ostream& log) {
   auto t0 = Clock::now();
   SweepResult out;
-  out.variants.push_back(std::move(base));
   out.records.push_back(base_record);
-  Runner run(s, cache, log, out);
+  Runner run(s, std::move(base), cache, store, log, out);
   auto steps = s.catalog.variants_given ? s.catalog.steps : default_sweep(s);
   for (const auto& st : steps) run.apply(st, 0);
   out.seconds = since(t0);

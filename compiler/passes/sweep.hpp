@@ -1,6 +1,7 @@
 // The catalog sweep: applies the schema's `catalog.variants` steps (or the default sweep) to
 // the trained base model, chaining children from fine-tuned parents, and profiles every variant.
 #pragma once
+#include <map>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -27,18 +28,50 @@ namespace mcdnn {
 //   narrow the first conv2d to 1/2 -> svd the largest linear 1/8 -> prune it 90% -> cb4
 std::vector<PassStep> default_sweep(const Schema& s);
 
-struct SweepResult {
-  std::vector<Variant> variants;  // base first
-  std::vector<VariantRecord> records;
-  std::vector<std::string> notes;  // skipped settings and why
-  double seconds = 0;              // the whole sweep, feature caching included
-  double cache_seconds = 0;        // of which computing cached activations
+// Where the sweep puts each variant as soon as it is finished, and finds the variants an
+// interrupted run already finished. The sweep keeps in memory only the variants it still
+// derives children from (the chain being worked on) and reloads a dropped one when a later step
+// needs it as a parent, so memory grows with the largest few variants, not with their number.
+class VariantStore {
+ public:
+  virtual ~VariantStore() = default;
+  // The record of `id` when an earlier run finished it; nullptr otherwise.
+  virtual const VariantRecord* done(const std::string& id) const = 0;
+  // A resumed variant is part of this run's catalog again (in build order).
+  virtual void keep(VariantRecord& rec) = 0;
+  // Stores a finished variant; `shared` = leading layers it shares with the base model.
+  virtual void save(const Variant& v, VariantRecord& rec, size_t shared) = 0;
+  // Reads a stored (or resumed) variant back, masks and encodings included.
+  virtual Variant load(const VariantRecord& rec) = 0;
 };
 
-// Runs the sweep from `base` (already trained and recorded). Prints one line per variant and
-// returns every variant with its record (Pareto flags not yet set).
+// Keeps every variant in memory (benchmarks and tests that need no files).
+class MemoryStore : public VariantStore {
+ public:
+  const VariantRecord* done(const std::string&) const override { return nullptr; }
+  void keep(VariantRecord&) override {}
+  void save(const Variant& v, VariantRecord& rec, size_t shared) override;
+  Variant load(const VariantRecord& rec) override;
+
+ private:
+  std::map<std::string, Variant> saved_;
+};
+
+struct SweepResult {
+  std::vector<VariantRecord> records;  // base first
+  std::vector<std::string> notes;      // skipped settings and why
+  size_t resumed = 0;                  // variants an earlier, interrupted run had finished
+  double seconds = 0;                  // the whole sweep, feature caching included
+  double cache_seconds = 0;            // of which computing cached activations
+  size_t peak_resident = 0;            // most variants held in memory at once (base included)
+};
+
+// Runs the sweep from `base` (already trained, recorded and stored). Prints one line per variant,
+// saves each to `store` as it completes and returns the records (Pareto flags not yet set).
+// The torch RNG is seeded before every pass and every fine-tuning from the variant's lineage,
+// so each variant is a function of its parent alone: a resumed run builds the same catalog.
 SweepResult run_sweep(const Schema& s, Variant base, const VariantRecord& base_record, FeatureCache& cache,
-                      std::ostream& log);
+                      VariantStore& store, std::ostream& log);
 
 // The end-of-run table.
 std::string format_summary(const std::vector<VariantRecord>& records);

@@ -9,6 +9,7 @@
 #include <optional>
 #include <set>
 
+#include "schema/levels.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 
@@ -380,22 +381,26 @@ std::vector<std::string> scalar_list(const Cursor& c, const char* what) {
   return v;
 }
 
-std::string fraction_ok(const std::string& s) {
-  // "1/4" or a number in (0, 1]
-  char* end = nullptr;
-  auto slash = s.find('/');
-  double v;
-  if (slash != std::string::npos) {
-    double a = std::strtod(s.substr(0, slash).c_str(), &end);
-    if (*end) return "";
-    double b = std::strtod(s.substr(slash + 1).c_str(), &end);
-    if (*end || b <= 0) return "";
-    v = a / b;
-  } else {
-    v = std::strtod(s.c_str(), &end);
-    if (s.empty() || *end) return "";
+// yaml-cpp keeps both entries of a repeated key and lookups see only one of them: a repeated
+// key anywhere in the document is an error, not a silent choice.
+// Aliases share nodes: each collection is visited once (by position), so a document of nested
+// aliases cannot make this exponential.
+void reject_duplicate_keys(const YAML::Node& n, const std::string& file, std::set<std::pair<int, int>>& visited) {
+  if ((n.IsMap() || n.IsSequence()) && !visited.insert({n.Mark().line, n.Mark().column}).second) return;
+  if (n.IsMap()) {
+    std::map<std::string, YAML::Mark> seen;
+    for (auto it = n.begin(); it != n.end(); ++it) {
+      const YAML::Mark m = it->first.Mark();
+      std::string k = it->first.IsScalar() ? it->first.Scalar() : "";
+      auto [prev, fresh] = seen.emplace(k, m);
+      if (!fresh)
+        fail(ErrorClass::Schema, file + ":" + std::to_string(m.line + 1) + ":" + std::to_string(m.column + 1) + ": duplicate key '" + k +
+                                     "' (first at line " + std::to_string(prev->second.line + 1) + "); each key may appear once, remove one");
+      reject_duplicate_keys(it->second, file, visited);
+    }
+  } else if (n.IsSequence()) {
+    for (const auto& e : n) reject_duplicate_keys(e, file, visited);
   }
-  return v > 0 && v <= 1 ? "ok" : "";
 }
 
 PassStep parse_step(const Cursor& c, const Schema& s) {
@@ -433,39 +438,32 @@ PassStep parse_step(const Cursor& c, const Schema& s) {
   if (p.pass == "svd") {
     a.only_keys({"layers", "ranks", "then"});
     p.layers = weight_layers(a.at("layers"));
-    p.levels = check_levels(a.at("ranks"), "rank: a fraction like 1/4, an integer rank like 32, or energy=0.9",
+    p.levels = check_levels(a.at("ranks"), "rank: a fraction like 1/4 or 0.25, an integer rank like 32 or k=32, or energy=0.9",
                             [](const std::string& r) {
-                              if (r.rfind("energy=", 0) == 0) return !fraction_ok(r.substr(7)).empty();
-                              std::string x = r.rfind("k=", 0) == 0 ? r.substr(2) : r;
-                              char* end = nullptr;
-                              if (x.find_first_of("./") == std::string::npos) return std::strtoll(x.c_str(), &end, 10) > 0 && !*end;
-                              return !fraction_ok(x).empty();
+                              RankSpec rs;
+                              return parse_rank(r, &rs);
                             });
   } else if (p.pass == "prune") {
     a.only_keys({"layers", "sparsity", "global", "iterative", "then"});
     if (auto l = a.opt("layers")) p.layers = weight_layers(*l);
-    p.levels = check_levels(a.at("sparsity"), "sparsity in (0, 1)", [](const std::string& x) {
-      char* end = nullptr;
-      double v = std::strtod(x.c_str(), &end);
-      return !x.empty() && !*end && v > 0 && v < 1;
+    p.levels = check_levels(a.at("sparsity"), "sparsity: a fraction in (0, 1) like 0.9", [](const std::string& x) {
+      double v;
+      return parse_sparsity(x, &v);
     });
     if (auto g = a.opt("global")) p.global = g->boolean();
     if (auto it = a.opt("iterative")) p.iterative = it->boolean();
   } else if (p.pass == "quantize") {
     a.only_keys({"layers", "formats", "finetune", "then"});
     if (auto l = a.opt("layers")) p.layers = weight_layers(*l);
-    p.levels = check_levels(a.at("formats"), "format: f16, int8, cb8, cb4 or cb2", [](const std::string& x) {
-      return x == "f16" || x == "int8" || x == "cb8" || x == "cb4" || x == "cb2";
-    });
+    p.levels = check_levels(a.at("formats"), (std::string("format: ") + quantize_formats()).c_str(), valid_quantize_format);
     p.finetune = false;
     if (auto f = a.opt("finetune")) p.finetune = f->boolean();
   } else if (p.pass == "narrow") {
     a.only_keys({"layers", "keep", "then"});
     p.layers = weight_layers(a.at("layers"));
     p.levels = check_levels(a.at("keep"), "count to keep (integer) or fraction like 1/2", [](const std::string& x) {
-      char* end = nullptr;
-      if (x.find_first_of("./") == std::string::npos) return std::strtoll(x.c_str(), &end, 10) > 0 && !*end;
-      return !fraction_ok(x).empty();
+      KeepSpec k;
+      return parse_keep(x, &k);
     });
   } else {
     a.only_keys({"layers", "then"});
@@ -511,6 +509,8 @@ Schema parse_schema_string(const std::string& text, const std::string& display_n
     fail(ErrorClass::Schema, display_name + ":" + std::to_string(e.mark.line + 1) + ":" +
                                  std::to_string(e.mark.column + 1) + ": not valid YAML: " + e.msg);
   }
+  std::set<std::pair<int, int>> visited;
+  reject_duplicate_keys(root, display_name, visited);
   Cursor c(&s.path, root, "");
   if (!root.IsMap()) fail(ErrorClass::Schema, display_name + ": expected a YAML mapping at the top level (format, name, input, ...)");
 

@@ -7,6 +7,7 @@
 #include <unordered_map>
 
 #include "util/error.hpp"
+#include "util/interrupt.hpp"
 
 namespace mcdnn {
 
@@ -60,20 +61,33 @@ FinetuneResult finetune(Variant& v, size_t shared_prefix, FeatureCache& cache, c
   FinetuneResult r;
   Net& net = v.net;
   const size_t n = net->layers().size();
+  // The layers shared with the base model are frozen whether or not their outputs fit the
+  // cache: on a miss they are run forward (inference, no gradient) batch by batch instead of
+  // read from memory. cache_mb changes speed and memory, never which layers train.
+  const size_t from = shared_prefix;
   const auto* feats = cache.get(shared_prefix);
-  const size_t from = feats ? shared_prefix : 0;
   const TensorData& tr = feats ? feats->first : cache.raw_train();
   const TensorData& va = feats ? feats->second : cache.raw_val();
+  const size_t input_layer = feats ? from : 0;  // where tr/va enter the network
   r.frozen = from;
   auto device = tr.x.device();
   net->to(device);
   for (auto& [k, m] : v.masks) m = m.to(device);
+  auto prefix = [&](const torch::Tensor& x) {
+    if (input_layer == from) return x;
+    torch::NoGradGuard no_grad;
+    net->eval();
+    auto y = net->forward_range(x, input_layer, from);
+    net->train();
+    return y;
+  };
 
-  r.accuracy_before = evaluate(net, va, 1000, nullptr, from);
+  r.accuracy_before = evaluate(net, va, 1000, nullptr, input_layer);
   if (!train || spec.epochs == 0) {
     r.accuracy_after = r.accuracy_before;
     return r;
   }
+  torch::manual_seed(seed);  // dropout draws: a function of the variant, not of what ran before
   auto t0 = Clock::now();
   // Trainable: every tensor of the unfrozen layers except quantized weights. Codebook weights
   // train their centroids instead (shared-weight training, Deep Compression): each centroid's
@@ -139,12 +153,13 @@ FinetuneResult finetune(Variant& v, size_t shared_prefix, FeatureCache& cache, c
     for (int64_t i = count - 1; i > 0; --i) std::swap(order[static_cast<size_t>(i)], order[rng() % static_cast<uint64_t>(i + 1)]);
     auto perm = torch::from_blob(order.data(), {count}, torch::kInt64).to(device);
     for (int64_t b = 0; b < steps_per_epoch; ++b, ++step) {
+      check_interrupted();
       double lr = lr0 * 0.5 * (1.0 + std::cos(M_PI * static_cast<double>(step) / static_cast<double>(total)));
       for (auto& g : opt.param_groups()) g.options().set_lr(lr);
       auto idx = perm.slice(0, b * bs, std::min((b + 1) * bs, count));
       auto x = tr.x.index_select(0, idx), y = tr.y.index_select(0, idx);
       opt.zero_grad();
-      auto loss = torch::nn::functional::cross_entropy(net->forward_range(x, from, n), y);
+      auto loss = torch::nn::functional::cross_entropy(net->forward_range(prefix(x), from, n), y);
       loss.backward();
       for (auto& sw : shared) {
         auto g = torch::zeros_like(sw.codebook).index_add_(0, sw.idx, sw.weight.grad().flatten());
@@ -170,7 +185,7 @@ FinetuneResult finetune(Variant& v, size_t shared_prefix, FeatureCache& cache, c
       if (b.name == "codebook") std::memcpy(b.data.data(), cb.data_ptr<float>(), b.data.size());
   }
   r.seconds = since(t0);
-  r.accuracy_after = evaluate(net, va, 1000, nullptr, from);
+  r.accuracy_after = evaluate(net, va, 1000, nullptr, input_layer);
   return r;
 }
 

@@ -6,6 +6,7 @@
 #include <random>
 
 #include "util/error.hpp"
+#include "util/interrupt.hpp"
 
 namespace mcdnn {
 
@@ -102,6 +103,7 @@ TrainResult train(Net& net, const TensorData& tr, const TensorData& val, const T
     int64_t correct = 0;
     double lr = s.lr;
     for (int64_t b = 0; b < batches; ++b) {
+      check_interrupted();
       lr = lr_at(s, static_cast<double>(e) + static_cast<double>(b) / static_cast<double>(batches));
       for (auto& g : optim->param_groups()) g.options().set_lr(lr);
       auto idx = perm.slice(0, b * bs, std::min((b + 1) * bs, n));

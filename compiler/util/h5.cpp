@@ -17,7 +17,9 @@ void write_any(hid_t parent, const std::string& name, const std::vector<int64_t>
                hid_t file_type, const void* data) {
   auto dims = dims_of(shape);
   Handle space(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), H5Sclose);
-  Handle ds(H5Dcreate2(parent, name.c_str(), file_type, space.id(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Dclose);
+  Handle dcpl(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
+  H5Pset_obj_track_times(dcpl.id(), 0);  // no timestamps: the same content gives the same bytes
+  Handle ds(H5Dcreate2(parent, name.c_str(), file_type, space.id(), H5P_DEFAULT, dcpl.id(), H5P_DEFAULT), H5Dclose);
   if (!ds.ok()) h5fail("cannot create dataset " + name);
   if (H5Dwrite(ds.id(), mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0) h5fail("cannot write dataset " + name);
 }
@@ -36,11 +38,28 @@ void attr_array(hid_t obj, const std::string& name, hid_t mem, hid_t file, const
   if (!a.ok() || (n > 0 && H5Awrite(a.id(), mem, v.data()) < 0)) h5fail("cannot write attribute " + name);
 }
 
+// An attribute must be numeric (integer or float class) to be read as a number; a string or
+// compound attribute where a number belongs is an error, never a reinterpretation.
+void require_numeric(hid_t a, const std::string& name) {
+  Handle type(H5Aget_type(a), H5Tclose);
+  H5T_class_t c = H5Tget_class(type.id());
+  if (c != H5T_INTEGER && c != H5T_FLOAT) h5fail("attribute " + name + " is not numeric");
+}
+
+hssize_t attr_points(hid_t a, const std::string& name) {
+  Handle space(H5Aget_space(a), H5Sclose);
+  if (!space.ok()) h5fail("attribute " + name + " has no dataspace");
+  if (H5Sget_simple_extent_type(space.id()) == H5S_NULL) return 0;
+  hssize_t n = H5Sget_simple_extent_npoints(space.id());
+  if (n < 0 || n > (1 << 20)) h5fail("attribute " + name + " has an implausible size");
+  return n;
+}
+
 template <class T>
 std::vector<T> read_attr_array(hid_t obj, const std::string& name, hid_t mem) {
   auto a = open_attr(obj, name);
-  Handle space(H5Aget_space(a.id()), H5Sclose);
-  hssize_t n = H5Sget_simple_extent_npoints(space.id());
+  hssize_t n = attr_points(a.id(), name);
+  if (n > 0) require_numeric(a.id(), name);
   std::vector<T> v(n > 0 ? static_cast<size_t>(n) : 0);
   if (n > 0 && H5Aread(a.id(), mem, v.data()) < 0) h5fail("cannot read attribute " + name);
   return v;
@@ -50,7 +69,9 @@ std::vector<T> read_attr_array(hid_t obj, const std::string& name, hid_t mem) {
 void quiet() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
 
 Handle create_file(const std::string& path) {
-  Handle f(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), H5Fclose);
+  Handle fcpl(H5Pcreate(H5P_FILE_CREATE), H5Pclose);
+  H5Pset_obj_track_times(fcpl.id(), 0);
+  Handle f(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, fcpl.id(), H5P_DEFAULT), H5Fclose);
   if (!f.ok()) h5fail("cannot create " + path);
   return f;
 }
@@ -61,7 +82,9 @@ Handle open_file(const std::string& path) {
 }
 
 Handle create_group(hid_t parent, const std::string& name) {
-  Handle g(H5Gcreate2(parent, name.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Gclose);
+  Handle gcpl(H5Pcreate(H5P_GROUP_CREATE), H5Pclose);
+  H5Pset_obj_track_times(gcpl.id(), 0);
+  Handle g(H5Gcreate2(parent, name.c_str(), H5P_DEFAULT, gcpl.id(), H5P_DEFAULT), H5Gclose);
   if (!g.ok()) h5fail("cannot create group " + name);
   return g;
 }
@@ -83,7 +106,8 @@ void write_typed(hid_t parent, const std::string& name, const std::vector<int64_
   write_any(parent, name, shape, mem_type, file_type, data);
 }
 
-std::vector<uint8_t> read_raw(hid_t parent, const std::string& name, H5T_class_t* cls, size_t* size, bool* is_signed) {
+std::vector<uint8_t> read_raw(hid_t parent, const std::string& name, H5T_class_t* cls, size_t* size, bool* is_signed,
+                              int64_t max_bytes) {
   Handle ds(H5Dopen2(parent, name.c_str(), H5P_DEFAULT), H5Dclose);
   if (!ds.ok()) h5fail("missing dataset " + name);
   Handle type(H5Dget_type(ds.id()), H5Tclose);
@@ -92,6 +116,8 @@ std::vector<uint8_t> read_raw(hid_t parent, const std::string& name, H5T_class_t
   *is_signed = *cls == H5T_INTEGER && H5Tget_sign(type.id()) == H5T_SGN_2;
   Handle space(H5Dget_space(ds.id()), H5Sclose);
   hssize_t n = H5Sget_simple_extent_npoints(space.id());
+  if (n < 0 || *size == 0 || *size > 8 || static_cast<double>(n) * static_cast<double>(*size) > static_cast<double>(max_bytes))
+    h5fail("dataset " + name + " claims more data than the file holds");
   std::vector<uint8_t> buf(static_cast<size_t>(n) * *size);
   hid_t mem = -1;
   if (*cls == H5T_FLOAT && *size == 4) mem = H5T_NATIVE_FLOAT;
@@ -163,6 +189,7 @@ std::string attr_str(hid_t obj, const std::string& name) {
   if (H5Tget_class(type.id()) != H5T_STRING || H5Tis_variable_str(type.id()) > 0)
     h5fail("attribute " + name + " is not a fixed-length string");
   size_t n = H5Tget_size(type.id());
+  if (n == 0 || n > (1 << 24) || attr_points(a.id(), name) != 1) h5fail("attribute " + name + " is not a single string");
   std::string s(n, '\0');
   if (H5Aread(a.id(), type.id(), s.data()) < 0) h5fail("cannot read attribute " + name);
   while (!s.empty() && s.back() == '\0') s.pop_back();
@@ -171,6 +198,8 @@ std::string attr_str(hid_t obj, const std::string& name) {
 
 int64_t attr_i64(hid_t obj, const std::string& name) {
   auto a = open_attr(obj, name);
+  if (attr_points(a.id(), name) != 1) h5fail("attribute " + name + " is not a single value");
+  require_numeric(a.id(), name);
   int64_t v = 0;
   if (H5Aread(a.id(), H5T_NATIVE_INT64, &v) < 0) h5fail("cannot read attribute " + name);
   return v;
@@ -178,6 +207,8 @@ int64_t attr_i64(hid_t obj, const std::string& name) {
 
 double attr_f64(hid_t obj, const std::string& name) {
   auto a = open_attr(obj, name);
+  if (attr_points(a.id(), name) != 1) h5fail("attribute " + name + " is not a single value");
+  require_numeric(a.id(), name);
   double v = 0;
   if (H5Aread(a.id(), H5T_NATIVE_DOUBLE, &v) < 0) h5fail("cannot read attribute " + name);
   return v;

@@ -52,12 +52,16 @@ void write_i64(hid_t parent, const std::string& name, const std::vector<int64_t>
 void write_typed(hid_t parent, const std::string& name, const std::vector<int64_t>& shape, hid_t mem_type,
                  hid_t file_type, const void* data);
 // Reads a 1-D integer or float dataset as raw little-endian bytes of its own type; *cls is
-// H5T_INTEGER or H5T_FLOAT, *size the element size, *is_signed for integers.
-std::vector<uint8_t> read_raw(hid_t parent, const std::string& name, H5T_class_t* cls, size_t* size, bool* is_signed);
+// H5T_INTEGER or H5T_FLOAT, *size the element size, *is_signed for integers. A dataset whose
+// dataspace claims more than `max_bytes` (e.g. the file's size, for uncompressed data) is an
+// error before anything is allocated.
+std::vector<uint8_t> read_raw(hid_t parent, const std::string& name, H5T_class_t* cls, size_t* size, bool* is_signed,
+                              int64_t max_bytes);
 std::vector<int64_t> dataset_shape(hid_t parent, const std::string& name);
 std::vector<float> read_f32(hid_t parent, const std::string& name, std::vector<int64_t>* shape);
 
-// Attributes (scalars, strings, 1-D int64/double arrays).
+// Attributes (scalars, strings, 1-D int64/double arrays). Readers check the attribute's class
+// and size first: a damaged or edited attribute is an error (std::runtime_error), not a crash.
 void attr(hid_t obj, const std::string& name, const std::string& value);
 void attr(hid_t obj, const std::string& name, int64_t value);
 void attr(hid_t obj, const std::string& name, double value);
