@@ -75,7 +75,16 @@ Inspection inspect(const fs::path& d, bool partial) {
   json cat;
   bool marked = false;
   if (partial) {
+    // A run killed between taking the lock and writing its first checkpoint leaves only the
+    // lock file (and perhaps a temporary): that is ours too.
     marked = json_format(d / "checkpoint.json") == kCheckpointFormat;
+    if (!marked) {
+      marked = fs::exists(d / ".lock", ec);
+      for (const auto& e : fs::directory_iterator(d, ec)) {
+        std::string n = e.path().filename().string();
+        marked = marked && fs::is_regular_file(e.symlink_status()) && (n == ".lock" || tmp_name(n));
+      }
+    }
   } else if (json_format(d / "catalog.json", &cat) == "mcdnn-catalog") {
     marked = true;
     if (cat.contains("variants") && cat["variants"].is_array())
