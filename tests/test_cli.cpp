@@ -1,5 +1,7 @@
 // The mcdnn-compile executable end to end: flags, exit codes, messages, output directory.
+#include <algorithm>
 #include <filesystem>
+#include <map>
 
 #include "catch.hpp"
 #include "fixtures.hpp"
@@ -129,4 +131,60 @@ TEST_CASE("cli: an unwritable output directory exits 5", "[cli]") {
   CHECK(out.find("error: blocker: exists and is not a directory; mcdnn-compile replaces only an empty directory or a "
                  "catalog it wrote. Choose a new or empty directory with -o, or move the existing one away yourself\n") !=
         std::string::npos);
+}
+
+namespace {
+// Every regular file under `root` with its bytes.
+std::map<std::string, std::vector<uint8_t>> snapshot(const fs::path& root) {
+  std::map<std::string, std::vector<uint8_t>> m;
+  for (auto& e : fs::recursive_directory_iterator(root))
+    if (e.is_regular_file()) m[e.path().string()] = read_bytes(e.path().string());
+  return m;
+}
+}  // namespace
+
+TEST_CASE("cli: never replaces a directory that is not an mcdnn catalog", "[cli][output]") {
+  Project p;
+  fs::create_directories(p.dir / "thesis/sub");
+  write_bytes(p.dir / "thesis/thesis.tex", Project::bytes("\\documentclass{article}"));
+  write_bytes(p.dir / "thesis/sub/data.csv", Project::bytes("a,b\n1,2\n"));
+  fs::create_directories(p.dir / "home");
+  fs::create_directory_symlink(p.dir / "thesis", p.dir / "link");
+  fs::create_directories(p.dir / "x.partial");
+  write_bytes(p.dir / "x.partial/mine.txt", {1});
+  const auto before = snapshot(p.dir.path());
+  struct Case {
+    std::string out, says;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"thesis", "error: thesis: is not an mcdnn catalog and holds '"},
+           {".", "error: .: is the working directory or one of its parents"},
+           {"..", "error: ..: is the working directory or one of its parents"},
+           {"/", "error: /: is the root directory"},
+           {"home", "error: home: is the home directory"},
+           {"link", "error: link: is a symbolic link"},
+           {"x", "x.partial (where mcdnn-compile builds x): was not made by mcdnn"},
+       }) {
+    INFO(c.out);
+    std::string out;
+    CHECK(run_command("cd " + p.dir.path().string() + " && HOME=" + (p.dir / "home") + " " + cli() + " s.yaml -o " + c.out +
+                          " --threads 1",
+                      &out) == 5);
+    CHECK(out.find(c.says) != std::string::npos);
+    CHECK(out.find("epoch") == std::string::npos);  // refused before any work
+    CHECK(std::count(out.begin(), out.end(), '\n') == 1);
+    CHECK(snapshot(p.dir.path()) == before);  // every file still there, byte for byte
+  }
+  // An empty directory is fine, and so is replacing a catalog mcdnn wrote.
+  fs::create_directories(p.dir / "empty");
+  std::string out;
+  CHECK(p.run("s.yaml -o empty --threads 1", &out) == 0);
+  CHECK(fs::exists(p.dir / "empty/catalog.json"));
+  CHECK(p.run("s.yaml -o empty --threads 1 --force", &out) == 0);
+  // A catalog whose file was damaged is not "up to date": it is rebuilt.
+  auto b = read_bytes(p.dir / "empty/base.h5");
+  b[b.size() / 2] ^= 1;
+  write_bytes(p.dir / "empty/base.h5", b);
+  CHECK(p.run("s.yaml -o empty --threads 1", &out) == 0);
+  CHECK(out.find("epoch   2/2") != std::string::npos);
 }

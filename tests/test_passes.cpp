@@ -1,5 +1,6 @@
 // The approximation passes checked against their mathematics.
 #include <cmath>
+#include <sstream>
 
 #include "catalog/catalog.hpp"
 #include "catch.hpp"
@@ -310,4 +311,46 @@ TEST_CASE("the default sweep is built from the schema's layers", "[passes][sweep
   CHECK(steps[5].layers == std::vector<std::string>{"conv2", "fc1"});
   CHECK_FALSE(steps[5].global);
   CHECK(steps[6].global);
+}
+
+TEST_CASE("the cache budget changes speed and memory, never which layers train", "[passes][finetune]") {
+  TinySetup t(43);
+  FeatureCache no_cache(t.v.net, to_tensors(t.tr, torch::kCPU), to_tensors(t.va, torch::kCPU), 0);
+  Variant a = prune_magnitude(t.v, {"fc1"}, 0.5, false), b = prune_magnitude(t.v, {"fc1"}, 0.5, false);
+  FinetuneSpec spec;
+  spec.epochs = 2;
+  spec.lr = 1e-2;
+  auto ra = finetune(a, a.first_changed, *t.cache, spec, true, 5);
+  auto rb = finetune(b, b.first_changed, no_cache, spec, true, 5);
+  CHECK(ra.frozen == 5);
+  CHECK(rb.frozen == 5);  // a cache miss still freezes the shared prefix
+  CHECK(torch::equal(b.net->tensors(0)[0], t.v.net->tensors(0)[0]));
+  CHECK(torch::equal(b.net->tensors(1)[2], t.v.net->tensors(1)[2]));  // batchnorm statistics untouched too
+  // Same layers, same data, same seed: the same weights up to float summation order.
+  CHECK(torch::allclose(a.net->tensors(5)[0], b.net->tensors(5)[0], 1e-4, 1e-5));
+  CHECK(ra.accuracy_after == Approx(rb.accuracy_after).margin(0.011));
+}
+
+TEST_CASE("the sweep keeps only the chain it works on in memory and times each pass", "[passes][sweep]") {
+  TinySetup t(47);
+  Schema s = parse_schema_string(tiny_schema(t.d.path().string(), 4, 1) +
+                                     "catalog:\n  finetune: {examples: 100, epochs: 1}\n  variants:\n"
+                                     "    - quantize: {formats: [f16, int8, cb8, cb4]}\n"
+                                     "    - svd: {layers: [fc1], ranks: [1/2, 1/4, 1/8]}\n"
+                                     "    - prune: {layers: all, sparsity: [0.3, 0.5, 0.7, 0.8, 0.9], iterative: true,\n"
+                                     "              then: [{quantize: {formats: [int8, cb4]}}]}\n"
+                                     "    - narrow: {layers: [conv1], keep: [4], then: [{svd: {layers: [fc1], ranks: [1/4],\n"
+                                     "               then: [{prune: {layers: [fc1], sparsity: [0.5, 0.8], iterative: true}}]}}]}\n",
+                                 t.d / "s.yaml", "");
+  VariantRecord rec;
+  rec.id = "base";
+  rec.profile = profile_variant(t.v);
+  MemoryStore store;
+  std::ostringstream log;
+  auto sw = run_sweep(s, t.v, rec, *t.cache, store, log);
+  REQUIRE(sw.records.size() >= 25);
+  // The base and the deepest chain (narrow -> svd -> two iterative prune levels), never all 25+.
+  CHECK(sw.peak_resident <= 5);
+  for (const auto& r : sw.records)
+    if (r.id != "base") CHECK(r.build_seconds >= r.train_seconds);
 }

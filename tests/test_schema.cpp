@@ -3,6 +3,7 @@
 #include <string>
 
 #include "catch.hpp"
+#include "schema/levels.hpp"
 #include "schema/schema.hpp"
 #include "util/error.hpp"
 
@@ -210,4 +211,80 @@ TEST_CASE("a missing schema file is a schema error naming the file", "[schema]")
     CHECK(e.cls() == ErrorClass::Schema);
     CHECK(std::string(e.what()).rfind("/nonexistent/dir/s.yaml: cannot open", 0) == 0);
   }
+}
+
+TEST_CASE("one grammar: every level the schema accepts is one the passes apply", "[schema][grammar]") {
+  auto schema_with = [](const std::string& step) {
+    return std::string(
+               "format: mcdnn-schema/1\nname: t\ninput: {channels: 1, height: 12, width: 12}\nclasses: 4\nnetwork:\n"
+               "  - conv2d: {out: 8, kernel: 3}\n  - relu\n  - flatten\n  - linear: {out: 16}\n  - linear: {out: 4}\n"
+               "catalog:\n  variants:\n    - ") +
+           step + "\n";
+  };
+  auto accepted = [&](const std::string& step) {
+    try {
+      parse_schema_string(schema_with(step), "t.yaml", "");
+      return true;
+    } catch (const Error&) {
+      return false;
+    }
+  };
+  struct Form {
+    std::string pass, text;
+    bool ok;
+  };
+  std::vector<Form> forms = {
+      {"svd", "1/4", true}, {"svd", "0.25", true}, {"svd", "1", true}, {"svd", "32", true}, {"svd", "k=32", true},
+      {"svd", "energy=0.9", true}, {"svd", "energy=1/2", true}, {"svd", "energy=1", true}, {"svd", "1/1", true},
+      {"svd", "k=1/2", false}, {"svd", "k=0.5", false}, {"svd", "energy=0", false}, {"svd", "energy=2", false},
+      {"svd", "2/1", false}, {"svd", "0", false}, {"svd", "-1", false}, {"svd", "1e-1", false}, {"svd", "inf", false},
+      {"svd", "nan", false}, {"svd", "1/0", false}, {"svd", "k=", false}, {"svd", "0.", false}, {"svd", ".5", true}, {"svd", "1..2", false},
+      {"prune", "0.5", true}, {"prune", "1/2", true}, {"prune", "0.999", true}, {"prune", "1", false}, {"prune", "0", false},
+      {"prune", "1e-1", false}, {"prune", "50%", false},
+      {"narrow", "4", true}, {"narrow", "1/2", true}, {"narrow", "0.5", true}, {"narrow", "0", false}, {"narrow", "4.5", false},
+      {"narrow", "3/2", false}, {"narrow", "x", false},
+      {"quantize", "int8", true}, {"quantize", "cb2", true}, {"quantize", "f32", false}, {"quantize", "int4", false},
+  };
+  for (const auto& f : forms) {
+    INFO(f.pass << " " << f.text);
+    std::string step = f.pass == "svd"      ? "svd: {layers: [fc1], ranks: ['" + f.text + "']}"
+                       : f.pass == "prune"  ? "prune: {sparsity: ['" + f.text + "']}"
+                       : f.pass == "narrow" ? "narrow: {layers: [fc1], keep: ['" + f.text + "']}"
+                                            : "quantize: {formats: ['" + f.text + "']}";
+    CHECK(accepted(step) == f.ok);
+    // The functions the sweep applies agree with the schema, form by form.
+    bool applies = false;
+    RankSpec r;
+    double d;
+    KeepSpec k;
+    if (f.pass == "svd") applies = parse_rank(f.text, &r);
+    if (f.pass == "prune") applies = parse_sparsity(f.text, &d);
+    if (f.pass == "narrow") applies = parse_keep(f.text, &k);
+    if (f.pass == "quantize") applies = valid_quantize_format(f.text);
+    CHECK(applies == f.ok);
+  }
+  RankSpec r;
+  REQUIRE(parse_rank("energy=1/2", &r));
+  CHECK(r.kind == RankSpec::Kind::Energy);
+  CHECK(r.value == 0.5);
+  KeepSpec k;
+  REQUIRE(parse_keep("1/3", &k));
+  CHECK(keep_count(k, 16) == 5);
+  CHECK(keep_count(KeepSpec{true, 0.01}, 16) == 1);
+}
+
+TEST_CASE("a key given twice is an error naming both lines", "[schema]") {
+  std::string text =
+      "format: mcdnn-schema/1\nname: a\ninput: {channels: 1, height: 12, width: 12}\nclasses: 4\n"
+      "network:\n  - linear: {out: 4, out: 5}\nname: b\n";
+  try {
+    parse_schema_string(text, "t.yaml", "");
+    FAIL("accepted");
+  } catch (const Error& e) {
+    CHECK(e.cls() == ErrorClass::Schema);
+    CHECK(std::string(e.what()) == "t.yaml:6:22: duplicate key 'out' (first at line 6); each key may appear once, remove one");
+  }
+  text = "format: mcdnn-schema/1\nname: a\ninput: {channels: 1, height: 12, width: 12}\nclasses: 4\nname: b\n";
+  CHECK_THROWS_WITH(parse_schema_string(text, "t.yaml", ""),
+                    "t.yaml:5:1: duplicate key 'name' (first at line 2); each key may appear once, remove one");
 }
