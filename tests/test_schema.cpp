@@ -288,3 +288,39 @@ TEST_CASE("a key given twice is an error naming both lines", "[schema]") {
   CHECK_THROWS_WITH(parse_schema_string(text, "t.yaml", ""),
                     "t.yaml:5:1: duplicate key 'name' (first at line 2); each key may appear once, remove one");
 }
+
+TEST_CASE("chains the passes would reject fail when the schema is read", "[schema][grammar]") {
+  auto error_with = [](const std::string& steps) {
+    std::string text =
+        "format: mcdnn-schema/1\nname: t\ninput: {channels: 1, height: 12, width: 12}\nclasses: 4\nnetwork:\n"
+        "  - conv2d: {out: 8, kernel: 3}\n  - relu\n  - conv2d: {out: 8, kernel: 3}\n  - relu\n  - flatten\n"
+        "  - linear: {out: 16}\n  - linear: {out: 4}\ncatalog:\n  variants:\n" +
+        steps;
+    try {
+      parse_schema_string(text, "t.yaml", "");
+      return std::string("accepted");
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+  };
+  CHECK(error_with("    - quantize: {formats: [int8], then: [{prune: {sparsity: [0.5]}}]}\n") ==
+        "t.yaml:15:42: catalog.variants[0].quantize.then[0]: prune on quant-int8: prune: quant-int8 is quantized; prune "
+        "before quantizing (checked before training)");
+  CHECK(error_with("    - prune: {layers: [fc1], sparsity: [0.5], then: [{svd: {layers: [fc1], ranks: [1/4]}}]}\n")
+            .find("svd: layer fc1 of prune-fc1-50 is pruned or quantized; factorize before pruning/quantizing") != std::string::npos);
+  CHECK(error_with("    - svd: {layers: [fc1], ranks: [1/4], then: [{svd: {layers: [fc1], ranks: [1/2]}}]}\n")
+            .find("svd: layer fc1 is already factorized in svd-fc1-k4") != std::string::npos);
+  CHECK(error_with("    - quantize: {formats: [cb4], then: [{narrow: {layers: [conv1], keep: [4]}}]}\n")
+            .find("narrow: quant-cb4 already factorizes, prunes or quantizes; narrow first in a chain") != std::string::npos);
+  CHECK(error_with("    - quantize: {layers: [fc1], formats: [cb4], then: [{quantize: {formats: [int8]}}]}\n")
+            .find("quantize: layer fc1 of quant-cb4-fc1 is already stored as cb4; quantize each layer once") != std::string::npos);
+  CHECK(error_with("    - remove: {layers: [conv2], then: [{svd: {layers: [conv2], ranks: [1/2]}}]}\n")
+            .find("no layer named 'conv2' in variant remove-conv2") != std::string::npos);
+  CHECK(error_with("    - narrow: {layers: [fc2], keep: [2]}\n")
+            .find("narrow: fc2 produces the class logits and cannot be narrowed") != std::string::npos);
+  CHECK(error_with("    - remove: {layers: [conv1, conv2]}\n") == "accepted");
+  CHECK(error_with("    - prune: {sparsity: [0.5, 0.9], iterative: true, then: [{quantize: {formats: [int8, cb4]}}]}\n"
+                   "    - narrow: {layers: [conv1], keep: [1/2], then: [{svd: {layers: [fc1], ranks: [1/8],\n"
+                   "               then: [{prune: {layers: [fc1], sparsity: [0.9], then: [{quantize: {formats: [cb4]}}]}}]}}]}\n") ==
+        "accepted");
+}

@@ -16,14 +16,6 @@ Mat weight_matrix(const Variant& v, size_t i) {
   return Eigen::Map<const Mat>(w.data_ptr<double>(), m, n);
 }
 
-void check_factorizable(const Variant& v, size_t i) {
-  const LayerSpec& l = v.net->layers()[i];
-  if (l.kind != LayerKind::Conv2d && l.kind != LayerKind::Linear)
-    fail(ErrorClass::Schema, "svd: layer " + l.name + " is a " + kind_name(l.kind) + "; only conv2d and linear factorize");
-  if (l.repr != "dense") fail(ErrorClass::Schema, "svd: layer " + l.name + " is already factorized in " + v.id);
-  if (l.sparse || l.storage != "f32")
-    fail(ErrorClass::Schema, "svd: layer " + l.name + " of " + v.id + " is pruned or quantized; factorize before pruning/quantizing");
-}
 }  // namespace
 
 std::vector<double> singular_values(const Variant& v, const std::string& layer) {
@@ -36,7 +28,7 @@ std::vector<double> singular_values(const Variant& v, const std::string& layer) 
 std::optional<Variant> factorize_svd(const Variant& parent, const std::string& layer, const RankSpec& rank,
                                      std::string* note) {
   size_t i = layer_index(parent, layer);
-  check_factorizable(parent, i);
+  rule_svd(plan_state(parent), i);
   Mat w = weight_matrix(parent, i);
   const int64_t m = w.rows(), n = w.cols(), full = std::min(m, n);
   Eigen::BDCSVD<Mat> svd(w, Eigen::ComputeThinU | Eigen::ComputeThinV);

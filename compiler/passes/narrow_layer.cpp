@@ -7,17 +7,13 @@ Variant narrow_layer(const Variant& parent, const std::string& layer, int64_t ke
   size_t i = layer_index(parent, layer);
   std::vector<LayerSpec> specs = parent.net->layers();
   const LayerSpec& l = specs[i];
-  if (l.kind != LayerKind::Conv2d && l.kind != LayerKind::Linear)
-    fail(ErrorClass::Schema, "narrow: layer " + layer + " is a " + kind_name(l.kind) + "; only conv2d and linear narrow");
-  if (l.repr != "dense" || l.sparse || l.storage != "f32" || parent.quantized() || !parent.masks.empty())
-    fail(ErrorClass::Schema, "narrow: " + parent.id + " already factorizes, prunes or quantizes; narrow first in a chain");
+  rule_narrow(plan_state(parent), i);
+  // The next weight layer consumes these outputs (rule_narrow checked there is one).
+  size_t next = i + 1;
+  while (specs[next].kind != LayerKind::Conv2d && specs[next].kind != LayerKind::Linear) ++next;
   if (keep < 1 || keep >= l.out)
     fail(ErrorClass::Schema, "narrow: " + layer + " has " + std::to_string(l.out) + " outputs; keep must be in 1.." +
                                  std::to_string(l.out - 1) + ", got " + std::to_string(keep));
-  // The next weight layer consumes these outputs; narrowing the output layer would change the classes.
-  size_t next = i + 1;
-  while (next < specs.size() && specs[next].kind != LayerKind::Conv2d && specs[next].kind != LayerKind::Linear) ++next;
-  if (next == specs.size()) fail(ErrorClass::Schema, "narrow: " + layer + " produces the class logits and cannot be narrowed");
 
   // Keep the `keep` units with the largest L1 norm, in their original order.
   torch::NoGradGuard no_grad;

@@ -11,6 +11,7 @@
 
 #include "nn/variant.hpp"
 #include "schema/levels.hpp"
+#include "schema/plan.hpp"
 
 namespace mcdnn {
 
@@ -60,9 +61,8 @@ size_t layer_index(const Variant& v, const std::string& name);  // throws Error(
 // Indices of the conv2d/linear layers named (empty = all of them); `pass` names the caller in
 // the error for a layer without weights.
 std::vector<size_t> weight_layers(const Variant& v, const std::vector<std::string>& names, const std::string& pass);
-// Re-infers every layer's shapes from `input`; throws Error(Schema) naming the layer that no
-// longer fits and `context` (e.g. "remove conv2").
-void reinfer_shapes(std::vector<LayerSpec>& specs, const Shape& input, const std::string& context);
+// What the structural rules (schema/plan.hpp) see of a variant.
+PlanState plan_state(const Variant& v);
 // A child of `parent` whose transforms gain `label`; `first_changed` is set by the caller.
 Variant begin_child(const Variant& parent, const std::vector<LayerSpec>& specs, const std::string& label);
 

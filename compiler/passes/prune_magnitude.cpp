@@ -23,8 +23,7 @@ torch::Tensor keep_mask(const torch::Tensor& mags, int64_t count) {
 Variant prune_magnitude(const Variant& parent, const std::vector<std::string>& layers, double sparsity, bool global) {
   if (!(sparsity > 0 && sparsity < 1))
     fail(ErrorClass::Schema, "prune: sparsity must be in (0, 1), got " + std::to_string(sparsity));
-  if (parent.quantized())
-    fail(ErrorClass::Schema, "prune: " + parent.id + " is quantized; prune before quantizing");
+  rule_prune(plan_state(parent));
   std::vector<LayerSpec> specs = parent.net->layers();
   std::vector<size_t> idx = weight_layers(parent, layers, "prune");
   char pct[32];

@@ -9,10 +9,7 @@ Variant quantize_weights(const Variant& parent, const std::string& storage, cons
   std::vector<LayerSpec> specs = parent.net->layers();
   std::vector<size_t> idx = weight_layers(parent, layers, "quantize");
   // Mixed precision: layers may be quantized in separate steps, each layer once.
-  for (size_t i : idx)
-    if (specs[i].storage != "f32")
-      fail(ErrorClass::Schema, "quantize: layer " + specs[i].name + " of " + parent.id + " is already stored as " +
-                                   specs[i].storage + "; quantize each layer once");
+  rule_quantize(plan_state(parent), idx);
   for (size_t i : idx) specs[i].storage = storage;
   std::string what;
   for (const auto& n : layers) what += (what.empty() ? " " : ",") + n;

@@ -28,35 +28,6 @@ PassStep step(const std::string& pass, std::vector<std::string> layers, std::vec
   return p;
 }
 
-std::string sanitize(const std::string& t);
-
-// Variant id from its transforms: each sanitized ("prune fc1 90%" -> "prune-fc1-90"), joined
-// with '+'; a run of prunes of the same layers (iterative pruning) shows only its last level.
-std::string variant_id(const std::vector<std::string>& transforms) {
-  std::vector<std::string> parts;
-  std::string last_prune;
-  for (const auto& t : transforms) {
-    std::string target;
-    if (t.rfind("prune ", 0) == 0) target = t.substr(6, t.find(' ', 6) - 6);
-    if (!target.empty() && target == last_prune && !parts.empty()) parts.pop_back();
-    last_prune = target;
-    parts.push_back(sanitize(t));
-  }
-  std::string id;
-  for (const auto& p : parts) id += (id.empty() ? "" : "+") + p;
-  return id;
-}
-
-std::string sanitize(const std::string& t) {
-  std::string o;
-  for (char c : t) {
-    if (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_') o += c;
-    else if (c == ' ') o += '-';
-    else if (c == ',') o += '_';
-  }
-  return o;
-}
-
 // Seeds the torch RNG from a string (a variant's lineage and the step applied to it), so that
 // what a pass or a fine-tuning draws does not depend on what ran before it.
 void seed_from(const std::string& what, int64_t seed) {

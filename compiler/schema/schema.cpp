@@ -10,6 +10,7 @@
 #include <set>
 
 #include "schema/levels.hpp"
+#include "schema/plan.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 
@@ -483,6 +484,7 @@ void parse_catalog(const Cursor& c, Schema& s) {
     s.catalog.variants_given = true;
     if (!v->is_seq()) v->expected("a list of passes (an empty list [] builds the base model only)");
     for (size_t i = 0; i < v->node().size(); ++i) s.catalog.steps.push_back(parse_step(v->index(i), s));
+    check_plan(s);  // chains the passes would reject fail now, not after training
   }
   if (auto f = c.opt("finetune")) {
     f->require_map("a mapping");

@@ -1,0 +1,44 @@
+// The catalog steps on layer specs alone (torch-free): the structural rules of each pass — what
+// may follow what in a chain — and variant ids. The passes (passes/*.cpp) enforce the same rule
+// functions before touching weights; check_plan() walks a schema's whole list of steps, `then`
+// chains included, on specs only, so that a chain the passes would reject fails when the schema
+// is read, before any data is loaded or any epoch trained.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "nn/layer.hpp"
+
+namespace mcdnn {
+
+struct Schema;
+
+// What the rules need to know of a parent variant.
+struct PlanState {
+  std::string id = "base";
+  std::vector<LayerSpec> layers;
+  bool quantized = false;  // some weights stored lossy (a quantize step ran)
+  bool masked = false;     // some weights pruned (a prune step ran)
+};
+
+// Each throws Error(Schema) saying why the pass cannot apply to `p`.
+size_t plan_layer_index(const PlanState& p, const std::string& name);
+std::vector<size_t> plan_weight_layers(const PlanState& p, const std::vector<std::string>& names, const std::string& pass);
+void rule_svd(const PlanState& p, size_t i);
+void rule_prune(const PlanState& p);
+void rule_quantize(const PlanState& p, const std::vector<size_t>& idx);
+void rule_narrow(const PlanState& p, size_t i);
+// Returns one past the last layer removed with i (the batchnorm/relu right after it).
+size_t rule_remove(const PlanState& p, size_t i);
+// Re-infers every layer's shapes from `input`; throws naming the layer that no longer fits.
+void reinfer_shapes(std::vector<LayerSpec>& specs, const Shape& input, const std::string& context);
+
+// Variant id from its transforms: each sanitized ("prune fc1 90%" -> "prune-fc1-90"), joined
+// with '+'; a run of prunes of the same layers (iterative pruning) shows only its last level.
+std::string variant_id(const std::vector<std::string>& transforms);
+
+// Walks schema.catalog.steps on specs; throws Error(Schema) at the step (file:line:col) whose
+// pass cannot apply to its parent.
+void check_plan(const Schema& schema);
+
+}  // namespace mcdnn

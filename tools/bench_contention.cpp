@@ -1,0 +1,127 @@
+// bench_contention: training and evaluation throughput on an idle machine and with one competing
+// CPU-bound process, for LibTorch's default thread policy (OpenMP workers spin-wait, one thread
+// per core) and mcdnn's (passive waiting, one thread below 0.1 GFLOP per batch:
+// util/thread_env.hpp), for the default schema's network and a tiny MLP, in one invocation.
+// Each measurement runs in a fresh child process (the OpenMP wait policy is fixed at process
+// start); the competitor is a forked busy loop.
+//   bench_contention [schema] [--train N] [--eval N]
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <thread>
+
+#include "nn/net.hpp"
+#include "profile/profile.hpp"
+#include "schema/schema.hpp"
+#include "train/train.hpp"
+#include "util/thread_env.hpp"
+
+using namespace mcdnn;
+
+namespace {
+
+const char* kTinyMlp =
+    "format: mcdnn-schema/1\nname: tiny-mlp\ninput: {channels: 1, height: 28, width: 28}\nclasses: 10\n"
+    "network:\n  - flatten\n  - linear: {out: 32}\n  - relu\n  - linear: {out: 10}\n"
+    "training: {epochs: 1, batch_size: 64}\n";
+
+// Child: trains one epoch on random data and evaluates; prints "train_img_s eval_img_s".
+int child(const std::string& schema_path, int threads, int64_t n_train, int64_t n_eval) {
+  Schema s = schema_path == "tiny" ? parse_schema_string(kTinyMlp, "tiny-mlp", "") : parse_schema_file(schema_path);
+  s.training.epochs = 1;
+  torch::set_num_threads(threads);
+  tune_runtime();
+  torch::manual_seed(1);
+  Net net(s.layers);
+  auto mk = [&](int64_t n) {
+    return TensorData{torch::randn({n, s.input.c, s.input.h, s.input.w}), torch::randint(0, s.num_classes, {n}, torch::kInt64)};
+  };
+  TensorData tr = mk(n_train), va = mk(n_eval);
+  TrainOptions o;
+  auto r = train(net, tr, va, s.training, o);
+  std::printf("%.1f %.1f\n", r.epochs[0].train_images_per_s, r.epochs[0].eval_images_per_s);
+  return 0;
+}
+
+struct Result {
+  double train = 0, eval = 0;
+};
+
+// Runs this program in child mode with the given policy; `loaded` adds a busy-loop process.
+Result measure(const char* self, const std::string& schema, bool passive, int threads, bool loaded, int64_t n_train, int64_t n_eval) {
+  pid_t hog = -1;
+  if (loaded) {
+    hog = fork();
+    if (hog == 0) {
+      volatile uint64_t x = 0;
+      for (;;) x = x + 1;
+    }
+    usleep(200000);
+  }
+  int fd[2];
+  if (pipe(fd) != 0) std::abort();
+  pid_t pid = fork();
+  if (pid == 0) {
+    dup2(fd[1], STDOUT_FILENO);
+    close(fd[0]);
+    if (passive) setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+    else unsetenv("OMP_WAIT_POLICY");
+    std::string t = std::to_string(threads), a = std::to_string(n_train), b = std::to_string(n_eval);
+    execl(self, self, "--child", schema.c_str(), t.c_str(), a.c_str(), b.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  close(fd[1]);
+  char buf[256] = {0};
+  ssize_t got = read(fd[0], buf, sizeof buf - 1);
+  close(fd[0]);
+  waitpid(pid, nullptr, 0);
+  if (hog > 0) {
+    kill(hog, SIGKILL);
+    waitpid(hog, nullptr, 0);
+  }
+  Result r;
+  if (got > 0) std::sscanf(buf, "%lf %lf", &r.train, &r.eval);
+  return r;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc == 6 && !std::strcmp(argv[1], "--child")) return child(argv[2], std::atoi(argv[3]), std::atoll(argv[4]), std::atoll(argv[5]));
+  std::string schema = "schemas/fashion-mnist.yaml";
+  int64_t n_train = 4000, n_eval = 5000;
+  for (int i = 1; i < argc; ++i) {
+    if (!std::strcmp(argv[i], "--train") && i + 1 < argc) n_train = std::atoll(argv[++i]);
+    else if (!std::strcmp(argv[i], "--eval") && i + 1 < argc) n_eval = std::atoll(argv[++i]);
+    else schema = argv[i];
+  }
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  std::printf("bench_contention: %d cores; each row idle, then with one competing busy-loop process\n", cores);
+  std::printf("  %-12s %-34s %10s %10s %6s  %10s %10s %6s\n", "network", "thread policy", "train idle", "loaded", "loss",
+              "eval idle", "loaded", "loss");
+  for (const std::string net : {schema, std::string("tiny")}) {
+    Schema s = net == "tiny" ? parse_schema_string(kTinyMlp, "tiny-mlp", "") : parse_schema_file(net);
+    int64_t nt = net == "tiny" ? 10 * n_train : n_train, ne = net == "tiny" ? 10 * n_eval : n_eval;
+    int mine = default_threads(static_cast<double>(profile_layers(s.layers).flops) * static_cast<double>(s.training.batch_size));
+    struct Policy {
+      std::string name;
+      bool passive;
+      int threads;
+    };
+    for (const Policy& p : {Policy{"LibTorch default: spin, " + std::to_string(cores) + " threads [baseline]", false, cores},
+                            Policy{"mcdnn: passive, " + std::to_string(mine) + " thread" + (mine > 1 ? "s" : ""), true, mine}}) {
+      Result idle = measure(argv[0], net, p.passive, p.threads, false, nt, ne);
+      Result busy = measure(argv[0], net, p.passive, p.threads, true, nt, ne);
+      std::printf("  %-12s %-34s %10.0f %10.0f %5.1fx  %10.0f %10.0f %5.1fx\n", s.name.c_str(), p.name.c_str(), idle.train,
+                  busy.train, idle.train / std::max(busy.train, 1e-9), idle.eval, busy.eval, idle.eval / std::max(busy.eval, 1e-9));
+      std::fflush(stdout);
+    }
+  }
+  std::printf("  (images/s; loss = idle / loaded throughput)\n");
+  return 0;
+}
