@@ -234,3 +234,14 @@ TEST_CASE("bad HDF5 sources give one clear error each", "[data]") {
   CHECK(data_error([&] { read_source(h5_source(d / "junk.h5", "NCHW"), in, 0); }) ==
         d / "junk.h5" + ": cannot open as HDF5 (missing, truncated, or not an HDF5 file); check data paths");
 }
+
+TEST_CASE("a header claiming more data than the file holds is refused before allocating", "[data]") {
+  TempDir d;
+  // 2^32 - 1 images of 4x4 claimed, none present: refused from the file size, not after a 64 GB allocation.
+  std::vector<uint8_t> header = {0, 0, 8, 3, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 4, 0, 0, 0, 4};
+  write_bytes(d / "i.idx", header);
+  write_bytes(d / "l.idx", {0, 0, 8, 1, 0xff, 0xff, 0xff, 0xff});
+  CHECK(data_error([&] { read_source(idx_source(d / "i.idx", d / "l.idx"), Shape{1, 4, 4, false}, 0); }) ==
+        d / "i.idx" + ": truncated: expected 68719476720 bytes of image data at byte offset 16, found only 0; the file is "
+                      "incomplete, download or convert it again");
+}

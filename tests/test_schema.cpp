@@ -324,3 +324,15 @@ TEST_CASE("chains the passes would reject fail when the schema is read", "[schem
                    "               then: [{prune: {layers: [fc1], sparsity: [0.9], then: [{quantize: {formats: [cb4]}}]}}]}}]}\n") ==
         "accepted");
 }
+
+TEST_CASE("YAML aliases cannot make the catalog steps recurse or multiply without bound", "[schema]") {
+  std::string head =
+      "format: mcdnn-schema/1\nname: t\ninput: {channels: 1, height: 12, width: 12}\nclasses: 4\nnetwork:\n"
+      "  - flatten\n  - linear: {out: 16}\n  - linear: {out: 4}\ncatalog:\n";
+  try {
+    parse_schema_string(head + "  variants: &v [{svd: {layers: [fc1], ranks: [1/2], then: *v}}]\n", "t.yaml", "");
+    FAIL("accepted");
+  } catch (const Error& e) {
+    CHECK(std::string(e.what()).find("`then` chains nest deeper than 16") != std::string::npos);
+  }
+}

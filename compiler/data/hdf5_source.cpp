@@ -39,6 +39,22 @@ Opened open_ds(hid_t file_id, const std::string& file, const std::string& name, 
   return o;
 }
 
+// Refuses, before anything is allocated, a dataset that claims more data than the file can
+// hold: rows [0, n) of `o` need `bytes`; without filters the file must store them, with
+// compression at most 1032 times the stored bytes (deflate's largest ratio).
+void check_claim(const Opened& o, const std::string& file, const std::string& name, hsize_t n) {
+  double elems = static_cast<double>(n);
+  for (size_t i = 1; i < o.dims.size(); ++i) elems *= static_cast<double>(o.dims[i]);
+  const double bytes = elems * static_cast<double>(H5Tget_size(o.type.id()));
+  h5::Handle dcpl(H5Dget_create_plist(o.ds.id()), H5Pclose);
+  const bool filtered = dcpl.ok() && H5Pget_nfilters(dcpl.id()) > 0;
+  const double stored = static_cast<double>(H5Dget_storage_size(o.ds.id()));
+  if (bytes > (filtered ? 1032.0 : 1.0) * stored + 4096)
+    data_fail(file, "dataset '" + name + "' claims " + dims_str(o.dims) + " (" + std::to_string(static_cast<int64_t>(bytes)) +
+                        " bytes for the rows read) but the file stores only " + std::to_string(static_cast<int64_t>(stored)) +
+                        " bytes of it; the file is truncated or damaged, convert it again");
+}
+
 // Reads rows [0, n) of `o` converted to `mem_type` into `buf`.
 void read_rows(const Opened& o, const std::string& file, const std::string& name, hid_t mem_type, hsize_t n,
                void* buf) {
@@ -91,6 +107,8 @@ Dataset read_hdf5(const DataSource& src, const Shape& input, int64_t limit) {
   d.h = input.h;
   d.w = input.w;
   const int64_t per = d.c * d.h * d.w;
+  check_claim(im, file, src.images_dataset, static_cast<hsize_t>(d.n));
+  check_claim(lb, file, src.labels_dataset, static_cast<hsize_t>(d.n));
   std::vector<float> raw(static_cast<size_t>(d.n * per));
   if (is_u8) {
     std::vector<unsigned char> u(raw.size());

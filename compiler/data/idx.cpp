@@ -4,7 +4,9 @@
 
 #include <cerrno>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <memory>
 
 #include "data/dataset.hpp"
@@ -87,6 +89,29 @@ std::string dims_str(const std::vector<int64_t>& d) {
 
 }  // namespace
 
+// Refuses, before anything is allocated, a header that claims more data than the file can hold:
+// a raw file must have header + data bytes (the same message read_exact gives), a gzip file at
+// most 1032 times its size (deflate's largest ratio).
+static void check_claim(const std::string& file, int64_t header, double data_bytes, const char* what) {
+  std::error_code ec;
+  const double size = static_cast<double>(std::filesystem::file_size(file, ec));
+  if (ec) return;  // read_exact reports what is wrong
+  unsigned char magic[2] = {0, 0};
+  if (FILE* f = std::fopen(file.c_str(), "rb")) {
+    if (std::fread(magic, 1, 2, f) != 2) magic[0] = 0;
+    std::fclose(f);
+  }
+  const bool gz = magic[0] == 0x1f && magic[1] == 0x8b;
+  if (!gz && static_cast<double>(header) + data_bytes > size)
+    data_fail(file, "truncated: expected " + std::to_string(static_cast<int64_t>(data_bytes)) + " bytes of " + what +
+                        " at byte offset " + std::to_string(header) + ", found only " +
+                        std::to_string(static_cast<int64_t>(size) - header) + "; the file is incomplete, download or convert it again");
+  if (gz && data_bytes > 1032.0 * size + 4096)
+    data_fail(file, "the header claims " + std::to_string(static_cast<int64_t>(data_bytes)) + " bytes of " + what +
+                        ", more than a " + std::to_string(static_cast<int64_t>(size)) +
+                        "-byte gzip file can hold; the file is damaged, download or convert it again");
+}
+
 Dataset read_idx(const std::string& images_file, const std::string& labels_file, const Shape& input, int64_t limit) {
   Dataset d;
   d.source = images_file;
@@ -116,6 +141,8 @@ Dataset read_idx(const std::string& images_file, const std::string& labels_file,
   d.h = input.h;
   d.w = input.w;
   const int64_t per = d.c * d.h * d.w;
+  check_claim(images_file, hi.header_bytes, static_cast<double>(d.n) * static_cast<double>(per) * (hi.type == 0x08 ? 1 : 4), "image data");
+  check_claim(labels_file, hl.header_bytes, static_cast<double>(d.n), "labels");
   d.images.resize(static_cast<size_t>(d.n * per));
   if (hi.type == 0x08) {
     std::vector<unsigned char> raw(static_cast<size_t>(d.n * per));

@@ -89,6 +89,10 @@ std::vector<TensorSpec> tensors_of(const LayerSpec& l) {
 }
 
 namespace {
+bool infer_output_unchecked(const LayerSpec& l, const Shape& in, Shape* out, std::string* why);
+}  // namespace
+
+namespace {
 // Output length of a window of size k, stride s, padding p over n; <= 0 when it does not fit.
 int64_t window_out(int64_t n, int64_t k, int64_t s, int64_t p) {
   if (n + 2 * p < k) return 0;
@@ -96,7 +100,36 @@ int64_t window_out(int64_t n, int64_t k, int64_t s, int64_t p) {
 }
 }  // namespace
 
+// Size limits that keep every count (elements, parameters, FLOPs, bytes) inside int64 for any
+// network of up to 65,536 layers: at most 2^40 elements per activation or weight tensor and
+// 2^44 multiply-adds per layer (VGG-16's largest layer has 2^31).
+constexpr double kMaxElements = 1099511627776.0;  // 2^40
+constexpr double kMaxMacs = 17592186044416.0;     // 2^44
+
 bool infer_output(const LayerSpec& l, const Shape& in, Shape* out, std::string* why) {
+  auto elems = [](const Shape& s) { return static_cast<double>(s.c) * static_cast<double>(s.h) * static_cast<double>(s.w); };
+  if (elems(in) > kMaxElements) {
+    *why = "input of " + in.str() + " exceeds 2^40 elements";
+    return false;
+  }
+  if (!infer_output_unchecked(l, in, out, why)) return false;
+  if (elems(*out) > kMaxElements) {
+    *why = "output of " + out->str() + " exceeds 2^40 elements";
+    return false;
+  }
+  if (l.kind == LayerKind::Conv2d || l.kind == LayerKind::Linear) {
+    const double fan_in = l.kind == LayerKind::Conv2d ? static_cast<double>(in.c) * static_cast<double>(l.kh) * static_cast<double>(l.kw)
+                                                      : elems(in);
+    if (fan_in * static_cast<double>(l.out) > kMaxElements || fan_in * elems(*out) > kMaxMacs) {
+      *why = "weights or multiply-adds exceed the supported size (2^40 weights, 2^44 multiply-adds per layer)";
+      return false;
+    }
+  }
+  return true;
+}
+
+namespace {
+bool infer_output_unchecked(const LayerSpec& l, const Shape& in, Shape* out, std::string* why) {
   switch (l.kind) {
     case LayerKind::Conv2d:
     case LayerKind::MaxPool:
@@ -139,5 +172,7 @@ bool infer_output(const LayerSpec& l, const Shape& in, Shape* out, std::string* 
   *why = "unknown layer kind";
   return false;
 }
+
+}  // namespace
 
 }  // namespace mcdnn

@@ -404,7 +404,15 @@ void reject_duplicate_keys(const YAML::Node& n, const std::string& file, std::se
   }
 }
 
-PassStep parse_step(const Cursor& c, const Schema& s) {
+// Limits on catalog steps: `then` chains nest at most kMaxThenDepth deep and a schema has at
+// most kMaxSteps steps in all, so YAML aliases (a `then` naming its own list, or lists
+// repeated through aliases) cannot recurse forever or multiply without bound.
+constexpr int kMaxThenDepth = 16;
+constexpr size_t kMaxSteps = 4096;
+
+PassStep parse_step(const Cursor& c, const Schema& s, int depth, size_t* count) {
+  if (depth > kMaxThenDepth) c.fail_here("`then` chains nest deeper than " + std::to_string(kMaxThenDepth) + " (a YAML alias naming its own list?)");
+  if (++*count > kMaxSteps) c.fail_here("more than " + std::to_string(kMaxSteps) + " catalog steps in all (YAML aliases repeating lists?)");
   static const char* kinds = "svd, prune, quantize, narrow, remove";
   if (!c.is_map() || c.node().size() != 1)
     c.expected(std::string("a pass: one of ") + kinds + " (e.g. `- svd: {layers: [fc1], ranks: [1/2, 1/4]}`)");
@@ -472,7 +480,7 @@ PassStep parse_step(const Cursor& c, const Schema& s) {
   }
   if (auto t = a.opt("then")) {
     if (!t->is_seq()) t->expected("a list of passes");
-    for (size_t i = 0; i < t->node().size(); ++i) p.then.push_back(parse_step(t->index(i), s));
+    for (size_t i = 0; i < t->node().size(); ++i) p.then.push_back(parse_step(t->index(i), s, depth + 1, count));
   }
   return p;
 }
@@ -483,7 +491,8 @@ void parse_catalog(const Cursor& c, Schema& s) {
   if (auto v = c.opt("variants")) {
     s.catalog.variants_given = true;
     if (!v->is_seq()) v->expected("a list of passes (an empty list [] builds the base model only)");
-    for (size_t i = 0; i < v->node().size(); ++i) s.catalog.steps.push_back(parse_step(v->index(i), s));
+    size_t count = 0;
+    for (size_t i = 0; i < v->node().size(); ++i) s.catalog.steps.push_back(parse_step(v->index(i), s, 0, &count));
     check_plan(s);  // chains the passes would reject fail now, not after training
   }
   if (auto f = c.opt("finetune")) {
@@ -570,7 +579,7 @@ Schema parse_schema_string(const std::string& text, const std::string& display_n
     c.at("data").fail_here("normalize needs one mean and std per input channel");
 
   auto net = c.at("network");
-  if (!net.is_seq() || net.node().size() == 0) net.expected("a non-empty list of layers");
+  if (!net.is_seq() || net.node().size() == 0 || net.node().size() > 65536) net.expected("a non-empty list of at most 65536 layers");
   std::map<std::string, int> counters;
   std::set<std::string> names;
   Shape shape = s.input;
