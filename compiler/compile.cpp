@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "catalog/catalog.hpp"
+#include "checkpoint_store.hpp"
 #include "data/dataset.hpp"
 #include "nn/net.hpp"
 #include "nn/variant.hpp"
@@ -46,27 +47,6 @@ std::string build_key(const Schema& s) {
   }
   return fnv1a_hex(k);
 }
-
-// The sweep's VariantStore: each finished variant goes to DIR.partial with its checkpoint entry.
-class CheckpointStore : public VariantStore {
- public:
-  CheckpointStore(BuildDir& dir, const Schema& s) : dir_(dir), s_(s), info_(input_info(s)) {}
-  const VariantRecord* done(const std::string& id) const override { return dir_.done(id); }
-  void keep(VariantRecord& rec) override { dir_.commit(rec, *dir_.entry(rec.id), s_); }
-  void save(const Variant& v, VariantRecord& rec, size_t shared) override {
-    write_variant(dir_.file(rec.file), rec, info_, v);
-    dir_.commit(rec, CheckpointEntry{shared, unmasked_zeros(v)}, s_);
-  }
-  Variant load(const VariantRecord& rec) override {
-    const CheckpointEntry* e = dir_.entry(rec.id);
-    return variant_from_file(read_variant_file(dir_.file(rec.file)), e ? e->unmasked_zeros : std::map<std::string, std::vector<int64_t>>{});
-  }
-
- private:
-  BuildDir& dir_;
-  const Schema& s_;
-  InputInfo info_;
-};
 
 int run(const CompileOptions& opt, std::ostream& out) {
   auto t_start = Clock::now();

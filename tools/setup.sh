@@ -14,6 +14,7 @@ packages=(
   dataset-fashion-mnist              # the default schema's data
   python3 python3-h5py python3-numpy # the catalog's Python reader (tools/mcdnn_run.py) and its test
   python3-matplotlib                 # tools/plot_catalog.py
+  clang libclang-rt-14-dev           # tools/fuzz.sh (libFuzzer); tools/sanitize.sh uses g++'s ASan/UBSan
 )
 
 missing=()
