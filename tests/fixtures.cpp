@@ -6,8 +6,11 @@
 
 #include <cstdio>
 #include <fstream>
+#include <sstream>
 #include <random>
 #include <stdexcept>
+
+#include "compile.hpp"
 
 namespace mcdnn::test {
 
@@ -95,6 +98,19 @@ std::string tiny_schema(const std::string& dir, int classes, int epochs) {
          "  - dropout: {p: 0.1}\n"
          "  - linear: {out: " + std::to_string(classes) + "}\n"
          "training: {epochs: " + std::to_string(epochs) + ", batch_size: 32, optimizer: adam, lr: 0.01, seed: 7}\n";
+}
+
+int compile_tiny(const TempDir& dir, const std::string& catalog_section, int epochs, std::string* log) {
+  std::string schema = tiny_schema(dir.path().string(), 4, epochs) + catalog_section;
+  write_bytes(dir / "s.yaml", std::vector<uint8_t>(schema.begin(), schema.end()));
+  CompileOptions opt;
+  opt.schema_path = dir / "s.yaml";
+  opt.out_dir = dir / "cat";
+  opt.threads = 1;
+  std::ostringstream out, err;
+  int rc = compile(opt, out, err);
+  *log = out.str() + err.str();
+  return rc;
 }
 
 int run_command(const std::string& cmd, std::string* output) {

@@ -44,6 +44,11 @@ void write_synthetic_idx(const Synthetic& s, const std::string& prefix, bool gz 
 // write_synthetic_idx(dir/"val"); `extra_training` is appended under `training:`.
 std::string tiny_schema(const std::string& dir, int classes = 4, int epochs = 3);
 
+// Writes DIR/s.yaml = tiny_schema(DIR, 4, epochs) + `catalog_section` and compiles it in-process
+// (1 thread) into DIR/cat; the synthetic data must already be in DIR. Returns the exit code
+// and the output in *log.
+int compile_tiny(const TempDir& dir, const std::string& catalog_section, int epochs, std::string* log);
+
 // Runs a shell command; returns its exit status and stdout+stderr.
 int run_command(const std::string& cmd, std::string* output);
 

@@ -174,8 +174,7 @@ struct SweptCatalog {
   SweptCatalog() {
     write_synthetic_idx(make_synthetic(400, 12, 4, 51), dir / "train");
     write_synthetic_idx(make_synthetic(100, 12, 4, 52), dir / "val");
-    std::string schema = tiny_schema(dir.path().string(), 4, 2) +
-                         "catalog:\n"
+    std::string schema = "catalog:\n"
                          "  finetune: {examples: 200, epochs: 1, lr: 0.002}\n"
                          "  variants:\n"
                          "    - quantize: {formats: [f16, int8, cb4]}\n"
@@ -184,14 +183,10 @@ struct SweptCatalog {
                          "              then: [{quantize: {formats: [cb2, int8], finetune: true}}]}\n"
                          "    - narrow: {layers: [conv1], keep: [4], then: [{svd: {layers: [fc1], ranks: [1/4],\n"
                          "               then: [{prune: {layers: [fc1], sparsity: [0.8]}}]}}]}\n";
-    write_bytes(dir / "s.yaml", std::vector<uint8_t>(schema.begin(), schema.end()));
-    CompileOptions opt;
-    opt.schema_path = dir / "s.yaml";
-    opt.out_dir = cat = dir / "cat";
-    opt.threads = 1;
-    std::ostringstream out, err;
-    int rc = compile(opt, out, err);
-    INFO(out.str() << err.str());
+    cat = dir / "cat";
+    std::string log;
+    int rc = compile_tiny(dir, schema, 2, &log);
+    INFO(log);
     REQUIRE(rc == 0);
   }
 };

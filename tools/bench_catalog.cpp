@@ -1,7 +1,7 @@
 // bench_catalog: what pre-forwarding (cached activations of the frozen prefix) buys when
 // building a catalog. Trains a base model on a subset of the schema's data, then runs the same
 // sweep twice: with the FeatureCache (mcdnn's default) and with caching disabled (every
-// fine-tuning step runs the whole network: the baseline). Prints the sweep times and ratio.
+// fine-tuning step runs the frozen prefix forward again: the baseline). Prints the sweep times and ratio.
 //   bench_catalog [schema] [--limit N] [--epochs E] [--threads T]
 #include <chrono>
 #include <cstdio>
@@ -58,7 +58,7 @@ int main(int argc, char** argv) {
     t[cached] = sw.seconds;
     n = sw.records.size() - 1;
     std::printf("  %-46s %3zu variants %8.1f s  (%.2fx the base training)\n",
-                cached ? "pre-forwarded prefix cache (mcdnn)" : "no cache, whole network [baseline]", n, sw.seconds,
+                cached ? "pre-forwarded prefix cache (mcdnn)" : "no cache: prefix run every step [baseline]", n, sw.seconds,
                 sw.seconds / res.total_seconds);
   }
   std::printf("  speed-up from caching: %.2fx\n", t[0] / t[1]);

@@ -15,6 +15,7 @@
 #include <string>
 #include <thread>
 
+#include "bench_child.hpp"
 #include "nn/net.hpp"
 #include "profile/profile.hpp"
 #include "schema/schema.hpp"
@@ -63,29 +64,16 @@ Result measure(const char* self, const std::string& schema, bool passive, int th
     }
     usleep(200000);
   }
-  int fd[2];
-  if (pipe(fd) != 0) std::abort();
-  pid_t pid = fork();
-  if (pid == 0) {
-    dup2(fd[1], STDOUT_FILENO);
-    close(fd[0]);
+  std::string out = run_self(self, {"--child", schema, std::to_string(threads), std::to_string(n_train), std::to_string(n_eval)}, [&] {
     if (passive) setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
     else unsetenv("OMP_WAIT_POLICY");
-    std::string t = std::to_string(threads), a = std::to_string(n_train), b = std::to_string(n_eval);
-    execl(self, self, "--child", schema.c_str(), t.c_str(), a.c_str(), b.c_str(), static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  close(fd[1]);
-  char buf[256] = {0};
-  ssize_t got = read(fd[0], buf, sizeof buf - 1);
-  close(fd[0]);
-  waitpid(pid, nullptr, 0);
+  });
   if (hog > 0) {
     kill(hog, SIGKILL);
     waitpid(hog, nullptr, 0);
   }
   Result r;
-  if (got > 0) std::sscanf(buf, "%lf %lf", &r.train, &r.eval);
+  std::sscanf(out.c_str(), "%lf %lf", &r.train, &r.eval);
   return r;
 }
 

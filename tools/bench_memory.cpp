@@ -15,6 +15,7 @@
 #include <sstream>
 #include <string>
 
+#include "bench_child.hpp"
 #include "catalog/catalog.hpp"
 #include "checkpoint_store.hpp"
 #include "passes/sweep.hpp"
@@ -93,23 +94,10 @@ int main(int argc, char** argv) {
   std::printf("  %-44s %9s %14s %14s\n", "store", "variants", "held at once", "peak RSS");
   for (int files : {0, 1})
     for (int n : {5, 30}) {
-      int fd[2];
-      if (pipe(fd) != 0) return 1;
-      pid_t pid = fork();
-      if (pid == 0) {
-        dup2(fd[1], STDOUT_FILENO);
-        std::string a = std::to_string(n), b = std::to_string(files);
-        execl(argv[0], argv[0], "--child", a.c_str(), b.c_str(), static_cast<char*>(nullptr));
-        _exit(127);
-      }
-      close(fd[1]);
-      char buf[128] = {0};
-      ssize_t got = read(fd[0], buf, sizeof buf - 1);
-      close(fd[0]);
-      waitpid(pid, nullptr, 0);
+      std::string out = run_self(argv[0], {"--child", std::to_string(n), std::to_string(files)});
       size_t v = 0, held = 0;
       long kb = 0;
-      if (got > 0) std::sscanf(buf, "%zu %zu %ld", &v, &held, &kb);
+      std::sscanf(out.c_str(), "%zu %zu %ld", &v, &held, &kb);
       std::printf("  %-44s %9zu %14zu %11.0f MB\n",
                   files ? "mcdnn: written as finished, chain kept" : "every variant kept in memory [baseline]", v, held,
                   static_cast<double>(kb) / 1024.0);

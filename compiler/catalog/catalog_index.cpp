@@ -213,6 +213,8 @@ CatalogIndex parse_catalog_index(const std::string& text, const std::string& whe
     root = json::parse(text);
   } catch (const json::parse_error& e) {
     fail(ErrorClass::Catalog, where + ": not valid JSON at byte " + std::to_string(e.byte) + "; the file is damaged, rebuild the catalog");
+  } catch (const json::exception& e) {  // e.g. a number too large for a double
+    fail(ErrorClass::Catalog, where + ": unreadable JSON (" + e.what() + "); the file is damaged, rebuild the catalog");
   }
   if (!root.is_object()) fail(ErrorClass::Catalog, where + ": expected a JSON object at the top level");
   Obj r{root, where};
