@@ -354,3 +354,35 @@ TEST_CASE("the sweep keeps only the chain it works on in memory and times each p
   for (const auto& r : sw.records)
     if (r.id != "base") CHECK(r.build_seconds >= r.train_seconds);
 }
+
+TEST_CASE("a pass error deep in a chain names its parent without touching freed memory", "[passes][sweep]") {
+  TinySetup t(53);
+  Schema s = parse_schema_string(tiny_schema(t.d.path().string(), 4, 1), t.d / "s.yaml", "");
+  // Built by hand, past the schema's plan check: the sweep's own error path (a reference into
+  // the growing variant list was read after children were added: use after free under ASan).
+  PassStep q;
+  q.pass = "quantize";
+  q.levels = {"int8", "cb4"};
+  q.finetune = false;
+  q.where = s.path + ":1:1: catalog.variants[0]";
+  PassStep p;
+  p.pass = "prune";
+  p.levels = {"0.5"};
+  p.where = s.path + ":2:2: catalog.variants[0].quantize.then[0]";
+  q.then.push_back(p);
+  s.catalog.variants_given = true;
+  s.catalog.steps = {q};
+  VariantRecord rec;
+  rec.id = "base";
+  rec.profile = profile_variant(t.v);
+  MemoryStore store;
+  std::ostringstream log;
+  try {
+    run_sweep(s, t.v, rec, *t.cache, store, log);
+    FAIL("accepted");
+  } catch (const Error& e) {
+    CHECK(e.cls() == ErrorClass::Schema);
+    CHECK(std::string(e.what()) ==
+          s.path + ":2:2: catalog.variants[0].quantize.then[0]: prune on quant-int8: prune: quant-int8 is quantized; prune before quantizing");
+  }
+}

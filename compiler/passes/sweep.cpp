@@ -113,7 +113,8 @@ class Runner {
       --pins_[parent];
       if (e.cls() != ErrorClass::Schema) throw;
       std::string msg = e.what();
-      fail(ErrorClass::Schema, msg.rfind(st.where, 0) == 0 ? msg : context(msg));
+      // A nested step's error already says where (it starts with the schema's path).
+      fail(ErrorClass::Schema, msg.rfind(s_.path + ":", 0) == 0 ? msg : context(msg));
     }
     --pins_[parent];
   }
