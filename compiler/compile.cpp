@@ -20,7 +20,7 @@
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/interrupt.hpp"
-#include "util/thread_env.hpp"
+#include "util/thread_policy.hpp"
 #include "version.hpp"
 
 namespace mcdnn {
@@ -66,7 +66,7 @@ int run(const CompileOptions& opt, std::ostream& out) {
   check_output_dir(out_dir);  // fail before training, not after
   int threads = opt.threads > 0 ? opt.threads
                                 : default_threads(static_cast<double>(prof.flops) * static_cast<double>(schema.training.batch_size));
-  torch::set_num_threads(threads);
+  use_thread_policy(threads, /*adaptive=*/opt.threads == 0);
   tune_runtime();
   torch::Device device = pick_device(opt.device);
   const std::string key = build_key(schema);
@@ -78,7 +78,8 @@ int run(const CompileOptions& opt, std::ostream& out) {
   install_interrupt_handlers();
 
   out << "mcdnn-compile " << kVersion << ": " << schema.name << " (" << opt.schema_path << ")\n";
-  out << "  device " << device.str() << ", " << threads << " threads, LibTorch " << TORCH_VERSION << "\n";
+  out << "  device " << device.str() << ", " << threads << (opt.threads == 0 ? " threads (fewer while other processes keep cores busy)" : " threads")
+      << ", LibTorch " << TORCH_VERSION << "\n";
   out << "  base model: " << human(prof.params) << " params, " << human(prof.flops, "FLOPs") << ", "
       << human(prof.bytes, "B") << " weights\n";
 

@@ -10,7 +10,7 @@ namespace mcdnn {
 struct CompileOptions {
   std::string schema_path;
   std::string out_dir;          // "" = "<schema name>-catalog" in the working directory
-  int threads = 0;              // 0 = default_threads() (util/thread_env.hpp)
+  int threads = 0;              // > 0: fixed; 0 = default_threads(), adapted to the load (util/thread_policy.hpp)
   std::string device = "auto";  // auto | cpu | cuda
   bool profile_only = false;    // print the per-layer cost table; touch no data
   int64_t epochs = 0;           // > 0 overrides training.epochs

@@ -1,10 +1,18 @@
 // Training on a tiny generated data set: it learns, and it is deterministic given the seed.
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
 #include "catch.hpp"
 #include "data/dataset.hpp"
 #include "fixtures.hpp"
 #include "nn/net.hpp"
 #include "schema/schema.hpp"
 #include "train/train.hpp"
+#include "util/thread_policy.hpp"
 
 using namespace mcdnn;
 using namespace mcdnn::test;
@@ -63,4 +71,34 @@ TEST_CASE("the Net's tensors follow the layer specs", "[train]") {
   }
   auto y = net->forward(torch::zeros({3, 1, 12, 12}));
   CHECK(y.sizes().vec() == std::vector<int64_t>{3, 4});
+}
+
+TEST_CASE("the worker count follows the cores other processes leave free", "[train][threads]") {
+  CHECK(default_threads(3.2e6) == 1);  // a tiny MLP's batch: one thread
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  CHECK(default_threads(1.4e9) == cores);
+  if (cores < 2) return;
+  static int applied = 0;
+  set_thread_budget(cores, true);
+  set_thread_apply([](int n) { applied = n; });
+  pid_t hog = fork();
+  if (hog == 0) {
+    volatile uint64_t x = 0;
+    for (;;) x = x + 1;
+  }
+  auto t0 = std::chrono::steady_clock::now();
+  while (std::chrono::steady_clock::now() - t0 < std::chrono::milliseconds(1600)) {
+    adapt_threads();
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  kill(hog, SIGKILL);
+  waitpid(hog, nullptr, 0);
+  INFO("other processes kept " << other_cores_busy() << " cores busy");
+  CHECK(other_cores_busy() >= 0.8);
+  CHECK(current_threads() <= cores - 1);
+  CHECK(applied == current_threads());
+  // A fixed count never changes.
+  set_thread_budget(cores, false);
+  adapt_threads();
+  CHECK(current_threads() == cores);
 }

@@ -6,17 +6,15 @@
 
 #include "compile.hpp"
 #include "util/error.hpp"
-#include "util/thread_env.hpp"
 #include "version.hpp"
 
 int main(int argc, char** argv) {
-  mcdnn::ensure_thread_environment(argv);
   mcdnn::CompileOptions opt;
   CLI::App app{"mcdnn-compile: train a model from a schema and write its catalog of variants", "mcdnn-compile"};
   app.set_version_flag("--version", std::string("mcdnn-compile ") + mcdnn::kVersion);
   app.add_option("schema", opt.schema_path, "model schema (YAML; see schemas/README.md)")->required();
   app.add_option("-o,--output", opt.out_dir, "catalog directory (default: <schema name>-catalog)");
-  app.add_option("--threads", opt.threads, "CPU threads (default: 1 for networks under 0.1 GFLOP per batch, else all cores)")
+  app.add_option("--threads", opt.threads, "CPU threads, fixed (default: 1 for networks under 0.1 GFLOP per batch, else all cores, fewer while other processes keep cores busy)")
       ->check(CLI::Range(1, 4096));
   app.add_option("--device", opt.device, "auto, cpu or cuda")->check(CLI::IsMember({"auto", "cpu", "cuda"}));
   app.add_flag("--profile-only", opt.profile_only, "print per-layer parameters, FLOPs and bytes; no data, no training");

@@ -1,5 +1,7 @@
 #include "nn/net.hpp"
 
+#include "util/thread_policy.hpp"
+
 #include <dlfcn.h>
 #include <malloc.h>
 
@@ -93,6 +95,12 @@ torch::Device pick_device(const std::string& name) {
     return torch::Device(torch::kCUDA, 0);
   }
   return cuda ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
+}
+
+void use_thread_policy(int max_threads, bool adaptive) {
+  torch::set_num_threads(max_threads);
+  set_thread_budget(max_threads, adaptive);
+  set_thread_apply([](int n) { torch::set_num_threads(n); });
 }
 
 void tune_runtime(const RuntimeTuning& t) {

@@ -51,6 +51,10 @@ struct RuntimeTuning {
 };
 void tune_runtime(const RuntimeTuning& t = {});
 
+// LibTorch's worker threads: `max_threads`, and when `adaptive`, fewer while other processes
+// keep cores busy (util/thread_policy.hpp; training and evaluation loops call adapt_threads()).
+void use_thread_policy(int max_threads, bool adaptive);
+
 // Scoped: no autograd bookkeeping (inference only).
 using InferenceGuard = c10::InferenceMode;
 

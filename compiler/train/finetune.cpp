@@ -8,6 +8,7 @@
 
 #include "util/error.hpp"
 #include "util/interrupt.hpp"
+#include "util/thread_policy.hpp"
 
 namespace mcdnn {
 
@@ -154,6 +155,7 @@ FinetuneResult finetune(Variant& v, size_t shared_prefix, FeatureCache& cache, c
     auto perm = torch::from_blob(order.data(), {count}, torch::kInt64).to(device);
     for (int64_t b = 0; b < steps_per_epoch; ++b, ++step) {
       check_interrupted();
+      adapt_threads();
       double lr = lr0 * 0.5 * (1.0 + std::cos(M_PI * static_cast<double>(step) / static_cast<double>(total)));
       for (auto& g : opt.param_groups()) g.options().set_lr(lr);
       auto idx = perm.slice(0, b * bs, std::min((b + 1) * bs, count));

@@ -7,6 +7,7 @@
 
 #include "util/error.hpp"
 #include "util/interrupt.hpp"
+#include "util/thread_policy.hpp"
 
 namespace mcdnn {
 
@@ -62,6 +63,7 @@ double evaluate(Net& net, const TensorData& data, int64_t batch, double* seconds
   net->eval();
   int64_t correct = 0, n = data.x.size(0);
   for (int64_t i = 0; i < n; i += batch) {
+    adapt_threads();
     int64_t j = std::min(i + batch, n);
     auto logits = net->forward_range(data.x.slice(0, i, j), from, net->layers().size());
     correct += logits.argmax(1).eq(data.y.slice(0, i, j)).sum().item<int64_t>();
@@ -104,6 +106,7 @@ TrainResult train(Net& net, const TensorData& tr, const TensorData& val, const T
     double lr = s.lr;
     for (int64_t b = 0; b < batches; ++b) {
       check_interrupted();
+      adapt_threads();
       lr = lr_at(s, static_cast<double>(e) + static_cast<double>(b) / static_cast<double>(batches));
       for (auto& g : optim->param_groups()) g.options().set_lr(lr);
       auto idx = perm.slice(0, b * bs, std::min((b + 1) * bs, n));
