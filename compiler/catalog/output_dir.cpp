@@ -259,11 +259,20 @@ void BuildDir::write_checkpoint(const Schema& schema) const {
 
 void BuildDir::finish(const std::string& catalog_json_text) {
   write_file_atomic(file("catalog.json"), catalog_json_text);
+  // Leftovers of killed runs (a half-written variant file, a temporary) do not go into DIR:
+  // keep only what the final catalog lists, and the checkpoint files removed after the rename.
+  std::set<std::string> keep = {"catalog.json", "checkpoint.json", ".lock"};
+  const json final_index = json::parse(catalog_json_text);
+  for (const auto& v : final_index.at("variants")) keep.insert(v.at("file").get<std::string>());
+  std::error_code ec;
+  std::vector<fs::path> stale;
+  for (const auto& e : fs::directory_iterator(partial_, ec))
+    if (!keep.count(e.path().filename().string())) stale.push_back(e.path());
+  remove_files(stale);
   Inspection t = inspect(out_, false);
   if (t.kind == Kind::Foreign)
     fail(ErrorClass::Output, out_ + ": " + t.why + " (it changed during the build); the finished catalog is in " + partial_ +
                                  "; move it into place yourself");
-  std::error_code ec;
   fs::path old = out_ + ".old-" + std::to_string(::getpid());
   bool had_old = t.kind != Kind::Absent;
   if (had_old) {
