@@ -3,8 +3,8 @@
 //
 // Oversubscription is the cliff: LibTorch's OpenMP workers spin-wait at the end of each parallel
 // region, so when another process holds a core, each region waits for a descheduled worker.
-// Measured on the 2-core machine with one competing busy loop: training 3.0x slower (default
-// schema) and 2.6x (a tiny MLP) with 2 threads. Passive waiting (OMP_WAIT_POLICY=PASSIVE) halves
+// Measured on the 2-core machine with one competing busy loop: training 2.9x slower (default
+// schema) and 3.7x (a tiny MLP) with 2 threads. Passive waiting (OMP_WAIT_POLICY=PASSIVE) halves
 // that loss but costs 3-12% when the machine is idle. So the workers keep spinning, and instead
 // the worker count follows the free cores: adapt_threads(), called once per batch, samples
 // /proc/stat and this process's own CPU time at most every 0.5 s and sets the count to the
