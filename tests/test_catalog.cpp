@@ -271,3 +271,16 @@ TEST_CASE("the Python reader in docs/catalog-format.md is tools/mcdnn_run.py ver
   std::string script = mcdnn::read_file(std::string(MCDNN_SOURCE_DIR) + "/tools/mcdnn_run.py", 1);
   CHECK(doc.find("```python\n" + script + "```") != std::string::npos);
 }
+
+TEST_CASE("a second build of the same directory at once is refused", "[catalog]") {
+  TempDir d;
+  std::ostringstream log;
+  BuildDir first(d / "cat", "key", false, log);
+  try {
+    BuildDir second(d / "cat", "key", false, log);
+    FAIL("a second BuildDir on the same directory was allowed");
+  } catch (const Error& e) {
+    CHECK(e.cls() == ErrorClass::Output);
+    CHECK(std::string(e.what()).find("another mcdnn-compile is building this catalog now") != std::string::npos);
+  }
+}
