@@ -42,6 +42,18 @@ mcdnn_require(HDF5_FOUND "HDF5 (C library)" "libhdf5-dev")
 find_package(nlohmann_json 3 QUIET)
 mcdnn_require(nlohmann_json_FOUND "nlohmann-json (catalog.json reader)" "nlohmann-json3-dev")
 
+# The executor's dense products (runtime-dispatched kernels for every x86-64).
+find_path(OPENBLAS_INCLUDE_DIR cblas.h PATHS /usr/include/x86_64-linux-gnu/openblas-pthread /usr/include/openblas
+          NO_DEFAULT_PATH)
+find_path(OPENBLAS_INCLUDE_DIR cblas.h PATH_SUFFIXES openblas openblas-pthread)
+find_library(OPENBLAS_LIBRARY NAMES openblas)
+if(NOT OPENBLAS_INCLUDE_DIR OR NOT OPENBLAS_LIBRARY)
+  set(OPENBLAS_FOUND OFF)
+else()
+  set(OPENBLAS_FOUND ON)
+endif()
+mcdnn_require(OPENBLAS_FOUND "OpenBLAS (cblas.h, libopenblas)" "libopenblas-dev")
+
 find_package(ZLIB QUIET)
 mcdnn_require(ZLIB_FOUND "zlib (for .gz IDX files)" "zlib1g-dev")
 

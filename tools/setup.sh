@@ -10,6 +10,7 @@ packages=(
   cmake g++ make pkg-config          # toolchain
   libtorch-dev                       # LibTorch (CPU) 1.13
   libopenblas0-pthread               # without it LibTorch uses reference BLAS: 4.5x slower training
+  libopenblas-dev                    # the executor's dense products (cblas)
   libeigen3-dev libcli11-dev libyaml-cpp-dev libhdf5-dev zlib1g-dev catch2 nlohmann-json3-dev
   dataset-fashion-mnist              # the default schema's data
   python3 python3-h5py python3-numpy # the catalog's Python reader (tools/mcdnn_run.py) and its test

@@ -1,0 +1,17 @@
+# Fails when a source file under ROOT/core or ROOT/executor includes a LibTorch header (torch/, ATen/, c10/):
+# mcdnn_core and the executor must build and run without LibTorch.
+#   cmake -DROOT=<source dir> -P CheckTorchFree.cmake
+set(bad "")
+foreach(dir ${ROOT}/core ${ROOT}/executor)
+  file(GLOB_RECURSE files ${dir}/*.cpp ${dir}/*.hpp ${dir}/*.h ${dir}/*.in)
+  foreach(f IN LISTS files)
+    file(STRINGS ${f} hits REGEX "^[ \t]*#[ \t]*include[ \t]*[<\"](torch|ATen|c10|caffe2)/")
+    if(hits)
+      list(APPEND bad "${f}: ${hits}")
+    endif()
+  endforeach()
+endforeach()
+if(bad)
+  string(REPLACE ";" "\n  " bad "${bad}")
+  message(FATAL_ERROR "mcdnn: LibTorch included where it must not be (core/ and executor/ are LibTorch-free):\n  ${bad}")
+endif()

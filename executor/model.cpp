@@ -1,0 +1,331 @@
+#include "model.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "break_even.hpp"
+#include "util/error.hpp"
+
+namespace mcdnn::exec {
+
+namespace {
+
+const EncodedTensor& tensor(const VariantFile& v, size_t layer, const char* name) {
+  const auto specs = tensors_of(v.layers[layer]);
+  for (size_t k = 0; k < specs.size(); ++k)
+    if (specs[k].name == name) return v.tensors[layer][k];
+  fail(ErrorClass::Catalog, "layer " + v.layers[layer].name + " has no tensor '" + name + "'");
+}
+
+std::vector<float> dense_values(const EncodedTensor& e) { return decode_tensor(e); }
+
+void choose_sparse(Matrix& m, int64_t p, const Options& opt, const Kernels& k) {
+  if (!m.sparse || opt.sparse == SparsePolicy::Sparse) return;
+  bool dense = opt.sparse == SparsePolicy::Dense;
+  if (!dense) dense = m.density() >= break_even(m.storage, m.rows, m.cols, p, k).density;
+  Matrix d;
+  if (dense && densify(m, &d)) m = std::move(d);
+}
+
+}  // namespace
+
+int64_t Step::resident_bytes() const {
+  return a.resident_bytes() + b.resident_bytes() +
+         static_cast<int64_t>((scale.capacity() + shift.capacity()) * sizeof(float));
+}
+
+std::string Step::describe() const {
+  switch (kind) {
+    case Conv:
+    case Linear:
+      return lowrank ? "lowrank " + a.describe() + " + " + b.describe() : a.describe();
+    default:
+      return "";
+  }
+}
+
+Model Model::from_file(const VariantFile& v, const Options& opt) {
+  Model m;
+  m.input_ = v.input;
+  m.opt_ = opt;
+  m.kernels_ = &kernels(active_isa());
+  const auto& L = v.layers;
+  for (size_t i = 0; i < L.size(); ++i) {
+    const LayerSpec& l = L[i];
+    Step s;
+    s.name = l.name;
+    s.in = l.in;
+    s.out = l.out_shape;
+    switch (l.kind) {
+      case LayerKind::Conv2d:
+      case LayerKind::Linear: {
+        s.kind = l.kind == LayerKind::Conv2d ? Step::Conv : Step::Linear;
+        s.kh = l.kh, s.kw = l.kw, s.sh = l.sh, s.sw = l.sw, s.ph = l.ph, s.pw = l.pw;
+        s.lowrank = l.repr == "lowrank";
+        s.a = make_matrix(tensor(v, i, s.lowrank ? "weight_a" : "weight"));
+        if (s.lowrank) s.b = make_matrix(tensor(v, i, "weight_b"));
+        const int64_t positions = s.kind == Step::Conv ? l.out_shape.h * l.out_shape.w : 1;
+        const Kernels& k = *m.kernels_;
+        choose_sparse(s.a, positions * opt.batch_hint, opt, k);
+        if (s.lowrank) choose_sparse(s.b, positions * opt.batch_hint, opt, k);
+        if (l.bias) s.shift = dense_values(tensor(v, i, "bias"));
+        // A batchnorm right after (dropout in between is the identity) becomes the output's
+        // per-channel scale and shift: y = (x - mean) / sqrt(var + eps) * gamma + beta.
+        size_t j = i + 1;
+        while (j < L.size() && L[j].kind == LayerKind::Dropout) ++j;
+        if (j < L.size() && L[j].kind == LayerKind::BatchNorm) {
+          const auto gamma = dense_values(tensor(v, j, "weight")), beta = dense_values(tensor(v, j, "bias"));
+          const auto mean = dense_values(tensor(v, j, "running_mean")), var = dense_values(tensor(v, j, "running_var"));
+          const size_t c = gamma.size();
+          s.scale.resize(c);
+          std::vector<float> shift(c);
+          for (size_t ch = 0; ch < c; ++ch) {
+            const double sc = gamma[ch] / std::sqrt(static_cast<double>(var[ch]) + L[j].eps);
+            const double b = s.shift.empty() ? 0.0 : s.shift[ch];
+            s.scale[ch] = static_cast<float>(sc);
+            shift[ch] = static_cast<float>((b - mean[ch]) * sc + beta[ch]);
+          }
+          s.shift = std::move(shift);
+          s.name += "+" + L[j].name;
+          s.out = L[j].out_shape;
+          i = j;
+        }
+        m.steps_.push_back(std::move(s));
+        break;
+      }
+      case LayerKind::BatchNorm: {
+        s.kind = Step::Affine;
+        const auto gamma = dense_values(tensor(v, i, "weight")), beta = dense_values(tensor(v, i, "bias"));
+        const auto mean = dense_values(tensor(v, i, "running_mean")), var = dense_values(tensor(v, i, "running_var"));
+        for (size_t ch = 0; ch < gamma.size(); ++ch) {
+          const double sc = gamma[ch] / std::sqrt(static_cast<double>(var[ch]) + l.eps);
+          s.scale.push_back(static_cast<float>(sc));
+          s.shift.push_back(static_cast<float>(beta[ch] - mean[ch] * sc));
+        }
+        m.steps_.push_back(std::move(s));
+        break;
+      }
+      case LayerKind::ReLU:
+        if (m.steps_.empty() || m.steps_.back().relu) {
+          s.kind = Step::Affine;  // nothing to fuse into: a step that only clamps
+          s.relu = true;
+          m.steps_.push_back(std::move(s));
+        } else {
+          m.steps_.back().relu = true;
+          m.steps_.back().name += "+" + l.name;
+        }
+        break;
+      case LayerKind::MaxPool:
+      case LayerKind::AvgPool:
+        s.kind = l.kind == LayerKind::MaxPool ? Step::MaxPool : Step::AvgPool;
+        s.kh = l.kh, s.kw = l.kw, s.sh = l.sh, s.sw = l.sw, s.ph = l.ph, s.pw = l.pw;
+        m.steps_.push_back(std::move(s));
+        break;
+      case LayerKind::Flatten:
+        s.kind = Step::Flatten;
+        m.steps_.push_back(std::move(s));
+        break;
+      case LayerKind::Dropout:
+        break;  // identity at inference
+    }
+  }
+  return m;
+}
+
+int64_t Model::resident_bytes() const {
+  int64_t n = 0;
+  for (const auto& s : steps_) n += s.resident_bytes();
+  return n;
+}
+
+int64_t Model::activation_bytes(int64_t n) const {
+  int64_t act = input_.input.numel(), col = 0;
+  for (const auto& s : steps_) {
+    act = std::max(act, s.out.numel());
+    if (s.kind == Step::Conv) {
+      const int64_t pos = s.out.h * s.out.w;
+      col = std::max(col, s.in.c * s.kh * s.kw * pos + (s.lowrank ? s.a.rows * pos : 0));
+    }
+  }
+  return static_cast<int64_t>(sizeof(float)) * n * (2 * act + col);
+}
+
+void Model::run(const float* images, int64_t n, float* logits) { run_impl(images, n, logits, nullptr); }
+
+void Model::run_timed(const float* images, int64_t n, float* logits, std::vector<double>* step_seconds) {
+  step_seconds->resize(steps_.size(), 0.0);
+  run_impl(images, n, logits, step_seconds);
+}
+
+namespace {
+
+// K x (n*oh*ow) patches of a C x n x h x w activation, K = C*kh*kw in PyTorch weight order.
+void im2col(const float* x, const Shape& in, int64_t n, const Step& s, float* col) {
+  const int64_t oh = s.out.h, ow = s.out.w, H = in.h, W = in.w;
+  const int64_t P = n * oh * ow;
+  for (int64_t c = 0; c < in.c; ++c)
+    for (int64_t i = 0; i < s.kh; ++i)
+      for (int64_t j = 0; j < s.kw; ++j) {
+        float* row = col + ((c * s.kh + i) * s.kw + j) * P;
+        for (int64_t b = 0; b < n; ++b) {
+          const float* plane = x + (c * n + b) * H * W;
+          for (int64_t y = 0; y < oh; ++y) {
+            const int64_t iy = y * s.sh - s.ph + i;
+            float* out = row + (b * oh + y) * ow;
+            if (iy < 0 || iy >= H) {
+              std::fill(out, out + ow, 0.0f);
+              continue;
+            }
+            const float* src = plane + iy * W;
+            for (int64_t xx = 0; xx < ow; ++xx) {
+              const int64_t ix = xx * s.sw - s.pw + j;
+              out[xx] = (ix >= 0 && ix < W) ? src[ix] : 0.0f;
+            }
+          }
+        }
+      }
+}
+
+// Per row (channel) of a rows x p matrix: y = y * scale + shift, then relu.
+void epilogue(const Step& s, float* y, int64_t rows, int64_t p) {
+  const bool sc = !s.scale.empty(), sh = !s.shift.empty();
+  if (!sc && !sh && !s.relu) return;
+  for (int64_t r = 0; r < rows; ++r) {
+    float* row = y + r * p;
+    const float a = sc ? s.scale[static_cast<size_t>(r)] : 1.0f, b = sh ? s.shift[static_cast<size_t>(r)] : 0.0f;
+    if (s.relu)
+      for (int64_t j = 0; j < p; ++j) row[j] = std::max(row[j] * a + b, 0.0f);
+    else
+      for (int64_t j = 0; j < p; ++j) row[j] = row[j] * a + b;
+  }
+}
+
+// Max pooling pads with -inf, average pooling with zeros that count toward the average
+// (PyTorch's count_include_pad); windows never cross the padded edge (floor rounding).
+void pool(const Step& s, const float* x, int64_t n, float* y) {
+  const int64_t H = s.in.h, W = s.in.w, oh = s.out.h, ow = s.out.w;
+  const bool mx = s.kind == Step::MaxPool;
+  const float inv = 1.0f / static_cast<float>(s.kh * s.kw);
+  for (int64_t plane = 0; plane < s.in.c * n; ++plane) {
+    const float* in = x + plane * H * W;
+    float* out = y + plane * oh * ow;
+    for (int64_t i = 0; i < oh; ++i)
+      for (int64_t j = 0; j < ow; ++j) {
+        float acc = mx ? -std::numeric_limits<float>::infinity() : 0.0f;
+        for (int64_t a = 0; a < s.kh; ++a) {
+          const int64_t iy = i * s.sh - s.ph + a;
+          if (iy < 0 || iy >= H) continue;
+          for (int64_t b = 0; b < s.kw; ++b) {
+            const int64_t ix = j * s.sw - s.pw + b;
+            if (ix < 0 || ix >= W) continue;
+            const float v = in[iy * W + ix];
+            acc = mx ? std::max(acc, v) : acc + v;
+          }
+        }
+        out[i * ow + j] = mx ? acc : acc * inv;
+      }
+  }
+}
+
+}  // namespace
+
+void Model::run_impl(const float* images, int64_t n, float* logits, std::vector<double>* step_seconds) {
+  if (n < 1) return;
+  const Shape& in = input_.input;
+  int64_t most = in.numel(), col = 0;
+  for (const auto& s : steps_) {
+    most = std::max(most, s.out.numel());
+    const int64_t pos = s.out.h * s.out.w;
+    if (s.kind == Step::Conv) {
+      most = std::max(most, s.lowrank ? s.a.rows * pos : 0);
+      col = std::max(col, s.in.c * s.kh * s.kw * pos);
+      if (s.lowrank) col = std::max(col, s.out.c * pos);
+    }
+    if (s.kind == Step::Linear && s.lowrank) col = std::max(col, s.a.rows);
+  }
+  for (auto& b : buf_)
+    if (b.size() < static_cast<size_t>(most * n)) b.resize(static_cast<size_t>(most * n));
+  if (col_.size() < static_cast<size_t>(col * n)) col_.resize(static_cast<size_t>(col * n));
+
+  // N x C x HW -> C x N x HW
+  float* cur = buf_[0].data();
+  float* nxt = buf_[1].data();
+  const int64_t hw = in.h * in.w;
+  for (int64_t b = 0; b < n; ++b)
+    for (int64_t c = 0; c < in.c; ++c)
+      std::memcpy(cur + (c * n + b) * hw, images + (b * in.c + c) * hw, static_cast<size_t>(hw) * sizeof(float));
+
+  const Kernels& k = *kernels_;
+  for (size_t si = 0; si < steps_.size(); ++si) {
+    const Step& s = steps_[si];
+    const auto t0 = step_seconds ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
+    switch (s.kind) {
+      case Step::Conv: {
+        const int64_t P = n * s.out.h * s.out.w;
+        const float* x = cur;
+        if (!(s.kh == 1 && s.kw == 1 && s.sh == 1 && s.sw == 1 && s.ph == 0 && s.pw == 0)) {
+          im2col(cur, s.in, n, s, col_.data());
+          x = col_.data();
+        }
+        if (s.lowrank) {
+          // The k x kh x kw product goes to the spare buffer, the 1x1 product back into cur
+          // (whose input im2col has already consumed, or which x == cur no longer needs).
+          matmul(s.a, x, P, nxt, scratch_, k, opt_.int8);
+          if (x == cur) {
+            matmul(s.b, nxt, P, col_.data(), scratch_, k, opt_.int8);
+            std::memcpy(nxt, col_.data(), static_cast<size_t>(s.out.c * P) * sizeof(float));
+          } else {
+            matmul(s.b, nxt, P, cur, scratch_, k, opt_.int8);
+            std::swap(cur, nxt);
+          }
+        } else {
+          matmul(s.a, x, P, nxt, scratch_, k, opt_.int8);
+        }
+        epilogue(s, nxt, s.out.c, P);
+        std::swap(cur, nxt);
+        break;
+      }
+      case Step::Linear: {
+        if (s.lowrank) {
+          matmul(s.a, cur, n, col_.data(), scratch_, k, opt_.int8);
+          matmul(s.b, col_.data(), n, nxt, scratch_, k, opt_.int8);
+        } else {
+          matmul(s.a, cur, n, nxt, scratch_, k, opt_.int8);
+        }
+        epilogue(s, nxt, s.out.c, n);
+        std::swap(cur, nxt);
+        break;
+      }
+      case Step::MaxPool:
+      case Step::AvgPool:
+        pool(s, cur, n, nxt);
+        epilogue(s, nxt, s.out.c, n * s.out.h * s.out.w);
+        std::swap(cur, nxt);
+        break;
+      case Step::Affine:
+        epilogue(s, cur, s.in.c, n * s.in.h * s.in.w);
+        break;
+      case Step::Flatten:
+        if (n > 1 && !s.in.flat) {  // C x N x HW -> (C*HW) x N
+          const int64_t C = s.in.c, HW = s.in.h * s.in.w;
+          for (int64_t c = 0; c < C; ++c)
+            for (int64_t b = 0; b < n; ++b)
+              for (int64_t q = 0; q < HW; ++q) nxt[(c * HW + q) * n + b] = cur[(c * n + b) * HW + q];
+          std::swap(cur, nxt);
+        }
+        epilogue(s, cur, s.out.c, n);
+        break;
+    }
+    if (step_seconds)
+      (*step_seconds)[si] += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  }
+  // classes x N -> N x classes
+  const int64_t classes = input_.num_classes;
+  for (int64_t b = 0; b < n; ++b)
+    for (int64_t c = 0; c < classes; ++c) logits[b * classes + c] = cur[c * n + b];
+}
+
+}  // namespace mcdnn::exec

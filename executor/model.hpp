@@ -1,0 +1,76 @@
+// The executor: a variant loaded in its compressed form, run on batches of images. No LibTorch.
+//
+// Load turns the variant's layers into steps:
+//   conv2d     im2col (skipped for 1x1 stride-1 unpadded convolutions) and a product with the
+//              weight matrix; lowrank = the k x kh x kw product, then the 1 x 1 product
+//   linear     a product; lowrank = two products
+//   batchnorm  folded into the preceding conv2d/linear as a per-channel scale and shift applied
+//              to its output (the stored weights stay as they are), else a step of its own
+//   relu       fused into the preceding step's output pass
+//   maxpool, avgpool, flatten   steps; dropout is the identity
+// Activations are channel-major: C x N x H x W for images (at batch 1 this is CHW), features x N
+// after flatten, so every product is W (rows x cols) times a cols x (N*H*W) matrix.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "catalog/variant_file.hpp"
+#include "matrix.hpp"
+
+namespace mcdnn::exec {
+
+// When a sparse matrix runs as sparse: `auto` compares its density with the measured break-even
+// density of its shape (break_even.hpp).
+enum class SparsePolicy { Auto, Sparse, Dense };
+
+struct Options {
+  Int8Mode int8 = Int8Mode::Integer;
+  SparsePolicy sparse = SparsePolicy::Auto;
+  int64_t batch_hint = 1;  // the batch size the sparse/dense choice is made for
+};
+
+struct Step {
+  enum Kind { Conv, Linear, MaxPool, AvgPool, Affine, Flatten } kind = Linear;
+  std::string name;  // the layers it covers, "conv1+bn1+relu1"
+  Shape in, out;
+  int64_t kh = 1, kw = 1, sh = 1, sw = 1, ph = 0, pw = 0;  // conv / pool window
+  Matrix a, b;   // b only for lowrank (a: in -> rank, b: rank -> out)
+  bool lowrank = false;
+  std::vector<float> scale, shift;  // per output channel: y = y * scale + shift (empty: none)
+  bool relu = false;
+  int64_t resident_bytes() const;
+  std::string describe() const;  // "int8 dense" / "lowrank f32 dense + cb4 dense"
+};
+
+class Model {
+ public:
+  // Builds the steps from a read, validated variant file (catalog/variant_file.hpp).
+  static Model from_file(const VariantFile& v, const Options& opt = {});
+
+  // logits (n x num_classes, row-major) for n images (n x C x H x W, preprocessed).
+  void run(const float* images, int64_t n, float* logits);
+  // The same, adding each step's seconds to step_seconds (resized to steps().size()).
+  void run_timed(const float* images, int64_t n, float* logits, std::vector<double>* step_seconds);
+
+  const std::vector<Step>& steps() const { return steps_; }
+  const InputInfo& input() const { return input_; }
+  int64_t num_classes() const { return input_.num_classes; }
+  // Bytes of weights, scales, codebooks and indices held (not activations).
+  int64_t resident_bytes() const;
+  // Peak activation bytes for a batch of n (the two largest live buffers plus scratch).
+  int64_t activation_bytes(int64_t n) const;
+  Isa isa() const { return kernels_->isa; }
+
+ private:
+  void run_impl(const float* images, int64_t n, float* logits, std::vector<double>* step_seconds);
+  InputInfo input_;
+  std::vector<Step> steps_;
+  const Kernels* kernels_ = nullptr;
+  Options opt_;
+  std::vector<float> buf_[2], col_;
+  Scratch scratch_;
+};
+
+}  // namespace mcdnn::exec
