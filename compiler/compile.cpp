@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 #include <thread>
 
 #include "catalog/catalog.hpp"
@@ -12,6 +13,7 @@
 #include "data/dataset.hpp"
 #include "nn/net.hpp"
 #include "nn/variant.hpp"
+#include "measure_variants.hpp"
 #include "passes/sweep.hpp"
 #include "train/finetune.hpp"
 #include "profile/profile.hpp"
@@ -147,8 +149,10 @@ int run(const CompileOptions& opt, std::ostream& out) {
           << "; accuracy change vs base, bytes and effective FLOPs reduction, frozen = layers served from cache\n";
     CheckpointStore store(build, schema);
     SweepResult sw = run_sweep(schema, base, rec, cache, store, out);
+    std::optional<ExecutorInfo> executor;
+    if (opt.measure_seconds > 0) executor = measure_variants(build, sw.records, opt, out);
     mark_pareto(sw.records);
-    build.finish(catalog_json(schema, sw.records, key, sw.notes));
+    build.finish(catalog_json(schema, sw.records, key, sw.notes, executor ? &*executor : nullptr));
 
     out << "\nsummary\n" << format_summary(sw.records);
     char buf[640];

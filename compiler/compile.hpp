@@ -18,6 +18,10 @@ struct CompileOptions {
   bool progress_bar = false;    // per-batch bar (the CLI enables it on a terminal)
   bool force = false;           // rebuild even when the catalog at out_dir is up to date
   bool restart = false;         // discard an interrupted build's checkpoint instead of resuming
+  // Executor measurement of every variant (executor/measure.hpp): seconds of batch-1 runs per
+  // variant (0 = do not measure), and the device energy profile (executor/energy.hpp).
+  double measure_seconds = 0.25;
+  std::string device_profile = "epyc-zen4-core";
 };
 
 // Runs the job; output for the user goes to `out`, errors to `err`. Returns the process exit

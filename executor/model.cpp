@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "break_even.hpp"
+#include "measure.hpp"
 #include "util/error.hpp"
 
 namespace mcdnn::exec {
@@ -48,6 +49,7 @@ std::string Step::describe() const {
 }
 
 Model Model::from_file(const VariantFile& v, const Options& opt) {
+  single_threaded_blas();
   Model m;
   m.input_ = v.input;
   m.opt_ = opt;

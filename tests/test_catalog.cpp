@@ -13,6 +13,7 @@
 #include "catch.hpp"
 #include "data/dataset.hpp"
 #include "fixtures.hpp"
+#include "model.hpp"
 #include "train/train.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
@@ -92,7 +93,7 @@ TEST_CASE("catalog.json carries the index fields and exact byte counts", "[catal
   write_catalog(b.dir / "cat", b.schema, {b.rec}, {&b.var});
   YAML::Node j = YAML::LoadFile(b.dir / "cat/catalog.json");  // JSON is YAML
   CHECK(j["format"].as<std::string>() == "mcdnn-catalog");
-  CHECK(j["format_version"].as<int>() == 2);
+  CHECK(j["format_version"].as<int>() == 3);
   CHECK(j["schema"].as<std::string>() == "tiny");
   CHECK(j["classes"]["count"].as<int>() == 4);
   REQUIRE(j["variants"].size() == 1);
@@ -283,4 +284,68 @@ TEST_CASE("a second build of the same directory at once is refused", "[catalog]"
     CHECK(e.cls() == ErrorClass::Output);
     CHECK(std::string(e.what()).find("another mcdnn-compile is building this catalog now") != std::string::npos);
   }
+}
+
+TEST_CASE("every variant of a swept catalog: the executor agrees with LibTorch, costs are measured", "[catalog][executor]") {
+  SweptCatalog c;
+  const CatalogIndex index = read_catalog_index(c.cat);
+  REQUIRE(index.format_version == 3);
+  REQUIRE(index.measured);
+  CHECK(!index.executor.isa.empty());
+  CHECK(index.executor.energy_model == "mcdnn-energy/1");
+  Dataset tr, va;
+  Schema s = parse_schema_file(c.dir / "s.yaml");
+  load_data(s, &tr, &va);
+  auto x = to_tensors(va, torch::kCPU).x.contiguous();
+  const int64_t n = x.size(0);
+  int latency_front = 0;
+  for (const auto& rec : index.records) {
+    INFO(rec.id);
+    const auto& m = rec.measured;
+    REQUIRE(m.present);
+    CHECK(m.latency_ms > 0);
+    CHECK(m.latency_p95_ms >= m.latency_ms);
+    CHECK(m.throughput > 0);
+    CHECK(m.load_cold_ms > 0);
+    CHECK(m.resident_bytes > 0);
+    CHECK(m.exec_mj > 0);
+    CHECK(m.load_mj > 0);
+    CHECK(!m.layers.empty());
+    latency_front += rec.pareto_latency;
+    const VariantFile f = load_variant(index, rec);
+    Variant back = variant_from_file(f);
+    const torch::Tensor ref = predict(back.net, x).contiguous();
+    const float* r = ref.data_ptr<float>();
+    const int64_t classes = ref.size(1);
+    bool integer = false;
+    for (const auto& l : f.layers) integer |= l.storage == "int8";
+    for (exec::Int8Mode mode : {exec::Int8Mode::Float, exec::Int8Mode::Integer}) {
+      exec::Options opt;
+      opt.int8 = mode;
+      exec::Model model = exec::Model::from_file(f, opt);
+      std::vector<float> got(static_cast<size_t>(n * classes));
+      model.run(x.data_ptr<float>(), n, got.data());
+      double worst = 0, scale = 0;
+      int64_t agree = 0;
+      for (int64_t i = 0; i < n; ++i) {
+        int64_t a = 0, b = 0;
+        for (int64_t k = 0; k < classes; ++k) {
+          const size_t at = static_cast<size_t>(i * classes + k);
+          worst = std::max(worst, std::fabs(static_cast<double>(got[at]) - r[at]));
+          scale = std::max(scale, std::fabs(static_cast<double>(r[at])));
+          if (got[at] > got[static_cast<size_t>(i * classes + a)]) a = k;
+          if (r[at] > r[i * classes + b]) b = k;
+        }
+        agree += a == b;
+      }
+      const bool approx = mode == exec::Int8Mode::Integer && integer;
+      INFO((approx ? "integer int8" : "float") << ": max |diff| " << worst << ", largest logit " << scale << ", top-1 agree "
+                                               << agree << "/" << n);
+      // Float arithmetic: 1e-4 of the largest logit, every prediction equal. Integer int8
+      // (activations rounded to 8 bits): 3% of the largest logit, 98% of the predictions.
+      CHECK(worst <= (approx ? 3e-2 : 1e-4) * (1 + scale));
+      CHECK(agree >= (approx ? (n * 98) / 100 : n));
+    }
+  }
+  CHECK(latency_front >= 1);
 }

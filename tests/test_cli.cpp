@@ -22,7 +22,8 @@ struct Project {
   static std::vector<uint8_t> bytes(const std::string& s) { return std::vector<uint8_t>(s.begin(), s.end()); }
   // Runs the CLI in the project directory.
   int run(const std::string& args, std::string* out) const {
-    return run_command("cd " + dir.path().string() + " && " + cli() + " " + args, out);
+    // Executor measurement kept short (0.02 s of runs per variant): the tests check it happens.
+    return run_command("cd " + dir.path().string() + " && " + cli() + " " + args + " --measure-seconds 0.02", out);
   }
   // Everything in the directory except the inputs: the outputs a run left behind.
   std::vector<std::string> outputs() const {
@@ -168,7 +169,7 @@ TEST_CASE("cli: never replaces a directory that is not an mcdnn catalog", "[cli]
     INFO(c.out);
     std::string out;
     CHECK(run_command("cd " + p.dir.path().string() + " && HOME=" + (p.dir / "home") + " " + cli() + " s.yaml -o " + c.out +
-                          " --threads 1",
+                          " --threads 1 --measure-seconds 0.02",
                       &out) == 5);
     CHECK(out.find(c.says) != std::string::npos);
     CHECK(out.find("epoch") == std::string::npos);  // refused before any work

@@ -23,8 +23,8 @@ class CatalogError(Exception):
 def load_variant(catalog_dir, variant_id):
     with open(f"{catalog_dir}/catalog.json") as f:
         catalog = json.load(f)
-    if catalog.get("format") != "mcdnn-catalog" or catalog.get("format_version") != 2:
-        raise CatalogError(f"{catalog_dir}/catalog.json: not an mcdnn catalog of format version 2")
+    if catalog.get("format") != "mcdnn-catalog" or catalog.get("format_version") not in (2, 3):
+        raise CatalogError(f"{catalog_dir}/catalog.json: not an mcdnn catalog of format version 2 or 3")
     entry = next((v for v in catalog["variants"] if v["id"] == variant_id), None)
     if entry is None:
         raise CatalogError(f"{catalog_dir}: no variant '{variant_id}' (catalog.json lists "

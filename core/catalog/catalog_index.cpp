@@ -7,7 +7,6 @@
 
 #include "util/error.hpp"
 #include "util/fs.hpp"
-#include "util/json.hpp"
 #include "util/sha256.hpp"
 #include "version.hpp"
 
@@ -28,95 +27,109 @@ InputInfo input_info(const Schema& s) {
   return i;
 }
 
+namespace {
+
+nlohmann::ordered_json measured_json(const MeasuredCost& m) {
+  nlohmann::ordered_json j;
+  if (!m.present) return nullptr;
+  j["latency_ms"] = m.latency_ms;
+  j["latency_p95_ms"] = m.latency_p95_ms;
+  j["runs"] = m.runs;
+  j["batch"] = m.batch;
+  j["throughput"] = m.throughput;
+  j["load_cold_ms"] = m.load_cold_ms;
+  j["load_warm_ms"] = m.load_warm_ms;
+  j["resident_bytes"] = m.resident_bytes;
+  j["activation_bytes"] = m.activation_bytes;
+  j["exec_mj"] = m.exec_mj;
+  j["load_mj"] = m.load_mj;
+  auto layers = nlohmann::ordered_json::array();
+  for (const auto& l : m.layers) layers.push_back({{"name", l.name}, {"kernel", l.kernel}, {"ms", l.ms}});
+  j["layers"] = std::move(layers);
+  return j;
+}
+
+}  // namespace
+
 std::string catalog_json(const Schema& schema, const std::vector<VariantRecord>& records, const std::string& build_key,
-                         const std::vector<std::string>& notes) {
+                         const std::vector<std::string>& notes, const ExecutorInfo* executor) {
+  using ojson = nlohmann::ordered_json;
   InputInfo info = input_info(schema);
-  JsonWriter j;
-  j.begin_object();
-  j.field("format", kCatalogFormat);
-  j.field("format_version", kCatalogVersion);
-  j.field("compiler", std::string("mcdnn-compile ") + kVersion);
-  j.field("schema", schema.name);
-  j.field("schema_hash", schema.source_hash);
-  j.field("build_key", build_key);
-  j.key("input").begin_object();
-  j.key("shape").begin_array().value(info.input.c).value(info.input.h).value(info.input.w).end_array();
-  j.key("mean").begin_array();
-  for (double m : info.mean) j.value(m);
-  j.end_array();
-  j.key("std").begin_array();
-  for (double s : info.std) j.value(s);
-  j.end_array();
-  j.field("preprocess", "x = (pixel / 255 - mean[c]) / std[c] for uint8 data; (x - mean[c]) / std[c] for float32");
-  j.end_object();
-  j.key("classes").begin_object();
-  j.field("count", info.num_classes);
-  j.key("names").begin_array();
-  for (auto& n : info.class_names) j.value(n);
-  j.end_array();
-  j.end_object();
-  j.field("flop_convention", "flops = 2 x multiply-adds of conv2d and linear layers; bias, activation, pooling and "
-                             "batchnorm ops are counted in other_ops");
-  j.field("pareto_method",
-          "a variant is Pareto-optimal when no other has <= resource and >= accuracy (one strict); the knee is "
-          "Kneedle on the front in log-resource space: the front point maximizing y - x with x = log(resource) and "
-          "y = accuracy normalized to [0, 1] over the front");
-  j.key("notes").begin_array();
-  for (const auto& n : notes) j.value(n);
-  j.end_array();
-  j.key("variants").begin_array();
+  ojson j;
+  j["format"] = kCatalogFormat;
+  j["format_version"] = kCatalogVersion;
+  j["compiler"] = std::string("mcdnn-compile ") + kVersion;
+  j["schema"] = schema.name;
+  j["schema_hash"] = schema.source_hash;
+  j["build_key"] = build_key;
+  j["input"] = {{"shape", {info.input.c, info.input.h, info.input.w}},
+                {"mean", info.mean},
+                {"std", info.std},
+                {"preprocess", "x = (pixel / 255 - mean[c]) / std[c] for uint8 data; (x - mean[c]) / std[c] for float32"}};
+  j["classes"] = {{"count", info.num_classes}, {"names", info.class_names}};
+  j["accuracy_data"] = "validation";
+  j["flop_convention"] = "flops = 2 x multiply-adds of conv2d and linear layers; bias, activation, pooling and "
+                         "batchnorm ops are counted in other_ops";
+  j["pareto_method"] =
+      "a variant is Pareto-optimal when no other has <= resource and >= accuracy (one strict); the knee is "
+      "Kneedle on the front in log-resource space: the front point maximizing y - x with x = log(resource) and "
+      "y = accuracy normalized to [0, 1] over the front";
+  if (executor)
+    j["executor"] = {{"cpu", executor->cpu},
+                     {"isa", executor->isa},
+                     {"threads", executor->threads},
+                     {"energy_model", executor->energy_model},
+                     {"device_profile", executor->device_profile},
+                     {"energy_formula", executor->energy_formula}};
+  else
+    j["executor"] = nullptr;
+  j["notes"] = notes;
+  auto vars = ojson::array();
   for (const auto& r : records) {
-    j.begin_object();
-    j.field("id", r.id);
-    if (r.parent.empty())
-      j.key("parent").null();
-    else
-      j.field("parent", r.parent);
-    j.key("transforms").begin_array();
-    for (auto& t : r.transforms) j.value(t);
-    j.end_array();
-    j.field("file", r.file);
-    j.field("sha256", r.sha256);
-    j.field("params", r.profile.params);
-    j.field("params_nonzero", r.profile.params_nonzero);
-    j.field("flops", r.profile.flops);
-    j.field("flops_effective", r.profile.flops_effective);
-    j.field("other_ops", r.profile.other_ops);
-    j.field("bytes", r.profile.bytes);
-    j.field("activation_bytes", r.profile.activation_bytes);
-    j.field("accuracy", r.accuracy);
-    if (r.accuracy_before_finetune >= 0)
-      j.field("accuracy_before_finetune", r.accuracy_before_finetune);
-    else
-      j.key("accuracy_before_finetune").null();
-    j.field("pareto_bytes", r.pareto_bytes);
-    j.field("pareto_flops", r.pareto_flops);
-    j.field("knee_bytes", r.knee_bytes);
-    j.field("knee_flops", r.knee_flops);
-    j.field("validation_examples", r.validation_examples);
-    j.field("epochs", r.epochs);
-    j.field("train_seconds", r.train_seconds);
-    j.field("build_seconds", r.build_seconds);
-    j.field("eval_images_per_s", r.eval_images_per_s);
-    j.key("layers").begin_array();
-    for (const auto& l : r.profile.layers) {
-      j.begin_object();
-      j.field("name", l.name);
-      j.field("kind", l.kind);
-      j.field("repr", l.repr);
-      j.field("params", l.params);
-      j.field("params_nonzero", l.params_nonzero);
-      j.field("flops", l.flops);
-      j.field("flops_effective", l.flops_effective);
-      j.field("bytes", l.bytes);
-      j.end_object();
-    }
-    j.end_array();
-    j.end_object();
+    ojson v;
+    v["id"] = r.id;
+    v["parent"] = r.parent.empty() ? ojson(nullptr) : ojson(r.parent);
+    v["transforms"] = r.transforms;
+    v["file"] = r.file;
+    v["sha256"] = r.sha256;
+    v["params"] = r.profile.params;
+    v["params_nonzero"] = r.profile.params_nonzero;
+    v["flops"] = r.profile.flops;
+    v["flops_effective"] = r.profile.flops_effective;
+    v["other_ops"] = r.profile.other_ops;
+    v["bytes"] = r.profile.bytes;
+    v["activation_bytes"] = r.profile.activation_bytes;
+    v["accuracy"] = r.accuracy;
+    v["accuracy_before_finetune"] = r.accuracy_before_finetune >= 0 ? ojson(r.accuracy_before_finetune) : ojson(nullptr);
+    v["pareto_bytes"] = r.pareto_bytes;
+    v["pareto_flops"] = r.pareto_flops;
+    v["knee_bytes"] = r.knee_bytes;
+    v["knee_flops"] = r.knee_flops;
+    v["pareto_latency"] = r.pareto_latency;
+    v["pareto_energy"] = r.pareto_energy;
+    v["knee_latency"] = r.knee_latency;
+    v["knee_energy"] = r.knee_energy;
+    v["validation_examples"] = r.validation_examples;
+    v["epochs"] = r.epochs;
+    v["train_seconds"] = r.train_seconds;
+    v["build_seconds"] = r.build_seconds;
+    v["eval_images_per_s"] = r.eval_images_per_s;
+    v["measured"] = measured_json(r.measured);
+    auto layers = ojson::array();
+    for (const auto& l : r.profile.layers)
+      layers.push_back({{"name", l.name},
+                        {"kind", l.kind},
+                        {"repr", l.repr},
+                        {"params", l.params},
+                        {"params_nonzero", l.params_nonzero},
+                        {"flops", l.flops},
+                        {"flops_effective", l.flops_effective},
+                        {"bytes", l.bytes}});
+    v["layers"] = std::move(layers);
+    vars.push_back(std::move(v));
   }
-  j.end_array();
-  j.end_object();
-  return j.str();
+  j["variants"] = std::move(vars);
+  return j.dump(2);
 }
 
 const VariantRecord* CatalogIndex::find(const std::string& id) const {
@@ -220,10 +233,21 @@ CatalogIndex parse_catalog_index(const std::string& text, const std::string& whe
   Obj r{root, where};
   if (r.str("format") != kCatalogFormat) r.bad("format", "expected '" + std::string(kCatalogFormat) + "' (not an mcdnn catalog)");
   int64_t ver = r.i64("format_version");
-  if (ver != kCatalogVersion)
-    r.bad("format_version", "catalog format version " + std::to_string(ver) + ", this mcdnn reads version " +
+  if (ver != 2 && ver != kCatalogVersion)
+    r.bad("format_version", "catalog format version " + std::to_string(ver) + ", this mcdnn reads versions 2 and " +
                                 std::to_string(kCatalogVersion) + "; rebuild the catalog with this mcdnn-compile");
   CatalogIndex c;
+  c.format_version = static_cast<int>(ver);
+  if (ver >= 3 && !r.at("executor").is_null()) {
+    Obj e = r.obj("executor");
+    c.measured = true;
+    c.executor.cpu = e.str("cpu");
+    c.executor.isa = e.str("isa");
+    c.executor.threads = static_cast<int>(e.i64("threads", 1, 4096));
+    c.executor.energy_model = e.str("energy_model");
+    c.executor.device_profile = e.str("device_profile");
+    c.executor.energy_formula = e.str("energy_formula");
+  }
   c.schema = r.str("schema");
   c.build_key = r.str("build_key");
   Obj in = r.obj("input");
@@ -283,6 +307,38 @@ CatalogIndex parse_catalog_index(const std::string& text, const std::string& whe
     rec.train_seconds = v.num("train_seconds", 0, 1e12);
     rec.build_seconds = v.num("build_seconds", 0, 1e12);
     rec.eval_images_per_s = v.num("eval_images_per_s", 0, 1e15);
+    if (ver >= 3) {
+      rec.pareto_latency = v.boolean("pareto_latency");
+      rec.pareto_energy = v.boolean("pareto_energy");
+      rec.knee_latency = v.boolean("knee_latency");
+      rec.knee_energy = v.boolean("knee_energy");
+      const json& mj = v.at("measured");
+      if (c.measured != !mj.is_null())
+        v.bad("measured", c.measured ? "missing while \"executor\" is set" : "present while \"executor\" is null");
+      if (c.measured) {
+        Obj m = v.obj("measured");
+        MeasuredCost& mc = rec.measured;
+        mc.present = true;
+        mc.latency_ms = m.num("latency_ms", 0, 1e9);
+        mc.latency_p95_ms = m.num("latency_p95_ms", mc.latency_ms, 1e9);
+        mc.runs = m.i64("runs", 1);
+        mc.batch = m.i64("batch", 1, 1 << 20);
+        mc.throughput = m.num("throughput", 0, 1e15);
+        mc.load_cold_ms = m.num("load_cold_ms", 0, 1e9);
+        mc.load_warm_ms = m.num("load_warm_ms", 0, 1e9);
+        mc.resident_bytes = m.i64("resident_bytes");
+        mc.activation_bytes = m.i64("activation_bytes");
+        mc.exec_mj = m.num("exec_mj", 0, 1e15);
+        mc.load_mj = m.num("load_mj", 0, 1e15);
+        const json& ls = m.at("layers");
+        if (!ls.is_array()) m.bad("layers", "expected a list");
+        for (size_t k = 0; k < ls.size(); ++k) {
+          if (!ls[k].is_object()) m.bad("layers[" + std::to_string(k) + "]", "expected an object");
+          Obj l{ls[k], m.where + ".layers[" + std::to_string(k) + "]"};
+          mc.layers.push_back({l.str("name"), l.str("kernel"), l.num("ms", 0, 1e9)});
+        }
+      }
+    }
     const json& layers = v.at("layers");
     if (!layers.is_array()) v.bad("layers", "expected a list");
     for (size_t k = 0; k < layers.size(); ++k) {

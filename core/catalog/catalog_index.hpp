@@ -11,9 +11,41 @@
 namespace mcdnn {
 
 constexpr const char* kCatalogFormat = "mcdnn-catalog";
-constexpr int kCatalogVersion = 2;  // 2: every variant carries the sha256 of its file
+constexpr int kCatalogVersion = 3;  // 2: every variant carries the sha256 of its file
+                                    // 3: measured executor costs, the executor and energy model
 
 InputInfo input_info(const Schema& s);
+
+// One layer's (or fused group's) share of the measured batch-1 latency.
+struct LayerCost {
+  std::string name;    // the layers the executor step covers, "conv1+bn1+relu1"
+  std::string kernel;  // "f32 dense", "lowrank int8 dense + f32 dense", "" for pooling
+  double ms = 0;       // mean per inference
+};
+
+// What running the variant with the executor cost, measured on the building machine
+// (executor/measure.hpp); energy from the device energy model (executor/energy.hpp).
+struct MeasuredCost {
+  bool present = false;
+  double latency_ms = 0, latency_p95_ms = 0;  // batch 1, after warm-up
+  int64_t runs = 0;                            // batch-1 runs timed
+  int64_t batch = 0;                           // batched throughput: batch size
+  double throughput = 0;                       // images per second at that batch
+  double load_cold_ms = 0, load_warm_ms = 0;   // file -> runnable model (page cache dropped / warm)
+  int64_t resident_bytes = 0;                  // weights, scales, codebooks, indices held
+  int64_t activation_bytes = 0;                // batch-1 activation and scratch buffers
+  double exec_mj = 0, load_mj = 0;             // energy per inference / per load
+  std::vector<LayerCost> layers;
+};
+
+// The machine and model the measurements come from (catalog.json "executor").
+struct ExecutorInfo {
+  std::string cpu, isa;
+  int threads = 1;
+  std::string energy_model;     // "mcdnn-energy/1"
+  std::string device_profile;   // "epyc-zen4-core"
+  std::string energy_formula;   // the formula with its constants, for readers
+};
 
 struct VariantRecord {
   std::string id;
@@ -31,9 +63,13 @@ struct VariantRecord {
   double eval_images_per_s = 0;
   // Set by mark_pareto(): on the accuracy-vs-bytes / accuracy-vs-effective-FLOPs front, and the knee.
   bool pareto_bytes = false, pareto_flops = false, knee_bytes = false, knee_flops = false;
+  // The same over measured batch-1 latency and execution energy (when measured).
+  bool pareto_latency = false, pareto_energy = false, knee_latency = false, knee_energy = false;
+  MeasuredCost measured;
 };
 
-// Marks the Pareto-optimal records for accuracy versus bytes and versus effective FLOPs and
+// Marks the Pareto-optimal records for accuracy versus bytes, effective FLOPs and, when every
+// record is measured, batch-1 latency and execution energy, and
 // the knee of each front. A record is on a front when no other has less-or-equal resource and
 // greater-or-equal accuracy with one of them strict. Knee (Kneedle, Satopaa et al. 2011, on the
 // front in log-resource space): normalize x = log(resource) and y = accuracy over the front to
@@ -42,19 +78,24 @@ struct VariantRecord {
 void mark_pareto(std::vector<VariantRecord>& records);
 
 // catalog.json text for the given records.
+// `executor` null: the variants were not measured ("executor" and every "measured" are null).
 std::string catalog_json(const Schema& schema, const std::vector<VariantRecord>& records,
-                         const std::string& build_key = "", const std::vector<std::string>& notes = {});
+                         const std::string& build_key = "", const std::vector<std::string>& notes = {},
+                         const ExecutorInfo* executor = nullptr);
 
 struct CatalogIndex {
   std::string dir;
   std::string schema, build_key;
   InputInfo input;
   std::vector<std::string> notes;
+  int format_version = kCatalogVersion;
+  bool measured = false;  // "executor" present: every record's `measured` is filled
+  ExecutorInfo executor;
   std::vector<VariantRecord> records;  // base first
   const VariantRecord* find(const std::string& id) const;
 };
 
-// Reads DIR/catalog.json, trusting nothing: format and version first, then every key's type
+// Reads DIR/catalog.json (format version 2 or 3), trusting nothing: format and version first, then every key's type
 // and range, unique ids, each parent an earlier variant, file names that stay inside DIR
 // (a plain "<name>.h5", no '/' or ".."), 64-hex-digit checksums. Files are not opened.
 // Throws Error(Catalog) naming the file, the variant and the key.

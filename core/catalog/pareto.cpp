@@ -36,6 +36,14 @@ void mark_pareto(std::vector<VariantRecord>& records) {
         &VariantRecord::knee_bytes);
   front([](const VariantRecord& r) { return static_cast<double>(r.profile.flops_effective); }, &VariantRecord::pareto_flops,
         &VariantRecord::knee_flops);
+  // Measured fronts, in microseconds and microjoules (values above 1, like bytes and FLOPs).
+  bool measured = !records.empty();
+  for (const auto& r : records) measured &= r.measured.present;
+  if (!measured) return;
+  front([](const VariantRecord& r) { return r.measured.latency_ms * 1e3; }, &VariantRecord::pareto_latency,
+        &VariantRecord::knee_latency);
+  front([](const VariantRecord& r) { return r.measured.exec_mj * 1e3; }, &VariantRecord::pareto_energy,
+        &VariantRecord::knee_energy);
 }
 
 }  // namespace mcdnn

@@ -1,0 +1,40 @@
+#include "measure_variants.hpp"
+
+#include <chrono>
+#include <cstdio>
+
+#include "profile/profile.hpp"
+#include "util/interrupt.hpp"
+
+namespace mcdnn {
+
+ExecutorInfo measure_variants(BuildDir& build, std::vector<VariantRecord>& records, const CompileOptions& opt,
+                                    std::ostream& out) {
+  exec::MeasureOptions mo;
+  mo.seconds = opt.measure_seconds;
+  mo.device = opt.device_profile;
+  const ExecutorInfo info = exec::executor_info(mo);
+  out << "\nmeasuring " << records.size() << " variants with the executor (" << info.isa << ", 1 thread, "
+      << mo.seconds << " s of batch-1 runs each; energy: " << info.device_profile << ")\n";
+  const auto t0 = std::chrono::steady_clock::now();
+  const int width = static_cast<int>(std::to_string(records.size()).size());
+  for (size_t i = 0; i < records.size(); ++i) {
+    check_interrupted();
+    VariantRecord& r = records[i];
+    r.measured = exec::measure_file(build.file(r.file), static_cast<double>(r.profile.flops_effective), mo);
+    const auto& m = r.measured;
+    char buf[256];
+    std::snprintf(buf, sizeof buf, "[%*zu/%zu] %-40s %8.3f ms (p95 %.3f)  %7.0f img/s @%lld  load %6.2f ms  %s  %.3f mJ\n", width,
+                  i + 1, records.size(), r.id.c_str(), m.latency_ms, m.latency_p95_ms, m.throughput,
+                  static_cast<long long>(m.batch), m.load_cold_ms, human(static_cast<double>(m.resident_bytes), "B").c_str(),
+                  m.exec_mj);
+    out << buf << std::flush;
+  }
+  char buf[128];
+  std::snprintf(buf, sizeof buf, "measured %zu variants in %.1f s\n", records.size(),
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  out << buf;
+  return info;
+}
+
+}  // namespace mcdnn

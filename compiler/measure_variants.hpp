@@ -1,0 +1,16 @@
+// The build's measurement phase: every finished variant file in the build directory is run
+// with the executor (executor/measure.hpp) and its record gets the measured costs.
+#pragma once
+#include <ostream>
+#include <vector>
+
+#include "catalog/output_dir.hpp"
+#include "compile.hpp"
+#include "measure.hpp"
+
+namespace mcdnn {
+
+ExecutorInfo measure_variants(BuildDir& build, std::vector<VariantRecord>& records, const CompileOptions& opt,
+                                    std::ostream& out);
+
+}  // namespace mcdnn

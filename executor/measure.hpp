@@ -1,0 +1,41 @@
+// Measuring what a variant costs when the executor runs it (catalog.json "measured"):
+//   load     read_variant_file() + Model::from_file(), once cold (the file's pages dropped from
+//            the page cache with posix_fadvise(DONTNEED) first) and the median of `load_runs`
+//            warm loads; SHA-256 verification is not included
+//   latency  batch 1 on a fixed seeded input: `warmup` runs, then runs until `seconds` have
+//            passed (at least min_runs, at most max_runs); median and 95th percentile
+//   layers   mean time per executor step over 1/4 as many runs, timed step by step
+//   batched  images per second at batch `batch` over about seconds/2
+//   memory   the bytes the loaded model holds (Model::resident_bytes(), exact) and its batch-1
+//            activation buffers
+//   energy   the device energy model (energy.hpp) on those figures
+// Single-threaded (the executor and OpenBLAS run on one core).
+#pragma once
+#include <string>
+
+#include "catalog/catalog_index.hpp"
+#include "energy.hpp"
+#include "model.hpp"
+
+namespace mcdnn::exec {
+
+struct MeasureOptions {
+  double seconds = 0.25;
+  int warmup = 10, min_runs = 20, max_runs = 5000;
+  int64_t batch = 64;
+  int load_runs = 3;
+  std::string device = kDefaultDeviceProfile;
+  Options model;
+};
+
+// Measures the variant file at `path` (already validated or not: it is read with
+// read_variant_file(), which validates). `flops` is its effective FLOPs (for the energy model).
+MeasuredCost measure_file(const std::string& path, double flops, const MeasureOptions& opt = {});
+
+// This machine and model, for catalog.json.
+ExecutorInfo executor_info(const MeasureOptions& opt = {});
+
+// One thread for OpenBLAS (called by Model::from_file).
+void single_threaded_blas();
+
+}  // namespace mcdnn::exec

@@ -1,0 +1,175 @@
+// The executor's whole-network results against LibTorch evaluating the same stored weights:
+// an awkward network (stride 2, padding, 1x1 conv, lowrank conv and linear, batchnorm folded
+// and standalone, max and average pooling with padding, dropout) in every storage, dense and
+// 50% sparse, at batch 1 and 5, written to a variant file and read back.
+#include <cmath>
+#include <random>
+
+#include "catch.hpp"
+#include "catalog/variant_file.hpp"
+#include "fixtures.hpp"
+#include "model.hpp"
+#include "nn/net.hpp"
+#include <torch/torch.h>
+
+using namespace mcdnn;
+using namespace mcdnn::exec;
+
+namespace {
+
+LayerSpec conv(int64_t out, int64_t k, int64_t s, int64_t p) {
+  LayerSpec l;
+  l.kind = LayerKind::Conv2d;
+  l.out = out, l.kh = l.kw = k, l.sh = l.sw = s, l.ph = l.pw = p;
+  return l;
+}
+LayerSpec pool(LayerKind kind, int64_t k, int64_t s, int64_t p) {
+  LayerSpec l;
+  l.kind = kind;
+  l.kh = l.kw = k, l.sh = l.sw = s, l.ph = l.pw = p;
+  return l;
+}
+LayerSpec simple(LayerKind kind) {
+  LayerSpec l;
+  l.kind = kind;
+  return l;
+}
+LayerSpec linear(int64_t out) {
+  LayerSpec l;
+  l.kind = LayerKind::Linear;
+  l.out = out;
+  return l;
+}
+
+std::vector<LayerSpec> awkward_net(const std::string& storage, bool sparse) {
+  std::vector<LayerSpec> L;
+  L.push_back(conv(5, 3, 2, 1));
+  L.push_back(simple(LayerKind::BatchNorm));
+  L.push_back(simple(LayerKind::ReLU));
+  L.push_back(pool(LayerKind::MaxPool, 3, 2, 1));
+  L.push_back(conv(6, 2, 1, 0));
+  L.back().repr = "lowrank", L.back().rank = 2;
+  L.push_back(simple(LayerKind::ReLU));
+  L.push_back(pool(LayerKind::AvgPool, 2, 1, 1));
+  L.push_back(simple(LayerKind::BatchNorm));
+  L.push_back(conv(4, 1, 1, 0));
+  L.back().bias = false;
+  L.push_back(simple(LayerKind::Flatten));
+  L.push_back(linear(13));
+  L.push_back(simple(LayerKind::ReLU));
+  L.push_back(simple(LayerKind::Dropout));
+  L.push_back(linear(5));
+  L.back().repr = "lowrank", L.back().rank = 3;
+  Shape s{3, 11, 9, false};
+  for (size_t i = 0; i < L.size(); ++i) {
+    L[i].name = std::string(kind_prefix(L[i].kind)) + std::to_string(i);
+    if (L[i].kind == LayerKind::Conv2d || L[i].kind == LayerKind::Linear) L[i].storage = storage, L[i].sparse = sparse;
+    L[i].in = s;
+    std::string why;
+    REQUIRE(infer_output(L[i], s, &L[i].out_shape, &why));
+    s = L[i].out_shape;
+  }
+  return L;
+}
+
+// A network with random weights, its sparse weights half zero and every weight replaced by
+// decode(encode(w)) so LibTorch runs exactly what the file stores; the file's tensors.
+Net build(const std::vector<LayerSpec>& L, VariantFile* f, uint32_t seed) {
+  torch::manual_seed(seed);
+  Net net(L);
+  net->eval();
+  f->id = "t";
+  f->input.input = {3, 11, 9, false};
+  f->input.num_classes = 5;
+  f->layers = L;
+  f->tensors.clear();
+  torch::NoGradGuard ng;
+  for (size_t i = 0; i < L.size(); ++i) {
+    const auto specs = tensors_of(L[i]);
+    std::vector<EncodedTensor> enc;
+    for (size_t k = 0; k < specs.size(); ++k) {
+      torch::Tensor& t = net->tensors(i)[k];
+      if (L[i].kind == LayerKind::BatchNorm) {  // non-trivial statistics and affine
+        t.copy_(specs[k].name == "running_var" ? torch::rand_like(t) + 0.5 : torch::randn_like(t) * 0.3 + (k == 0 ? 1.0 : 0.0));
+      } else if (specs[k].matrix && L[i].sparse) {
+        t.mul_((torch::rand_like(t) > 0.5).to(torch::kFloat));
+      } else if (!specs[k].matrix) {
+        t.copy_(torch::randn_like(t) * 0.1);
+      }
+      auto c = t.contiguous();
+      const bool matrix = specs[k].matrix;
+      EncodedTensor e = encode_tensor(c.data_ptr<float>(), specs[k].shape, matrix ? L[i].storage : "f32", matrix && L[i].sparse);
+      const auto dec = decode_tensor(e);
+      t.copy_(torch::from_blob(const_cast<float*>(dec.data()), t.sizes(), torch::kFloat));
+      enc.push_back(std::move(e));
+    }
+    f->tensors.push_back(std::move(enc));
+  }
+  return net;
+}
+
+}  // namespace
+
+TEST_CASE("executor logits match LibTorch on the same stored weights, every storage, batch 1 and 5", "[executor][model]") {
+  test::TempDir dir;
+  for (const char* fmt : {"f32", "f16", "int8", "cb8", "cb4", "cb2"})
+    for (bool sparse : {false, true})
+      for (SparsePolicy policy : {SparsePolicy::Sparse, SparsePolicy::Dense}) {
+        if (!sparse && policy == SparsePolicy::Dense) continue;
+        VariantFile f;
+        Net net = build(awkward_net(fmt, sparse), &f, 11);
+        write_variant_file(dir / "v.h5", f);
+        const VariantFile back = read_variant_file(dir / "v.h5");
+        for (Int8Mode mode : {Int8Mode::Float, Int8Mode::Integer}) {
+          if (mode == Int8Mode::Integer && std::string(fmt) != "int8") continue;
+          Options opt;
+          opt.int8 = mode;
+          opt.sparse = policy;
+          Model m = Model::from_file(back, opt);
+          for (int64_t n : {1, 5}) {
+            INFO(fmt << (sparse ? " sparse" : " dense") << (policy == SparsePolicy::Dense ? " run dense" : "")
+                     << (mode == Int8Mode::Integer ? " integer" : "") << " batch " << n);
+            torch::manual_seed(static_cast<uint64_t>(n));
+            const torch::Tensor x = torch::randn({n, 3, 11, 9});
+            torch::Tensor ref;
+            {
+              torch::NoGradGuard ng;
+              ref = net->forward(x).contiguous();
+            }
+            std::vector<float> got(static_cast<size_t>(n * 5));
+            m.run(x.data_ptr<float>(), n, got.data());
+            const float* r = ref.data_ptr<float>();
+            double worst = 0, scale = 0;
+            for (int64_t i = 0; i < n * 5; ++i) {
+              worst = std::max(worst, std::fabs(static_cast<double>(got[static_cast<size_t>(i)]) - r[i]));
+              scale = std::max(scale, std::fabs(static_cast<double>(r[i])));
+            }
+            // Float: 1e-4 relative to the largest logit (summation order only). Integer int8:
+            // activations rounded to 8 bits per column, 2% of the largest logit.
+            const double tol = (mode == Int8Mode::Integer ? 2e-2 : 1e-4) * (1 + scale);
+            INFO("max |diff| " << worst << ", largest logit " << scale);
+            CHECK(worst <= tol);
+          }
+        }
+      }
+}
+
+TEST_CASE("executor steps fuse batchnorm and relu, and resident bytes follow the storage", "[executor][model]") {
+  VariantFile f32, cb2;
+  build(awkward_net("f32", false), &f32, 3);
+  build(awkward_net("cb2", false), &cb2, 3);
+  Model a = Model::from_file(f32), b = Model::from_file(cb2);
+  REQUIRE(a.steps().size() == b.steps().size());
+  CHECK(a.steps()[0].name == "conv0+bn1+relu2");
+  CHECK(a.steps()[0].kind == Step::Conv);
+  CHECK(a.steps()[0].scale.size() == 5);
+  // The standalone batchnorm after the average pool stays a step (nothing to fold it into).
+  bool affine = false;
+  for (const auto& s : a.steps()) affine |= s.kind == Step::Affine && s.name == "bn7";
+  CHECK(affine);
+  // Weights only: 2-bit codes are 16x smaller than f32 (plus row padding and the codebooks).
+  int64_t wa = 0, wb = 0;
+  for (const auto& s : a.steps()) wa += s.a.resident_bytes() + s.b.resident_bytes();
+  for (const auto& s : b.steps()) wb += s.a.resident_bytes() + s.b.resident_bytes();
+  CHECK(wb < wa / 4);
+}
