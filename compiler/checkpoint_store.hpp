@@ -1,9 +1,9 @@
 // The sweep's VariantStore on a build directory: each finished variant is written to
 // DIR.partial and committed to the checkpoint; a dropped or resumed variant is read back from
-// its file (catalog/output_dir.hpp, passes/sweep.hpp).
+// its file (catalog/output_dir.hpp, sweep/sweep.hpp).
 #pragma once
 #include "catalog/catalog.hpp"
-#include "passes/sweep.hpp"
+#include "sweep/sweep.hpp"
 
 namespace mcdnn {
 

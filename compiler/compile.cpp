@@ -14,7 +14,7 @@
 #include "nn/net.hpp"
 #include "nn/variant.hpp"
 #include "measure_variants.hpp"
-#include "passes/sweep.hpp"
+#include "sweep/sweep.hpp"
 #include "train/finetune.hpp"
 #include "profile/profile.hpp"
 #include "schema/schema.hpp"

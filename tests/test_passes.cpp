@@ -6,7 +6,7 @@
 #include "catch.hpp"
 #include "fixtures.hpp"
 #include "passes/passes.hpp"
-#include "passes/sweep.hpp"
+#include "sweep/sweep.hpp"
 #include "schema/schema.hpp"
 #include "train/finetune.hpp"
 #include "util/error.hpp"

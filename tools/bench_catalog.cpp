@@ -10,7 +10,7 @@
 #include <thread>
 
 #include "data/dataset.hpp"
-#include "passes/sweep.hpp"
+#include "sweep/sweep.hpp"
 #include "profile/profile.hpp"
 #include "train/finetune.hpp"
 

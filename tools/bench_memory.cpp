@@ -18,7 +18,7 @@
 #include "bench_child.hpp"
 #include "catalog/catalog.hpp"
 #include "checkpoint_store.hpp"
-#include "passes/sweep.hpp"
+#include "sweep/sweep.hpp"
 #include "schema/schema.hpp"
 #include "train/finetune.hpp"
 

@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
-"""Plot an mcdnn catalog: validation accuracy against stored bytes and against effective FLOPs.
+"""Plot an mcdnn catalog: validation accuracy against stored bytes, effective FLOPs and, when the
+catalog was measured by the executor, batch-1 latency and execution energy.
 
     python3 tools/plot_catalog.py CATALOG_DIR [-o OUT_PREFIX]
 
 Writes OUT_PREFIX.png and OUT_PREFIX.svg (default: CATALOG_DIR/catalog). Both axes of resource
-are logarithmic; every variant is a point labelled by its transforms; the Pareto front is drawn
-as a line and its knee (marked by mcdnn-compile in catalog.json) as a star.
+are logarithmic; every variant is a point; the Pareto front is drawn as a line with its points
+labelled, and its knee (marked by mcdnn-compile in catalog.json) as a star.
 """
 import argparse
 import json
@@ -22,20 +23,20 @@ def label(v):
     return v["id"]
 
 
-def panel(ax, variants, key, front_key, knee_key, xlabel):
-    xs = [max(v[key], 1) for v in variants]
+def panel(ax, variants, get, front_key, knee_key, xlabel):
+    xs = [get(v) for v in variants]
     ys = [100 * v["accuracy"] for v in variants]
     ax.scatter(xs, ys, s=14, color="#7a8ca5", zorder=2, label="variant")
-    front = sorted((v for v in variants if v[front_key]), key=lambda v: v[key])
-    ax.plot([max(v[key], 1) for v in front], [100 * v["accuracy"] for v in front], "-o", color="#c0392b",
+    front = sorted((v for v in variants if v[front_key]), key=get)
+    ax.plot([get(v) for v in front], [100 * v["accuracy"] for v in front], "-o", color="#c0392b",
             markersize=4, zorder=3, label="Pareto front")
     for v in variants:
         if v[knee_key]:
-            ax.scatter([max(v[key], 1)], [100 * v["accuracy"]], marker="*", s=260, color="#f1c40f",
+            ax.scatter([get(v)], [100 * v["accuracy"]], marker="*", s=260, color="#f1c40f",
                        edgecolors="black", zorder=4, label="knee: " + label(v))
     for x, y, v in zip(xs, ys, variants):
-        ax.annotate(label(v), (x, y), fontsize=4.2, xytext=(3, 1.5), textcoords="offset points", color="#333333",
-                    alpha=1.0 if v[front_key] else 0.55)
+        if v[front_key]:
+            ax.annotate(label(v), (x, y), fontsize=5, xytext=(3, 1.5), textcoords="offset points", color="#333333")
     base = next(v for v in variants if v["id"] == "base")
     ax.axhline(100 * base["accuracy"] - 1, color="#999999", linestyle=":", linewidth=0.8, label="base - 1 point")
     ax.set_xscale("log")
@@ -56,9 +57,17 @@ def main(argv):
     if cat.get("format") != "mcdnn-catalog":
         sys.exit(f"{a.catalog}/catalog.json: not an mcdnn catalog")
     variants = cat["variants"]
-    fig, axes = plt.subplots(1, 2, figsize=(17, 8))
-    panel(axes[0], variants, "bytes", "pareto_bytes", "knee_bytes", "stored weight bytes (log)")
-    panel(axes[1], variants, "flops_effective", "pareto_flops", "knee_flops", "effective FLOPs per input (log)")
+    measured = cat.get("executor") is not None
+    fig, axes = plt.subplots(2 if measured else 1, 2, figsize=(17, 15 if measured else 8), squeeze=False)
+    panel(axes[0][0], variants, lambda v: max(v["bytes"], 1), "pareto_bytes", "knee_bytes", "stored weight bytes (log)")
+    panel(axes[0][1], variants, lambda v: max(v["flops_effective"], 1), "pareto_flops", "knee_flops",
+          "effective FLOPs per input (log)")
+    if measured:
+        ex = cat["executor"]
+        panel(axes[1][0], variants, lambda v: v["measured"]["latency_ms"], "pareto_latency", "knee_latency",
+              f"measured batch-1 latency, ms (log; executor, {ex['isa']}, {ex['threads']} thread)")
+        panel(axes[1][1], variants, lambda v: v["measured"]["exec_mj"], "pareto_energy", "knee_energy",
+              f"execution energy per input, mJ (log; model {ex['energy_model']}, {ex['device_profile']})")
     base = next(v for v in variants if v["id"] == "base")
     fig.suptitle(f"{cat['schema']}: base model ({100 * base['accuracy']:.2f}%, {base['bytes'] / 1e6:.2f} MB, "
                  f"{base['flops'] / 1e6:.1f} MFLOPs) and {len(variants) - 1} variants ({cat['compiler']})")

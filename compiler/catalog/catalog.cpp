@@ -80,6 +80,14 @@ std::map<std::string, std::vector<int64_t>> unmasked_zeros(const Variant& v) {
   return out;
 }
 
+Profile profile_variant(const Variant& v) {
+  const auto& layers = v.net->layers();
+  std::vector<std::vector<EncodedTensor>> enc(layers.size());
+  for (size_t i = 0; i < layers.size(); ++i)
+    for (size_t k = 0; k < tensors_of(layers[i]).size(); ++k) enc[i].push_back(encoded_tensor(v, i, k));
+  return profile_stored(layers, enc);
+}
+
 void write_catalog(const std::string& dir, const Schema& schema, std::vector<VariantRecord> records,
                    const std::vector<const Variant*>& variants, const std::string& build_key,
                    const std::vector<std::string>& notes) {

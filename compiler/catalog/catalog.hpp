@@ -21,6 +21,9 @@ void write_variant(const std::string& path, const VariantRecord& rec, const Inpu
 // `unmasked_zeros` (CheckpointEntry).
 Variant variant_from_file(const VariantFile& f, const std::map<std::string, std::vector<int64_t>>& unmasked_zeros = {});
 
+// The profile of `v` as stored: profile_stored() (profile/profile.hpp) of its encodings.
+Profile profile_variant(const Variant& v);
+
 // read_variant_file() + variant_from_file(). Throws Error(Catalog).
 Variant read_variant(const std::string& path, InputInfo* info = nullptr);
 

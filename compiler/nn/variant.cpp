@@ -37,28 +37,6 @@ EncodedTensor encoded_tensor(const Variant& v, size_t layer, size_t k) {
   return encode_tensor(t.data_ptr<float>(), ts.shape, "f32", sparse);
 }
 
-Profile profile_variant(const Variant& v) {
-  Profile base = profile_layers(v.net->layers());
-  Profile p;
-  for (size_t i = 0; i < base.layers.size(); ++i) {
-    LayerProfile lp = base.layers[i];
-    const LayerSpec& l = v.net->layers()[i];
-    auto ts = tensors_of(l);
-    lp.bytes = 0;
-    lp.params_nonzero = 0;
-    lp.flops_effective = 0;
-    for (size_t k = 0; k < ts.size(); ++k) {
-      const auto& t = v.net->tensors(i)[k];
-      int64_t nz = t.ne(0).sum().item<int64_t>();
-      if (ts[k].trainable) lp.params_nonzero += nz;
-      if (ts[k].matrix) lp.flops_effective += weight_flops(l, ts[k], nz);
-      lp.bytes += encoded_tensor(v, i, k).bytes();
-    }
-    p.add(lp);
-  }
-  return p;
-}
-
 void apply_masks(Variant& v) {
   if (v.masks.empty()) return;
   torch::NoGradGuard no_grad;

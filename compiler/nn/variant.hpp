@@ -7,7 +7,6 @@
 
 #include "nn/net.hpp"
 #include "nn/storage.hpp"
-#include "profile/profile.hpp"
 
 namespace mcdnn {
 
@@ -38,9 +37,6 @@ Variant derive(const Variant& v, const std::vector<LayerSpec>& specs);
 
 // The stored form of tensor k of layer i (attached encoding, or lossless per the layer spec).
 EncodedTensor encoded_tensor(const Variant& v, size_t layer, size_t k);
-
-// Profile with bytes from the actual encodings and nonzero counts from the actual weights.
-Profile profile_variant(const Variant& v);
 
 // Zeroes masked weights (after each optimizer step).
 void apply_masks(Variant& v);

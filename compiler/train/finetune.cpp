@@ -3,12 +3,10 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
-#include <random>
 #include <unordered_map>
 
 #include "util/error.hpp"
-#include "util/interrupt.hpp"
-#include "util/thread_policy.hpp"
+#include "train/loop.hpp"
 
 namespace mcdnn {
 
@@ -145,40 +143,33 @@ FinetuneResult finetune(Variant& v, size_t shared_prefix, FeatureCache& cache, c
   torch::optim::Adam opt(params, torch::optim::AdamOptions(lr0));
   const int64_t count = tr.x.size(0), bs = std::min(spec.batch_size, count);
   const int64_t steps_per_epoch = (count + bs - 1) / bs, total = steps_per_epoch * epochs;
-  std::mt19937_64 rng(seed);
-  std::vector<int64_t> order(static_cast<size_t>(count));
-  for (int64_t i = 0; i < count; ++i) order[static_cast<size_t>(i)] = i;
-  net->train();
-  int64_t step = 0;
-  for (int64_t e = 0; e < epochs; ++e) {
-    for (int64_t i = count - 1; i > 0; --i) std::swap(order[static_cast<size_t>(i)], order[rng() % static_cast<uint64_t>(i + 1)]);
-    auto perm = torch::from_blob(order.data(), {count}, torch::kInt64).to(device);
-    for (int64_t b = 0; b < steps_per_epoch; ++b, ++step) {
-      check_interrupted();
-      adapt_threads();
-      double lr = lr0 * 0.5 * (1.0 + std::cos(M_PI * static_cast<double>(step) / static_cast<double>(total)));
-      for (auto& g : opt.param_groups()) g.options().set_lr(lr);
-      auto idx = perm.slice(0, b * bs, std::min((b + 1) * bs, count));
-      auto x = tr.x.index_select(0, idx), y = tr.y.index_select(0, idx);
-      opt.zero_grad();
-      auto loss = torch::nn::functional::cross_entropy(net->forward_range(prefix(x), from, n), y);
-      loss.backward();
-      for (auto& sw : shared) {
-        auto g = torch::zeros_like(sw.codebook).index_add_(0, sw.idx, sw.weight.grad().flatten());
-        if (sw.sparse) g[0] = 0;  // the pruned zeros stay zero
-        sw.codebook.mutable_grad() = g;
-        sw.weight.mutable_grad() = torch::Tensor();
-      }
-      opt.step();
-      if (!shared.empty()) {
-        torch::NoGradGuard no_grad;
-        for (auto& sw : shared) sw.weight.copy_(sw.codebook.index_select(0, sw.idx).view_as(sw.weight));
-      }
-      apply_masks(v);
-      if (!std::isfinite(loss.item<double>()))
-        fail(ErrorClass::Training, "fine-tuning " + v.id + " diverged; lower catalog.finetune.lr");
+  LoopSpec ls;
+  ls.epochs = epochs;
+  ls.batch_size = bs;
+  ls.shuffle_seed = seed;
+  ls.lr = [&](int64_t e, int64_t b, int64_t) {  // cosine over all steps
+    const double step = static_cast<double>(e * steps_per_epoch + b);
+    return lr0 * 0.5 * (1.0 + std::cos(M_PI * step / static_cast<double>(total)));
+  };
+  ls.forward = [&](const torch::Tensor& x) { return net->forward_range(prefix(x), from, n); };
+  ls.after_backward = [&] {
+    for (auto& sw : shared) {
+      auto g = torch::zeros_like(sw.codebook).index_add_(0, sw.idx, sw.weight.grad().flatten());
+      if (sw.sparse) g[0] = 0;  // the pruned zeros stay zero
+      sw.codebook.mutable_grad() = g;
+      sw.weight.mutable_grad() = torch::Tensor();
     }
-  }
+  };
+  ls.after_step = [&] {
+    if (!shared.empty()) {
+      torch::NoGradGuard no_grad;
+      for (auto& sw : shared) sw.weight.copy_(sw.codebook.index_select(0, sw.idx).view_as(sw.weight));
+    }
+    apply_masks(v);
+  };
+  ls.diverged = [&](double, int64_t, int64_t) { return "fine-tuning " + v.id + " diverged; lower catalog.finetune.lr"; };
+  net->train();
+  run_loop(tr, opt, ls);
   for (auto& t : frozen) t.requires_grad_(true);
   // The trained centroids become the stored codebook: decoding gives the weights bit for bit.
   for (auto& sw : shared) {

@@ -1,12 +1,12 @@
 #include "train/train.hpp"
 
+#include "train/loop.hpp"
+
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <random>
 
 #include "util/error.hpp"
-#include "util/interrupt.hpp"
 #include "util/thread_policy.hpp"
 
 namespace mcdnn {
@@ -77,7 +77,6 @@ TrainResult train(Net& net, const TensorData& tr, const TensorData& val, const T
   TrainResult result;
   const int64_t n = tr.x.size(0);
   const int64_t bs = std::min(s.batch_size, n);
-  const int64_t batches = (n + bs - 1) / bs;
 
   std::unique_ptr<torch::optim::Optimizer> optim;
   if (s.optimizer == "sgd")
@@ -88,54 +87,33 @@ TrainResult train(Net& net, const TensorData& tr, const TensorData& val, const T
     optim = std::make_unique<torch::optim::Adam>(net->parameters(),
                                                  torch::optim::AdamOptions(s.lr).weight_decay(s.weight_decay));
 
-  // Shuffling uses its own generator (the weights and dropout use torch's, seeded by the caller),
-  // so the example order depends only on the seed.
-  std::mt19937_64 rng(static_cast<uint64_t>(s.seed));
-  std::vector<int64_t> order(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i) order[static_cast<size_t>(i)] = i;
-
-  auto t_all = Clock::now();
-  for (int64_t e = 0; e < s.epochs; ++e) {
-    net->train();
-    auto t0 = Clock::now();
-    // Fisher-Yates with our own draw: identical across standard libraries.
-    for (int64_t i = n - 1; i > 0; --i) std::swap(order[static_cast<size_t>(i)], order[rng() % static_cast<uint64_t>(i + 1)]);
-    auto perm = torch::from_blob(order.data(), {n}, torch::kInt64).to(tr.x.device());
-    double loss_sum = 0;
-    int64_t correct = 0;
-    double lr = s.lr;
-    for (int64_t b = 0; b < batches; ++b) {
-      check_interrupted();
-      adapt_threads();
-      lr = lr_at(s, static_cast<double>(e) + static_cast<double>(b) / static_cast<double>(batches));
-      for (auto& g : optim->param_groups()) g.options().set_lr(lr);
-      auto idx = perm.slice(0, b * bs, std::min((b + 1) * bs, n));
-      auto x = tr.x.index_select(0, idx);
-      auto y = tr.y.index_select(0, idx);
-      optim->zero_grad();
-      auto logits = net->forward(x);
-      auto loss = torch::nn::functional::cross_entropy(logits, y);
-      loss.backward();
-      optim->step();
-      double lv = loss.item<double>();
-      if (!std::isfinite(lv))
-        fail(ErrorClass::Training, "training diverged: loss became " + std::to_string(lv) + " in epoch " +
-                                       std::to_string(e + 1) + ", batch " + std::to_string(b + 1) +
-                                       "; lower training.lr or check the data normalization");
-      loss_sum += lv * static_cast<double>(x.size(0));
-      correct += logits.argmax(1).eq(y).sum().item<int64_t>();
-      if (opt.progress_bar && opt.log && (b % 10 == 0 || b + 1 == batches))
-        draw_bar(*opt.log, e + 1, s.epochs, b + 1, batches, loss_sum / static_cast<double>(std::min((b + 1) * bs, n)));
-    }
+  LoopSpec ls;
+  ls.epochs = s.epochs;
+  ls.batch_size = bs;
+  ls.shuffle_seed = static_cast<uint64_t>(s.seed);
+  ls.lr = [&](int64_t e, int64_t b, int64_t nb) {
+    return lr_at(s, static_cast<double>(e) + static_cast<double>(b) / static_cast<double>(nb));
+  };
+  ls.forward = [&](const torch::Tensor& x) { return net->forward(x); };
+  if (opt.progress_bar && opt.log)
+    ls.on_batch = [&](int64_t e, int64_t done, int64_t nb, double loss) {
+      if ((done - 1) % 10 == 0 || done == nb) draw_bar(*opt.log, e, s.epochs, done, nb, loss);
+    };
+  ls.diverged = [](double lv, int64_t e, int64_t b) {
+    return "training diverged: loss became " + std::to_string(lv) + " in epoch " + std::to_string(e) + ", batch " +
+           std::to_string(b) + "; lower training.lr or check the data normalization";
+  };
+  ls.on_epoch = [&](const LoopEpoch& le) {
     EpochStats st;
-    st.epoch = e + 1;
-    st.lr = lr;
-    st.train_seconds = since(t0);
-    st.loss = loss_sum / static_cast<double>(n);
-    st.train_accuracy = static_cast<double>(correct) / static_cast<double>(n);
+    st.epoch = le.epoch;
+    st.lr = le.lr;
+    st.train_seconds = le.seconds;
+    st.loss = le.loss;
+    st.train_accuracy = le.train_accuracy;
     st.train_images_per_s = static_cast<double>(n) / st.train_seconds;
     st.val_accuracy = evaluate(net, val, opt.eval_batch, &st.eval_seconds);
     st.eval_images_per_s = static_cast<double>(val.x.size(0)) / std::max(st.eval_seconds, 1e-9);
+    net->train();
     result.train_seconds += st.train_seconds;
     result.epochs.push_back(st);
     if (opt.log) {
@@ -147,7 +125,10 @@ TrainResult train(Net& net, const TensorData& tr, const TensorData& val, const T
                     st.train_seconds, st.train_images_per_s, st.eval_seconds, st.eval_images_per_s);
       *opt.log << buf << std::flush;
     }
-  }
+  };
+  auto t_all = Clock::now();
+  net->train();
+  run_loop(tr, *optim, ls);
   result.total_seconds = since(t_all);
   result.val_accuracy = result.epochs.empty() ? evaluate(net, val, opt.eval_batch) : result.epochs.back().val_accuracy;
   return result;

@@ -19,7 +19,7 @@ void mark_pareto(std::vector<VariantRecord>& records) {
       if (!dominated) f.push_back(i);
     }
     for (size_t i : f) records[i].*on = true;
-    std::sort(f.begin(), f.end(), [&](size_t a, size_t b) { return resource(records[a]) < resource(records[b]); });
+    std::stable_sort(f.begin(), f.end(), [&](size_t a, size_t b) { return resource(records[a]) < resource(records[b]); });
     if (f.size() < 3) return;
     double x0 = std::log(std::max(resource(records[f.front()]), 1.0)), x1 = std::log(std::max(resource(records[f.back()]), 1.0));
     double y0 = records[f.front()].accuracy, y1 = records[f.back()].accuracy;

@@ -116,10 +116,14 @@ Dataset read_idx(const std::string& images_file, const std::string& labels_file,
   Dataset d;
   d.source = images_file;
   d.label_source = labels_file;
+  const bool labelled = !labels_file.empty();  // "": images only (mcdnn-infer without labels)
   GzFile gi, gl;
   open_gz(gi, images_file);
-  open_gz(gl, labels_file);
-  IdxHeader hi = read_header(gi, images_file), hl = read_header(gl, labels_file);
+  IdxHeader hi = read_header(gi, images_file), hl;
+  if (labelled) {
+    open_gz(gl, labels_file);
+    hl = read_header(gl, labels_file);
+  }
 
   // Images: N x H x W (one channel) or N x C x H x W.
   bool shape_ok = (hi.dims.size() == 3 && input.c == 1 && hi.dims[1] == input.h && hi.dims[2] == input.w) ||
@@ -129,10 +133,10 @@ Dataset read_idx(const std::string& images_file, const std::string& labels_file,
                                input.str() + " (expected N x " + (input.c == 1 ? "" : std::to_string(input.c) + " x ") +
                                std::to_string(input.h) + " x " + std::to_string(input.w) +
                                "); fix `input` in the schema or use matching data");
-  if (hl.dims.size() != 1 || hl.type != 0x08)
+  if (labelled && (hl.dims.size() != 1 || hl.type != 0x08))
     data_fail(labels_file, "expected a 1-D uint8 label file (magic 00 00 08 01), found rank " +
                                std::to_string(hl.dims.size()) + " type 0x" + (hl.type == 8 ? "08" : "0d"));
-  if (hi.dims[0] != hl.dims[0])
+  if (labelled && hi.dims[0] != hl.dims[0])
     data_fail(labels_file, "has " + std::to_string(hl.dims[0]) + " labels but " + images_file + " has " +
                                std::to_string(hi.dims[0]) + " images; they must be the same set");
   d.n = hi.dims[0];
@@ -142,7 +146,7 @@ Dataset read_idx(const std::string& images_file, const std::string& labels_file,
   d.w = input.w;
   const int64_t per = d.c * d.h * d.w;
   check_claim(images_file, hi.header_bytes, static_cast<double>(d.n) * static_cast<double>(per) * (hi.type == 0x08 ? 1 : 4), "image data");
-  check_claim(labels_file, hl.header_bytes, static_cast<double>(d.n), "labels");
+  if (labelled) check_claim(labels_file, hl.header_bytes, static_cast<double>(d.n), "labels");
   d.images.resize(static_cast<size_t>(d.n * per));
   if (hi.type == 0x08) {
     std::vector<unsigned char> raw(static_cast<size_t>(d.n * per));
@@ -162,6 +166,7 @@ Dataset read_idx(const std::string& images_file, const std::string& labels_file,
       d.images[static_cast<size_t>(i)] = f;
     }
   }
+  if (!labelled) return d;
   std::vector<unsigned char> lab(static_cast<size_t>(d.n));
   read_exact(gl, labels_file, lab.data(), d.n, hl.header_bytes, "labels");
   d.labels.assign(lab.begin(), lab.end());

@@ -105,4 +105,28 @@ std::string format_profile(const Profile& p) {
   return out;
 }
 
+Profile profile_stored(const std::vector<LayerSpec>& layers, const std::vector<std::vector<EncodedTensor>>& tensors) {
+  Profile base = profile_layers(layers);
+  Profile p;
+  for (size_t i = 0; i < base.layers.size(); ++i) {
+    LayerProfile lp = base.layers[i];
+    const LayerSpec& l = layers[i];
+    const auto ts = tensors_of(l);
+    lp.bytes = 0;
+    lp.params_nonzero = 0;
+    lp.flops_effective = 0;
+    for (size_t k = 0; k < ts.size(); ++k) {
+      const EncodedTensor& e = tensors[i][k];
+      const auto w = decode_tensor(e);
+      int64_t nz = 0;
+      for (float x : w) nz += x != 0.0f;
+      if (ts[k].trainable) lp.params_nonzero += nz;
+      if (ts[k].matrix) lp.flops_effective += weight_flops(l, ts[k], nz);
+      lp.bytes += e.bytes();
+    }
+    p.add(lp);
+  }
+  return p;
+}
+
 }  // namespace mcdnn

@@ -13,7 +13,7 @@
 //   * params: trainable elements (weights, biases, batchnorm scale/shift);
 //   * bytes: the stored weight payload, every tensor the variant file holds for the layer
 //     (batchnorm running statistics included): 4 bytes per element here, where every weight is
-//     dense f32; profile_variant() (nn/variant.hpp) counts compressed forms from their exact
+//     dense f32; profile_stored() counts compressed forms from their exact
 //     encoding;
 //   * activation bytes (batch 1, fp32): a layer needs its input and output alive at once,
 //     except elementwise layers (relu, dropout, batchnorm, flatten), which run in place; the
@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "nn/layer.hpp"
+#include "nn/storage.hpp"
 
 namespace mcdnn {
 
@@ -54,12 +55,17 @@ struct Profile {
 };
 
 // Profile from specs alone, assuming every weight is nonzero and stored as dense f32
-// (exact for a base model). profile_variant() (nn/variant.hpp) refines params_nonzero,
-// flops_effective and bytes from a variant's actual weights and encodings.
+// (exact for a base model). profile_stored() refines params_nonzero, flops_effective and bytes
+// from a variant's stored weights.
 //
 // Effective FLOPs of a pruned layer: 2 x (nonzero weights) x (output positions that use each
 // weight): conv2d H'*W' per weight, linear 1; a lowrank layer sums its two factors.
 Profile profile_layers(const std::vector<LayerSpec>& layers);
+
+// Profile of a variant as stored: bytes from each tensor's encoding (EncodedTensor::bytes()),
+// params_nonzero and flops_effective from the nonzeros its encodings decode to. `tensors[i]`
+// holds layer i's tensors in tensors_of() order, each well-formed (check_encoding()).
+Profile profile_stored(const std::vector<LayerSpec>& layers, const std::vector<std::vector<EncodedTensor>>& tensors);
 
 // Dense FLOPs of one conv2d/linear weight tensor given its nonzero count.
 int64_t weight_flops(const LayerSpec& layer, const TensorSpec& t, int64_t nonzero);

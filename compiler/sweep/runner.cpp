@@ -1,4 +1,4 @@
-#include "passes/sweep.hpp"
+#include "sweep/sweep.hpp"
 
 #include <chrono>
 #include <cmath>
@@ -17,16 +17,6 @@ namespace mcdnn {
 namespace {
 using Clock = std::chrono::steady_clock;
 double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
-
-PassStep step(const std::string& pass, std::vector<std::string> layers, std::vector<std::string> levels) {
-  PassStep p;
-  p.pass = pass;
-  p.layers = std::move(layers);
-  p.levels = std::move(levels);
-  p.finetune = pass != "quantize";
-  p.where = "default sweep";
-  return p;
-}
 
 // Seeds the torch RNG from a string (a variant's lineage and the step applied to it), so that
 // what a pass or a fine-tuning draws does not depend on what ran before it.
@@ -230,76 +220,6 @@ class Runner {
 };
 }  // namespace
 
-std::vector<PassStep> default_sweep(const Schema& s) {
-  std::vector<std::string> convs, fcs;
-  std::string biggest_fc;
-  int64_t biggest = -1;
-  for (size_t i = 0; i < s.layers.size(); ++i) {
-    const auto& l = s.layers[i];
-    if (l.kind == LayerKind::Conv2d) convs.push_back(l.name);
-    if (l.kind == LayerKind::Linear) fcs.push_back(l.name);
-  }
-  if (!fcs.empty()) fcs.pop_back();  // the classifier keeps its classes
-  for (const auto& l : s.layers)
-    for (const auto& f : fcs)
-      if (l.name == f && l.out * l.in.numel() > biggest) biggest = l.out * l.in.numel(), biggest_fc = f;
-
-  // 2-bit codebooks lose too much as stored; they train their centroids (+6 points measured).
-  auto cb2_trained = [](std::vector<std::string> layers) {
-    PassStep q = step("quantize", std::move(layers), {"cb2"});
-    q.finetune = true;
-    return q;
-  };
-  std::vector<PassStep> v;
-  v.push_back(step("quantize", {}, {"f16", "int8", "cb8", "cb4"}));
-  v.push_back(cb2_trained({}));
-  if (!fcs.empty()) v.push_back(step("svd", fcs, {"1/2", "1/4", "1/8", "1/16"}));
-  if (convs.size() > 1) v.push_back(step("svd", {convs.begin() + 1, convs.end()}, {"1/2", "1/4", "1/8"}));
-  std::vector<std::string> linears = fcs;
-  for (const auto& l : s.layers)
-    if (l.kind == LayerKind::Linear && std::find(fcs.begin(), fcs.end(), l.name) == fcs.end()) linears.push_back(l.name);
-  if (!biggest_fc.empty()) {
-    PassStep p = step("prune", {biggest_fc}, {"0.5", "0.75", "0.9", "0.95", "0.97"});
-    p.iterative = true;
-    p.then.push_back(step("quantize", {}, {"int8", "cb4"}));
-    p.then.push_back(cb2_trained({}));
-    if (!convs.empty()) {  // mixed precision: 8-bit convs, then 4/2-bit fully connected layers
-      PassStep q = step("quantize", convs, {"int8"});
-      q.then.push_back(step("quantize", linears, {"cb4"}));
-      q.then.push_back(cb2_trained(linears));
-      p.then.push_back(q);
-    }
-    v.push_back(p);
-  }
-  // Per-layer pruning of the compute-heavy layers (every conv but the first, the hidden linears).
-  std::vector<std::string> heavy(convs.size() > 1 ? convs.begin() + 1 : convs.end(), convs.end());
-  heavy.insert(heavy.end(), fcs.begin(), fcs.end());
-  if (!heavy.empty()) {
-    PassStep p = step("prune", heavy, {"0.5", "0.75", "0.85", "0.9"});
-    p.iterative = true;
-    p.then.push_back(step("quantize", {}, {"int8"}));
-    v.push_back(p);
-  }
-  PassStep g = step("prune", {}, {"0.5", "0.7", "0.8", "0.9"});
-  g.global = g.iterative = true;
-  g.then.push_back(step("quantize", {}, {"cb4"}));
-  v.push_back(g);
-  std::vector<std::string> narrowable = convs;
-  narrowable.insert(narrowable.end(), fcs.begin(), fcs.end());
-  if (!narrowable.empty()) v.push_back(step("narrow", narrowable, {"1/2", "1/4"}));
-  if (convs.size() > 1) v.push_back(step("remove", {convs.begin() + 1, convs.end()}, {}));
-  if (!convs.empty() && !biggest_fc.empty()) {
-    PassStep c = step("narrow", {convs.front()}, {"1/2"});
-    PassStep f = step("svd", {biggest_fc}, {"1/8"});
-    PassStep p = step("prune", {biggest_fc}, {"0.9"});
-    p.then.push_back(step("quantize", {}, {"cb4"}));
-    f.then.push_back(p);
-    c.then.push_back(f);
-    v.push_back(c);
-  }
-  return v;
-}
-
 void MemoryStore::save(const Variant& v, VariantRecord&, size_t) { saved_[v.id] = derive(v, v.net->layers()); }
 
 Variant MemoryStore::load(const VariantRecord& rec) {
@@ -320,29 +240,6 @@ SweepResult run_sweep(const Schema& s, Variant base, const VariantRecord& base_r
   out.seconds = since(t0);
   out.cache_seconds = cache.seconds();
   return out;
-}
-
-std::string format_summary(const std::vector<VariantRecord>& records) {
-  const VariantRecord& b = records.front();
-  std::string o;
-  char buf[512];
-  std::snprintf(buf, sizeof buf, "  %-40s %8s %8s %11s %7s %11s %7s %7s %6s\n", "variant", "accuracy", "before", "bytes",
-                "x", "FLOPs eff.", "x", "pareto", "s");
-  o += buf;
-  for (const auto& r : records) {
-    std::string before = r.accuracy_before_finetune >= 0 ? std::to_string(100 * r.accuracy_before_finetune).substr(0, 5) + "%" : "-";
-    std::string mark = std::string(r.pareto_bytes ? "B" : "") + (r.knee_bytes ? "*" : "") + (r.pareto_flops ? "F" : "") +
-                       (r.knee_flops ? "*" : "");
-    std::snprintf(buf, sizeof buf, "  %-40s %7.2f%% %8s %11lld %6.1fx %11lld %6.1fx %7s %6.1f\n", r.id.c_str(), 100 * r.accuracy,
-                  before.c_str(), static_cast<long long>(r.profile.bytes),
-                  static_cast<double>(b.profile.bytes) / static_cast<double>(r.profile.bytes),
-                  static_cast<long long>(r.profile.flops_effective),
-                  static_cast<double>(b.profile.flops_effective) / static_cast<double>(std::max<int64_t>(r.profile.flops_effective, 1)),
-                  mark.c_str(), r.id == "base" ? r.train_seconds : r.build_seconds);
-    o += buf;
-  }
-  o += "  pareto: B = on the accuracy/bytes front, F = on the accuracy/FLOPs front, * = the front's knee\n";
-  return o;
 }
 
 }  // namespace mcdnn

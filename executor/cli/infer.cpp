@@ -1,0 +1,165 @@
+// mcdnn-infer: classify images with one variant of a catalog, run by the executor (no LibTorch).
+//   mcdnn-infer CATALOG VARIANT IMAGES [LABELS]
+// IMAGES is an IDX file (raw or .gz; LABELS an optional IDX labels file) or, with
+// --images-dataset, an HDF5 file (then --labels-dataset names the labels). Preprocessing comes
+// from catalog.json (pixel / 255 for uint8, then (x - mean) / std). Prints the predictions
+// (--predictions), the accuracy when labels are given, and batch-1 latency and batched
+// throughput.
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+
+#include "catalog/catalog_index.hpp"
+#include "data/dataset.hpp"
+#include "model.hpp"
+#include "util/error.hpp"
+#include "version.hpp"
+
+using namespace mcdnn;
+
+namespace {
+
+struct InferOptions {
+  std::string catalog, variant, images, labels;
+  std::string images_dataset, labels_dataset, layout = "NCHW";
+  int64_t limit = 0, batch = 64;
+  int64_t predictions = 0;
+  std::string int8 = "integer", sparse = "auto";
+};
+
+using Clock = std::chrono::steady_clock;
+double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+int infer(const InferOptions& o) {
+  const CatalogIndex index = read_catalog_index(o.catalog);
+  const VariantRecord* rec = index.find(o.variant);
+  if (!rec) {
+    std::string ids;
+    for (size_t i = 0; i < index.records.size() && i < 8; ++i) ids += (i ? ", " : "") + index.records[i].id;
+    fail(ErrorClass::Usage, o.catalog + ": no variant '" + o.variant + "' (" + std::to_string(index.records.size()) +
+                                " variants, e.g. " + ids + "; see catalog.json)");
+  }
+  const auto t_load = Clock::now();
+  const VariantFile f = load_variant(index, *rec);
+  exec::Options opt;
+  opt.int8 = o.int8 == "float" ? exec::Int8Mode::Float : exec::Int8Mode::Integer;
+  opt.sparse = o.sparse == "sparse" ? exec::SparsePolicy::Sparse : o.sparse == "dense" ? exec::SparsePolicy::Dense : exec::SparsePolicy::Auto;
+  opt.batch_hint = o.batch;
+  exec::Model model = exec::Model::from_file(f, opt);
+  const double load_s = since(t_load);
+
+  DataSource src;
+  if (o.images_dataset.empty()) {
+    src.format = "idx";
+    src.images = o.images;
+    src.labels = o.labels;
+  } else {
+    if (!o.labels.empty())
+      fail(ErrorClass::Usage, "an HDF5 input takes its labels from --labels-dataset, not from a LABELS file");
+    if (o.labels_dataset.empty())
+      fail(ErrorClass::Usage, "an HDF5 input needs --labels-dataset as well as --images-dataset");
+    src.format = "hdf5";
+    src.file = o.images;
+    src.images_dataset = o.images_dataset;
+    src.labels_dataset = o.labels_dataset;
+    src.layout = o.layout;
+  }
+  src.where = "mcdnn-infer input";
+  const Shape& in = index.input.input;
+  Dataset d;
+  try {
+    d = read_source(src, in, o.limit);
+  } catch (const Error& e) {
+    fail(e.cls(), std::string(e.what()) + " [variant " + o.variant + " of " + o.catalog + " takes " + in.str() + " images]");
+  }
+  for (auto l : d.labels)
+    if (l < 0 || l >= index.input.num_classes)
+      fail(ErrorClass::Data, d.label_source + ": label " + std::to_string(l) + " is not one of the catalog's " +
+                                 std::to_string(index.input.num_classes) + " classes");
+  if (!index.input.mean.empty()) normalize(d, index.input.mean, index.input.std);
+
+  const int64_t classes = model.num_classes(), per = in.numel();
+  std::vector<float> logits(static_cast<size_t>(d.n * classes));
+  // Batched pass over everything (throughput), then batch-1 runs (latency).
+  const auto t_batch = Clock::now();
+  for (int64_t i = 0; i < d.n; i += o.batch) {
+    const int64_t n = std::min(o.batch, d.n - i);
+    model.run(d.images.data() + i * per, n, logits.data() + i * classes);
+  }
+  const double batch_s = since(t_batch);
+  std::vector<double> lat;
+  std::vector<float> one(static_cast<size_t>(classes));
+  for (int64_t i = 0; i < std::min<int64_t>(d.n, 1000); ++i) {
+    const auto t = Clock::now();
+    model.run(d.images.data() + i * per, 1, one.data());
+    lat.push_back(since(t));
+  }
+  std::sort(lat.begin(), lat.end());
+
+  int64_t correct = 0;
+  for (int64_t i = 0; i < d.n; ++i) {
+    const float* l = logits.data() + i * classes;
+    const int64_t pred = std::max_element(l, l + classes) - l;
+    if (!d.labels.empty()) correct += pred == d.labels[static_cast<size_t>(i)];
+    if (i < o.predictions) {
+      std::string name = pred < static_cast<int64_t>(index.input.class_names.size()) ? index.input.class_names[static_cast<size_t>(pred)]
+                                                                                     : std::to_string(pred);
+      std::printf("%lld\t%lld\t%s\n", static_cast<long long>(i), static_cast<long long>(pred), name.c_str());
+    }
+  }
+  std::printf("variant %s: %lld images, %s, %s, loaded in %.2f ms\n", o.variant.c_str(), static_cast<long long>(d.n),
+              exec::isa_name(model.isa()), o.int8 == "float" ? "int8 as float" : "int8 integer", load_s * 1e3);
+  if (!d.labels.empty())
+    std::printf("accuracy %.2f%% (%lld/%lld; catalog.json records %.2f%% on its validation set)\n",
+                100.0 * static_cast<double>(correct) / static_cast<double>(std::max<int64_t>(d.n, 1)),
+                static_cast<long long>(correct), static_cast<long long>(d.n), 100 * rec->accuracy);
+  if (!lat.empty())
+    std::printf("latency batch 1: median %.3f ms, p95 %.3f ms over %zu images; batch %lld: %.0f images/s\n",
+                lat[lat.size() / 2] * 1e3, lat[std::min(lat.size() - 1, lat.size() * 95 / 100)] * 1e3, lat.size(),
+                static_cast<long long>(o.batch), static_cast<double>(d.n) / std::max(batch_s, 1e-9));
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  InferOptions o;
+  CLI::App app{"mcdnn-infer: classify images with one variant of an mcdnn catalog (the executor, no LibTorch)", "mcdnn-infer"};
+  app.set_version_flag("--version", std::string("mcdnn-infer ") + kVersion);
+  app.add_option("catalog", o.catalog, "catalog directory (holds catalog.json)")->required();
+  app.add_option("variant", o.variant, "variant id, e.g. base")->required();
+  app.add_option("images", o.images, "IDX images file (raw or .gz), or an HDF5 file with --images-dataset")->required();
+  app.add_option("labels", o.labels, "IDX labels file: print the accuracy");
+  app.add_option("--images-dataset", o.images_dataset, "HDF5: the images dataset (N x C x H x W or N x H x W x C)");
+  app.add_option("--labels-dataset", o.labels_dataset, "HDF5: the labels dataset");
+  app.add_option("--layout", o.layout, "HDF5 images layout")->check(CLI::IsMember({"NCHW", "NHWC"}));
+  app.add_option("--limit", o.limit, "classify at most N images")->check(CLI::PositiveNumber);
+  app.add_option("--batch", o.batch, "batch size of the throughput pass")->check(CLI::Range(1, 65536));
+  app.add_option("--predictions", o.predictions, "print the first N predictions (index, class, name)")->check(CLI::NonNegativeNumber);
+  app.add_option("--int8", o.int8, "int8 layers: integer (uint8 activations, VNNI/AVX2) or float")
+      ->check(CLI::IsMember({"integer", "float"}));
+  app.add_option("--sparse", o.sparse, "sparse layers: auto (measured break-even), sparse or dense")
+      ->check(CLI::IsMember({"auto", "sparse", "dense"}));
+  app.footer("Exit codes: 0 success, 2 bad flags or unknown variant, 4 unreadable or mismatched images/labels,\n"
+             "            7 catalog or variant file unreadable or damaged.\n"
+             "MCDNN_ISA=scalar|avx2|avx512 narrows the instruction set.");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::Success& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return static_cast<int>(ErrorClass::Usage);
+  }
+  try {
+    return infer(o);
+  } catch (const Error& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return e.exit_code();
+  } catch (const std::exception& e) {
+    std::cerr << "internal error: " << e.what() << "\n";
+    return 1;
+  }
+}

@@ -1,0 +1,77 @@
+// mcdnn-infer end to end: accuracy with labels, predictions without, every variant of a small
+// catalog agreeing with its recorded accuracy, and clear errors (unknown variant, wrong image
+// size, damaged catalog, mismatched labels).
+#include <filesystem>
+
+#include "catch.hpp"
+#include "catalog/catalog_index.hpp"
+#include "fixtures.hpp"
+
+using namespace mcdnn;
+using namespace mcdnn::test;
+namespace fs = std::filesystem;
+
+namespace {
+struct Infer {
+  TempDir dir;
+  std::string cat;
+  Infer() {
+    write_synthetic_idx(make_synthetic(200, 12, 4, 81), dir / "train");
+    write_synthetic_idx(make_synthetic(60, 12, 4, 82), dir / "val");
+    cat = dir / "cat";
+    std::string log;
+    int rc = compile_tiny(dir,
+                          "catalog:\n"
+                          "  finetune: {examples: 100, epochs: 1}\n"
+                          "  variants:\n"
+                          "    - quantize: {formats: [int8, cb4]}\n"
+                          "    - svd: {layers: [fc1], ranks: [1/4]}\n"
+                          "    - prune: {layers: all, sparsity: [0.8], then: [{quantize: {formats: [int8, cb2]}}]}\n",
+                          1, &log);
+    INFO(log);
+    REQUIRE(rc == 0);
+  }
+  int run(const std::string& args, std::string* out) const { return run_command(std::string(MCDNN_INFER) + " " + args, out); }
+};
+}  // namespace
+
+TEST_CASE("mcdnn-infer classifies with every variant and reproduces the recorded accuracy", "[infer][cli]") {
+  Infer p;
+  const CatalogIndex index = read_catalog_index(p.cat);
+  for (const auto& r : index.records) {
+    INFO(r.id);
+    std::string out;
+    REQUIRE(p.run(p.cat + " " + r.id + " " + (p.dir / "val-images.idx") + " " + (p.dir / "val-labels.idx") + " --int8 float", &out) == 0);
+    INFO(out);
+    // The validation set is the catalog's: the same accuracy, to the printed digit.
+    char want[32];
+    std::snprintf(want, sizeof want, "accuracy %.2f%%", 100 * r.accuracy);
+    CHECK(out.find(want) != std::string::npos);
+    CHECK(out.find("latency batch 1: median") != std::string::npos);
+  }
+  std::string out;
+  REQUIRE(p.run(p.cat + " base " + (p.dir / "val-images.idx") + " --predictions 3", &out) == 0);
+  CHECK(out.rfind("0\t", 0) == 0);
+  CHECK(out.find("\n2\t") != std::string::npos);
+  CHECK(out.find("accuracy") == std::string::npos);  // no labels, no accuracy
+}
+
+TEST_CASE("mcdnn-infer errors: unknown variant, wrong image size, damaged catalog, mismatched labels", "[infer][cli]") {
+  Infer p;
+  std::string out;
+  CHECK(p.run(p.cat + " nope " + (p.dir / "val-images.idx"), &out) == 2);
+  CHECK(out.find("no variant 'nope'") != std::string::npos);
+
+  write_synthetic_idx(make_synthetic(5, 8, 4, 3), p.dir / "small");
+  CHECK(p.run(p.cat + " base " + (p.dir / "small-images.idx"), &out) == 4);
+  CHECK(out.find("takes 1x12x12 images") != std::string::npos);
+  CHECK(std::count(out.begin(), out.end(), '\n') == 1);
+
+  CHECK(p.run(p.cat + " base " + (p.dir / "val-images.idx") + " " + (p.dir / "train-labels.idx"), &out) == 4);
+  CHECK(out.find("labels") != std::string::npos);
+
+  fs::resize_file(p.cat + "/base.h5", fs::file_size(p.cat + "/base.h5") / 2);
+  CHECK(p.run(p.cat + " base " + (p.dir / "val-images.idx"), &out) == 7);
+  CHECK(out.find("SHA-256") != std::string::npos);
+  CHECK(p.run(p.dir / "nowhere base x", &out) == 7);
+}
