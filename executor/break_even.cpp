@@ -59,11 +59,12 @@ Matrix synthetic(const std::string& storage, int64_t rows, int64_t cols, double 
   return m;
 }
 
-double time_of(const Matrix& w, const std::vector<float>& x, int64_t p, std::vector<float>& y, Scratch& s, const Kernels& k) {
+double time_of(const Matrix& w, const std::vector<float>& x, int64_t p, std::vector<float>& y, Scratch& s, const Kernels& k,
+               Int8Mode mode = Int8Mode::Integer) {
   double best = 1e30;
   for (int rep = 0; rep < 6; ++rep) {
     auto t0 = std::chrono::steady_clock::now();
-    matmul(w, x.data(), p, y.data(), s, k);
+    matmul(w, x.data(), p, y.data(), s, k, mode);
     const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (rep > 0) best = std::min(best, dt);  // the first run warms caches
   }
@@ -108,6 +109,25 @@ BreakEven break_even(const std::string& storage, int64_t rows, int64_t cols, int
   if (!found) be.density = first ? 0.0 : prev_d;  // sparse still wins at the densest point measured
   cache[key] = be;
   return be;
+}
+
+bool int8_integer_pays(int64_t rows, int64_t cols, int64_t p, const Kernels& k) {
+  static std::mutex mu;
+  static std::map<std::tuple<int64_t, int64_t, int64_t, int>, bool> cache;
+  rows = std::min<int64_t>(rows, 512);
+  const auto key = std::make_tuple(rows, cols, p, static_cast<int>(k.isa));
+  std::lock_guard<std::mutex> lock(mu);
+  if (auto it = cache.find(key); it != cache.end()) return it->second;
+  std::mt19937 rng(54321);
+  Matrix dn;
+  if (!densify(synthetic("int8", rows, cols, 1.0, rng), &dn)) return true;
+  std::vector<float> x(static_cast<size_t>(cols * p)), y(static_cast<size_t>(rows * p));
+  std::uniform_real_distribution<float> u(0, 1);
+  for (auto& v : x) v = u(rng);
+  Scratch s;
+  const bool pays = time_of(dn, x, p, y, s, k, Int8Mode::Integer) < time_of(dn, x, p, y, s, k, Int8Mode::Float);
+  cache[key] = pays;
+  return pays;
 }
 
 }  // namespace mcdnn::exec

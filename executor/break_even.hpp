@@ -19,4 +19,10 @@ struct BreakEven {
 
 BreakEven break_even(const std::string& storage, int64_t rows, int64_t cols, int64_t p, const Kernels& k);
 
+// Whether a dense int8 matrix of this shape runs faster in integer arithmetic (activations
+// quantized to uint8, VNNI/AVX2 dot products) than in float (weights decoded in registers or
+// tiles): measured the same way, once per key. Small layers (a 3x3 conv on one channel: 9
+// columns) lose the quantization and packing cost.
+bool int8_integer_pays(int64_t rows, int64_t cols, int64_t p, const Kernels& k);
+
 }  // namespace mcdnn::exec

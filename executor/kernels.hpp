@@ -20,9 +20,19 @@ struct Kernels {
   float (*dot_f16)(const uint16_t* w, const float* x, int64_t k);
   // sum_k float(w[k]) x[k] (int8 weights in float arithmetic)
   float (*dot_i8f)(const int8_t* w, const float* x, int64_t k);
-  // sum_k table[code k] x[k], codes of `bits` = 8, 4 or 2 bits; the table holds 2^bits entries
-  // (unused ones 0) and, for 2 and 4 bits, at least 16.
-  float (*dot_cb)(const uint8_t* codes, int bits, const float* table, const float* x, int64_t k);
+  // sum_k table[code k] x[k], codes of `bits` = 8, 4 or 2 bits; the table holds 16 entries for
+  // 2 and 4 bits (2 bits: entry i = codebook[i & 3]) and 256 for 8 bits. `xp` is x rearranged
+  // by prepare_cb() for this bit width (the SIMD kernels consume codes in that order).
+  float (*dot_cb)(const uint8_t* codes, int bits, const float* table, const float* x, const float* xp, int64_t k);
+  // xp for dot_cb: k floats (identity where the kernel needs no rearrangement).
+  void (*prepare_cb)(int bits, const float* x, int64_t k, float* xp);
+  // Sparse rows: sum over n entries of value[e] * x[col e], col = -1 + sum of (gap + 1) so far.
+  float (*sparse_dot_f32)(const uint8_t* gaps, const float* vals, int64_t n, const float* x);
+  float (*sparse_dot_f16)(const uint8_t* gaps, const uint16_t* vals, int64_t n, const float* x);
+  float (*sparse_dot_i8)(const uint8_t* gaps, const int8_t* vals, int64_t n, const float* x);
+  // Codebook values: entry e's code is at bit (first + e) * bits of `codes`; table as for dot_cb.
+  float (*sparse_dot_cb)(const uint8_t* gaps, const uint8_t* codes, int64_t first, int bits, const float* table, int64_t n,
+                         const float* x);
   // out[k] = weight k, for a row of k
   void (*decode_f16)(const uint16_t* w, int64_t k, float* out);
   void (*decode_i8)(const int8_t* w, int64_t k, float* out);
@@ -31,6 +41,15 @@ struct Kernels {
   // int32 (|sum| < 2^31 for k < 2^16 * 2): one row, and four rows (stride ldw) at once.
   int32_t (*dot_u8s8)(const uint8_t* x, const int8_t* w, int64_t k);
   void (*dot_u8s8_x4)(const uint8_t* x, const int8_t* w, int64_t ldw, int64_t k, int32_t* out4);
+  // Integer GEMM on 16 columns at once: xpack holds k4 groups of 16 columns x 4 consecutive k
+  // (64 bytes each; see pack_u8 in matrix.cpp); w has `rows` rows of stride ldw >= 4 k4 bytes
+  // (zero beyond k). out[r * 16 + j] = sum_k w[r][k] x[k][j].
+  // Quantizes columns [j0, j0 + nj) (nj <= 16) of x (k x p, row-major) to uint8,
+  // q = clamp(floor(x * inv[j] + zero[j] + 0.5), 0, 255), into one gemm_u8s8_16 block (dst,
+  // 64 bytes per 4 k, zeroed beforehand; inv and zero indexed by column).
+  void (*quant_pack_16)(const float* x, int64_t p, int64_t k, int64_t j0, int64_t nj, const float* inv, const float* zero,
+                        uint8_t* dst);
+  void (*gemm_u8s8_16)(const uint8_t* xpack, int64_t k4, const int8_t* w, int64_t ldw, int64_t rows, int32_t* out);
   // y[i] += a x[i]
   void (*axpy)(float a, const float* x, float* y, int64_t n);
 };

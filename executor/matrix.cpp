@@ -43,6 +43,7 @@ int64_t Matrix::resident_bytes() const {
 
 std::string Matrix::describe() const {
   std::string s = storage + (sparse ? " sparse" : " dense");
+  if (storage == "int8" && !sparse) s += integer ? " integer" : " float";
   if (sparse) {
     char buf[32];
     std::snprintf(buf, sizeof buf, " %.1f%%", 100.0 * density());
@@ -70,6 +71,8 @@ Matrix make_matrix(const EncodedTensor& e) {
     const auto book = as_vector<float>(blob(e, "codebook"));
     m.table.assign(std::max<size_t>(size_t(1) << m.bits, 16), 0.0f);
     std::copy(book.begin(), book.end(), m.table.begin());
+    if (m.bits == 2)
+      for (size_t i = 4; i < 16; ++i) m.table[i] = m.table[i & 3];
   }
 
   if (e.sparse) {
@@ -112,12 +115,15 @@ Matrix make_matrix(const EncodedTensor& e) {
     }
   }
   if (e.storage == "int8") {
+    const int64_t ld = m.ld();
+    std::vector<int8_t> padded(static_cast<size_t>(m.rows * ld), 0);
     m.rowsum.resize(static_cast<size_t>(m.rows));
     for (int64_t r = 0; r < m.rows; ++r) {
       int32_t s = 0;
-      for (int64_t c = 0; c < m.cols; ++c) s += m.i8[static_cast<size_t>(r * m.cols + c)];
+      for (int64_t c = 0; c < m.cols; ++c) s += padded[static_cast<size_t>(r * ld + c)] = m.i8[static_cast<size_t>(r * m.cols + c)];
       m.rowsum[static_cast<size_t>(r)] = s;
     }
+    m.i8 = std::move(padded);
   }
   return m;
 }
@@ -151,7 +157,7 @@ bool densify(const Matrix& s, Matrix* d) {
   } else if (s.storage == "f16") {
     m.f16.assign(static_cast<size_t>(n), 0);
   } else {
-    m.i8.assign(static_cast<size_t>(n), 0);
+    m.i8.assign(static_cast<size_t>(s.rows * m.ld()), 0);
   }
   for (int64_t r = 0; r < s.rows; ++r) {
     int64_t col = -1;
@@ -167,7 +173,7 @@ bool densify(const Matrix& s, Matrix* d) {
       } else if (s.storage == "f16") {
         m.f16[at] = s.f16[e];
       } else {
-        m.i8[at] = s.i8[e];
+        m.i8[static_cast<size_t>(r * m.ld() + col)] = s.i8[e];
       }
     }
   }
@@ -175,7 +181,7 @@ bool densify(const Matrix& s, Matrix* d) {
     m.rowsum.resize(static_cast<size_t>(m.rows));
     for (int64_t r = 0; r < m.rows; ++r) {
       int32_t sum = 0;
-      for (int64_t c = 0; c < m.cols; ++c) sum += m.i8[static_cast<size_t>(r * m.cols + c)];
+      for (int64_t c = 0; c < m.cols; ++c) sum += m.i8[static_cast<size_t>(r * m.ld() + c)];
       m.rowsum[static_cast<size_t>(r)] = sum;
     }
   }
@@ -232,6 +238,21 @@ void sparse_matmul(const Matrix& w, const float* x, int64_t p, float* y, const K
 }
 
 void sparse(const Matrix& w, const float* x, int64_t p, float* y, const Kernels& k) {
+  if (p == 1) {
+    const uint8_t* g = w.gaps.data();
+    const bool f32 = w.storage == "f32", f16 = w.storage == "f16";
+    for (int64_t r = 0; r < w.rows; ++r) {
+      const uint32_t b = w.start[static_cast<size_t>(r)];
+      const int64_t n = w.start[static_cast<size_t>(r) + 1] - b;
+      float v;
+      if (w.bits) v = n ? k.sparse_dot_cb(g + b, w.codes.data(), b, w.bits, w.table.data(), n, x) : 0.0f;
+      else if (f32) v = n ? k.sparse_dot_f32(g + b, w.f32.data() + b, n, x) : 0.0f;
+      else if (f16) v = n ? k.sparse_dot_f16(g + b, w.f16.data() + b, n, x) : 0.0f;
+      else v = (n ? k.sparse_dot_i8(g + b, w.i8.data() + b, n, x) : 0.0f) * w.scale[static_cast<size_t>(r)];
+      y[r] = v;
+    }
+    return;
+  }
   if (w.bits == 8) sparse_matmul(w, x, p, y, k, [&](uint32_t e) { return w.table[w.codes[e]]; });
   else if (w.bits) sparse_matmul(w, x, p, y, k, [&](uint32_t e) { return w.table[code_of(w.codes.data(), w.bits, e)]; });
   else if (!w.f32.empty() || w.storage == "f32") sparse_matmul(w, x, p, y, k, [&](uint32_t e) { return w.f32[e]; });
@@ -243,24 +264,30 @@ void sparse(const Matrix& w, const float* x, int64_t p, float* y, const Kernels&
 void decode_row(const Matrix& w, int64_t r, float* out, const Kernels& k) {
   if (w.bits) k.decode_cb(w.codes.data() + r * w.row_bytes, w.bits, w.table.data(), w.cols, out);
   else if (!w.f16.empty()) k.decode_f16(w.f16.data() + r * w.cols, w.cols, out);
-  else k.decode_i8(w.i8.data() + r * w.cols, w.cols, out);
+  else k.decode_i8(w.i8.data() + r * w.ld(), w.cols, out);
 }
 
-float dot_row(const Matrix& w, int64_t r, const float* x, const Kernels& k) {
-  if (w.bits) return k.dot_cb(w.codes.data() + r * w.row_bytes, w.bits, w.table.data(), x, w.cols);
+float dot_row(const Matrix& w, int64_t r, const float* x, const float* xp, const Kernels& k) {
+  if (w.bits) return k.dot_cb(w.codes.data() + r * w.row_bytes, w.bits, w.table.data(), x, xp, w.cols);
   if (!w.f16.empty()) return k.dot_f16(w.f16.data() + r * w.cols, x, w.cols);
-  return k.dot_i8f(w.i8.data() + r * w.cols, x, w.cols);
+  return k.dot_i8f(w.i8.data() + r * w.ld(), x, w.cols);
 }
 
 // Dense f16 / codebook / int8-as-float.
 void decoded(const Matrix& w, const float* x, int64_t p, float* y, Scratch& s, const Kernels& k) {
   const bool scaled = !w.scale.empty();
   if (p == 1) {
-    for (int64_t r = 0; r < w.rows; ++r) y[r] = dot_row(w, r, x, k) * (scaled ? w.scale[static_cast<size_t>(r)] : 1.0f);
+    const float* xp = x;
+    if (w.bits) {
+      s.xp.resize(static_cast<size_t>(w.cols));
+      k.prepare_cb(w.bits, x, w.cols, s.xp.data());
+      xp = s.xp.data();
+    }
+    for (int64_t r = 0; r < w.rows; ++r) y[r] = dot_row(w, r, x, xp, k) * (scaled ? w.scale[static_cast<size_t>(r)] : 1.0f);
     return;
   }
-  // A tile of rows (about 64 KB of floats) decoded once, used for all p columns.
-  const int64_t tile = std::max<int64_t>(1, std::min<int64_t>(w.rows, 16384 / std::max<int64_t>(1, w.cols)));
+  // A tile of rows (at least 16, about 256 KB of floats) decoded once, used for all p columns.
+  const int64_t tile = std::min<int64_t>(w.rows, std::max<int64_t>(16, 65536 / std::max<int64_t>(1, w.cols)));
   float* buf = s.floats(static_cast<size_t>(tile * w.cols));
   for (int64_t r0 = 0; r0 < w.rows; r0 += tile) {
     const int64_t n = std::min(tile, w.rows - r0);
@@ -279,9 +306,10 @@ void decoded(const Matrix& w, const float* x, int64_t p, float* y, Scratch& s, c
 // Dense int8 in integer arithmetic. Column j of X is quantized to uint8 with its own affine
 // map x = s_j (q - z_j) over [min(0, min_j), max(0, max_j)], then
 //   y[r][j] = s_w[r] s_j (sum_k w[r][k] q[k][j] - z_j rowsum[r]).
+// One column: q contiguous, row dot products. Several: q packed 16 columns x 4 k per 64 bytes
+// for gemm_u8s8_16.
 void integer(const Matrix& w, const float* x, int64_t p, float* y, Scratch& s, const Kernels& k) {
-  const int64_t K = w.cols;
-  s.u8.resize(static_cast<size_t>(p * K));
+  const int64_t K = w.cols, ld = w.ld(), k4 = ld / 4;
   s.colscale.resize(static_cast<size_t>(p));
   s.colzero.resize(static_cast<size_t>(p));
   float* lo = s.floats(static_cast<size_t>(2 * p));
@@ -297,31 +325,49 @@ void integer(const Matrix& w, const float* x, int64_t p, float* y, Scratch& s, c
   for (int64_t j = 0; j < p; ++j) {
     const float range = hi[j] - lo[j];
     const float sc = range > 0 ? range / 255.0f : 1.0f;
-    s.colscale[static_cast<size_t>(j)] = sc;
-    s.colzero[static_cast<size_t>(j)] = std::nearbyint(-lo[j] / sc);
+    s.colscale[static_cast<size_t>(j)] = 1.0f / sc;  // the inverse while quantizing
+    s.colzero[static_cast<size_t>(j)] = std::floor(-lo[j] / sc + 0.5f);
   }
-  // Transposed: column j's K codes contiguous, for the dot products.
-  for (int64_t c = 0; c < K; ++c)
-    for (int64_t j = 0; j < p; ++j) {
-      const float q = std::nearbyint(x[c * p + j] / s.colscale[static_cast<size_t>(j)]) + s.colzero[static_cast<size_t>(j)];
-      s.u8[static_cast<size_t>(j * K + c)] = static_cast<uint8_t>(std::clamp(q, 0.0f, 255.0f));
-    }
+  // Round to nearest (half up; every value lies in [lo, hi], so the result is in [0, 255]).
+  auto quant = [&](float v, int64_t j) {
+    const float q = v * s.colscale[static_cast<size_t>(j)] + s.colzero[static_cast<size_t>(j)] + 0.5f;
+    return static_cast<uint8_t>(static_cast<int>(std::min(std::max(q, 0.0f), 255.0f)));
+  };
   const int8_t* wq = w.i8.data();
-  for (int64_t j = 0; j < p; ++j) {
-    const uint8_t* xq = s.u8.data() + j * K;
-    const float sx = s.colscale[static_cast<size_t>(j)];
-    const int32_t zx = static_cast<int32_t>(s.colzero[static_cast<size_t>(j)]);
+  if (p == 1) {
+    s.u8.assign(static_cast<size_t>(K), 0);
+    for (int64_t c = 0; c < K; ++c) s.u8[static_cast<size_t>(c)] = quant(x[c], 0);
+    const float sx = 1.0f / s.colscale[0];
+    const int32_t zx = static_cast<int32_t>(s.colzero[0]);
     int64_t r = 0;
     int32_t acc[4];
     for (; r + 4 <= w.rows; r += 4) {
-      k.dot_u8s8_x4(xq, wq + r * K, K, K, acc);
+      k.dot_u8s8_x4(s.u8.data(), wq + r * ld, ld, K, acc);
       for (int i = 0; i < 4; ++i)
-        y[(r + i) * p + j] = w.scale[static_cast<size_t>(r + i)] * sx *
-                             static_cast<float>(acc[i] - zx * w.rowsum[static_cast<size_t>(r + i)]);
+        y[r + i] = w.scale[static_cast<size_t>(r + i)] * sx * static_cast<float>(acc[i] - zx * w.rowsum[static_cast<size_t>(r + i)]);
     }
     for (; r < w.rows; ++r)
-      y[r * p + j] = w.scale[static_cast<size_t>(r)] * sx *
-                     static_cast<float>(k.dot_u8s8(xq, wq + r * K, K) - zx * w.rowsum[static_cast<size_t>(r)]);
+      y[r] = w.scale[static_cast<size_t>(r)] * sx * static_cast<float>(k.dot_u8s8(s.u8.data(), wq + r * ld, K) - zx * w.rowsum[static_cast<size_t>(r)]);
+    return;
+  }
+  const int64_t blocks = (p + 15) / 16;
+  s.u8.assign(static_cast<size_t>(blocks * k4 * 64), 0);
+  for (int64_t b = 0; b < blocks; ++b)
+    k.quant_pack_16(x, p, K, b * 16, std::min<int64_t>(16, p - b * 16), s.colscale.data(), s.colzero.data(),
+                    s.u8.data() + b * k4 * 64);
+  s.acc.resize(static_cast<size_t>(w.rows * 16));
+  for (int64_t b = 0; b < blocks; ++b) {
+    k.gemm_u8s8_16(s.u8.data() + b * k4 * 64, k4, wq, ld, w.rows, s.acc.data());
+    const int64_t j0 = b * 16, nj = std::min<int64_t>(16, p - j0);
+    for (int64_t r = 0; r < w.rows; ++r) {
+      const float sw = w.scale[static_cast<size_t>(r)];
+      const int32_t rs = w.rowsum[static_cast<size_t>(r)];
+      for (int64_t j = 0; j < nj; ++j) {
+        const int64_t col = j0 + j;
+        y[r * p + col] = sw / s.colscale[static_cast<size_t>(col)] *
+                         static_cast<float>(s.acc[static_cast<size_t>(r * 16 + j)] - static_cast<int32_t>(s.colzero[static_cast<size_t>(col)]) * rs);
+      }
+    }
   }
 }
 
@@ -338,7 +384,7 @@ void matmul(const Matrix& w, const float* x, int64_t p, float* y, Scratch& s, co
                   1.0f, w.f32.data(), static_cast<int>(w.cols), x, static_cast<int>(p), 0.0f, y, static_cast<int>(p));
     return;
   }
-  if (w.storage == "int8" && mode == Int8Mode::Integer) return integer(w, x, p, y, s, k);
+  if (w.storage == "int8" && mode == Int8Mode::Integer && w.integer) return integer(w, x, p, y, s, k);
   decoded(w, x, p, y, s, k);
 }
 
@@ -362,7 +408,7 @@ void matmul_reference(const Matrix& w, const float* x, int64_t p, float* y) {
         if (w.bits) v = w.table[code_of(w.codes.data() + r * w.row_bytes, w.bits, c)];
         else if (!w.f32.empty()) v = w.f32[at];
         else if (!w.f16.empty()) v = f16_to_f32(w.f16[at]);
-        else v = w.i8[at];
+        else v = w.i8[static_cast<size_t>(r * w.ld() + c)];
         add(r, c, sc * v);
       }
     }

@@ -35,18 +35,22 @@ struct Matrix {
   // dense values (one of, by storage); codes: row r at codes[r * row_bytes]
   std::vector<float> f32;
   std::vector<uint16_t> f16;
-  std::vector<int8_t> i8;
+  std::vector<int8_t> i8;       // dense int8: row r at i8[r * ld()], rows padded to 4 bytes
   std::vector<uint8_t> codes;
   int64_t row_bytes = 0;
   std::vector<float> scale;     // int8: per row
   std::vector<int32_t> rowsum;  // int8 dense: sum of each row's codes
-  std::vector<float> table;     // codebook, zero-padded to max(2^bits, 16) entries
+  bool integer = true;          // int8 dense: integer arithmetic (else float) under Int8Mode::Integer
+  std::vector<float> table;     // codebook: 256 entries for 8 bits (unused 0), 16 for 4 bits (unused
+                                // 0), 16 for 2 bits repeating the 4 (entry i = codebook[i & 3])
 
   // sparse: entries of row r are [start[r], start[r+1]); gaps[e] = column - previous column - 1;
   // the value of entry e is in f32 / f16 / i8 / codes (code e at bit e * bits) by storage.
   std::vector<uint32_t> start;
   std::vector<uint8_t> gaps;
 
+  // Row stride of dense int8 weights (a multiple of 4 for the integer GEMM), else cols.
+  int64_t ld() const { return storage == "int8" && !sparse ? (cols + 3) / 4 * 4 : cols; }
   int64_t entries() const { return sparse ? static_cast<int64_t>(gaps.size()) : rows * cols; }
   // Stored entries over rows*cols (fillers included; 1 when dense).
   double density() const { return static_cast<double>(entries()) / static_cast<double>(rows * cols); }
@@ -66,7 +70,8 @@ bool densify(const Matrix& sparse, Matrix* dense);
 struct Scratch {
   std::vector<float> f;
   std::vector<uint8_t> u8;
-  std::vector<float> colscale, colzero;
+  std::vector<float> colscale, colzero, xp;
+  std::vector<int32_t> acc;
   float* floats(size_t n) {
     if (f.size() < n) f.resize(n);
     return f.data();

@@ -24,11 +24,15 @@ const EncodedTensor& tensor(const VariantFile& v, size_t layer, const char* name
 std::vector<float> dense_values(const EncodedTensor& e) { return decode_tensor(e); }
 
 void choose_sparse(Matrix& m, int64_t p, const Options& opt, const Kernels& k) {
+  if (m.storage == "int8" && !m.sparse && opt.int8 == Int8Mode::Integer) m.integer = int8_integer_pays(m.rows, m.cols, p, k);
   if (!m.sparse || opt.sparse == SparsePolicy::Sparse) return;
   bool dense = opt.sparse == SparsePolicy::Dense;
   if (!dense) dense = m.density() >= break_even(m.storage, m.rows, m.cols, p, k).density;
   Matrix d;
-  if (dense && densify(m, &d)) m = std::move(d);
+  if (dense && densify(m, &d)) {
+    m = std::move(d);
+    if (m.storage == "int8" && opt.int8 == Int8Mode::Integer) m.integer = int8_integer_pays(m.rows, m.cols, p, k);
+  }
 }
 
 }  // namespace
@@ -214,6 +218,26 @@ void pool(const Step& s, const float* x, int64_t n, float* y) {
   for (int64_t plane = 0; plane < s.in.c * n; ++plane) {
     const float* in = x + plane * H * W;
     float* out = y + plane * oh * ow;
+    if (mx && s.kh == 2 && s.kw == 2 && s.sh == 2 && s.sw == 2 && s.ph == 0 && s.pw == 0) {  // the common case
+      for (int64_t i = 0; i < oh; ++i) {
+        const float* r0 = in + 2 * i * W;
+        const float* r1 = r0 + W;
+        for (int64_t j = 0; j < ow; ++j)
+          out[i * ow + j] = std::max(std::max(r0[2 * j], r0[2 * j + 1]), std::max(r1[2 * j], r1[2 * j + 1]));
+      }
+      continue;
+    }
+    if (s.ph == 0 && s.pw == 0) {  // every window inside: no bounds checks
+      for (int64_t i = 0; i < oh; ++i)
+        for (int64_t j = 0; j < ow; ++j) {
+          const float* w = in + i * s.sh * W + j * s.sw;
+          float acc = mx ? w[0] : 0.0f;
+          for (int64_t a = 0; a < s.kh; ++a)
+            for (int64_t b = 0; b < s.kw; ++b) acc = mx ? std::max(acc, w[a * W + b]) : acc + w[a * W + b];
+          out[i * ow + j] = mx ? acc : acc * inv;
+        }
+      continue;
+    }
     for (int64_t i = 0; i < oh; ++i)
       for (int64_t j = 0; j < ow; ++j) {
         float acc = mx ? -std::numeric_limits<float>::infinity() : 0.0f;

@@ -168,6 +168,12 @@ int main(int argc, char** argv) {
                 t_exec / t, static_cast<double>(base_rec.profile.flops_effective) / static_cast<double>(std::max<int64_t>(1, r.profile.flops_effective)),
                 static_cast<double>(base_rec.profile.bytes) / static_cast<double>(std::max<int64_t>(1, r.profile.bytes)));
     if (r.id.size() > 28) std::printf("                (%s)\n", r.id.c_str());
+    // Where the time goes: each executor step, mean over 2000 timed runs.
+    std::vector<double> steps;
+    for (int i = 0; i < 2000; ++i) m.run_timed(x.data(), 1, y.data(), &steps);
+    for (size_t i = 0; i < steps.size(); ++i)
+      std::printf("                  %-28s %-34s %7.4f ms\n", m.steps()[i].name.c_str(), m.steps()[i].describe().c_str(),
+                  steps[i] / 2000 * 1e3);
   };
   e2e(base_rec, "base");
   const VariantRecord* smallest = &base_rec;
