@@ -1,7 +1,8 @@
 // Measuring what a variant costs when the executor runs it (catalog.json "measured"):
 //   load     read_variant_file() + Model::from_file(), once cold (the file's pages dropped from
 //            the page cache with posix_fadvise(DONTNEED) first) and the median of `load_runs`
-//            warm loads; SHA-256 verification is not included
+//            warm loads; SHA-256 verification is not included, nor the per-process kernel
+//            measurements (break_even.hpp), which an untimed first load makes
 //   latency  batch 1 on a fixed seeded input: `warmup` runs, then runs until `seconds` have
 //            passed (at least min_runs, at most max_runs); median and 95th percentile
 //   layers   mean time per executor step over 1/4 as many runs, timed step by step

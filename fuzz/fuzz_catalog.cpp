@@ -1,4 +1,4 @@
-// Fuzzes the catalog readers (compiler/catalog/): the first byte picks what the rest is.
+// Fuzzes the catalog readers (core/catalog/): the first byte picks what the rest is.
 //   0: catalog.json text -> parse_catalog_index(): a clean Error(Catalog) or a validated index
 //      (every file name a plain "<name>.h5", every parent an earlier id).
 //   1: one encoded tensor, structure-aware: shape, storage, sparse, entries and blobs decoded

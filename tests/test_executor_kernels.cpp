@@ -8,6 +8,7 @@
 #include "catch.hpp"
 #include "matrix.hpp"
 #include "break_even.hpp"
+#include "energy.hpp"
 
 using namespace mcdnn;
 using namespace mcdnn::exec;
@@ -126,4 +127,18 @@ TEST_CASE("MCDNN_ISA narrows the instruction set and rejects unknown values", "[
   CHECK_THROWS_WITH(active_isa(), Catch::Contains("expected scalar, avx2 or avx512"));
   unsetenv("MCDNN_ISA");
   CHECK(active_isa() == detected_isa());
+}
+
+TEST_CASE("the energy model: formula, profiles, and unknown profile names", "[executor][energy]") {
+  const DeviceProfile& d = device_profile("epyc-zen4-core");
+  // 1 ms at 5.6 W plus 1 MB read from DRAM at 160 pJ/B; load: 2 ms at 5.6 W plus 1 MB at 1.7 nJ/B.
+  const Energy e = estimate_energy(d, 1e-3, 1e6, 1000000, 2e-3, 1000000);
+  CHECK(e.exec_j == Approx(5.6e-3 + 160e-12 * 1e6).epsilon(1e-12));
+  CHECK(e.load_j == Approx(5.6 * 2e-3 + 1.7e-9 * 1e6).epsilon(1e-12));
+  // The paper's fit: 1 GFLOP and 1 MB execute in 1.27 J + 6 mJ; a 1 MB load costs 3.6 J + 28.9 mJ.
+  const Energy tk1 = estimate_energy(device_profile("jetson-tk1-mcdnn"), 123.0, 1e9, 1000000, 45.0, 1000000);
+  CHECK(tk1.exec_j == Approx(1.27 + 0.006));
+  CHECK(tk1.load_j == Approx(3.6 + 0.0289));
+  CHECK(energy_formula(d).find("mcdnn-energy/1") == 0);
+  CHECK_THROWS_WITH(device_profile("pixel"), Catch::Contains("known: epyc-zen4-core, jetson-tk1-mcdnn"));
 }

@@ -302,6 +302,12 @@ TEST_CASE("edited catalog.json is rejected with the variant and key named", "[ca
       {"layer bytes", [](json& j) { j["variants"][1]["layers"][0]["bytes"] = "many"; }, "layers[0].bytes: expected an integer"},
       {"input shape", [](json& j) { j["input"]["shape"] = {1, 2}; }, "input.shape: expected [channels, height, width]"},
       {"classes", [](json& j) { j["classes"]["count"] = 0; }, "classes.count: value 0 out of range"},
+      {"measured dropped", [](json& j) { j["variants"][1]["measured"] = nullptr; }, "measured: missing while \"executor\" is set"},
+      {"negative latency", [](json& j) { j["variants"][1]["measured"]["latency_ms"] = -1; }, "measured.latency_ms: value -1 out of range"},
+      {"p95 below median", [](json& j) { j["variants"][1]["measured"]["latency_p95_ms"] = 0; }, "measured.latency_p95_ms: value 0 out of range"},
+      {"layer time", [](json& j) { j["variants"][1]["measured"]["layers"][0]["ms"] = "fast"; }, "measured.layers[0].ms: expected a number"},
+      {"executor threads", [](json& j) { j["executor"]["threads"] = 0; }, "executor.threads: value 0 out of range"},
+      {"front flag", [](json& j) { j["variants"][1].erase("pareto_latency"); }, "pareto_latency: missing"},
   };
   for (const auto& e : edits) {
     INFO(e.what);
