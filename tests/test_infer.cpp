@@ -6,6 +6,7 @@
 #include "catch.hpp"
 #include "catalog/catalog_index.hpp"
 #include "fixtures.hpp"
+#include "util/h5.hpp"
 
 using namespace mcdnn;
 using namespace mcdnn::test;
@@ -54,6 +55,30 @@ TEST_CASE("mcdnn-infer classifies with every variant and reproduces the recorded
   CHECK(out.rfind("0\t", 0) == 0);
   CHECK(out.find("\n2\t") != std::string::npos);
   CHECK(out.find("accuracy") == std::string::npos);  // no labels, no accuracy
+}
+
+TEST_CASE("mcdnn-infer reads HDF5 inputs (float data taken as is) like IDX", "[infer][cli]") {
+  Infer p;
+  // The validation set as float32 in [0, 1] (what IDX uint8 / 255 gives) with int64 labels.
+  const Synthetic v = make_synthetic(60, 12, 4, 82);
+  std::vector<float> x(v.images.size());
+  for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(v.images[i]) / 255.0f;
+  std::vector<int64_t> y(v.labels.begin(), v.labels.end());
+  {
+    h5::quiet();
+    auto f = h5::create_file(p.dir / "val.h5");
+    h5::write_f32(f.id(), "x", {60, 1, 12, 12}, x.data());
+    h5::write_i64(f.id(), "y", {60}, y.data());
+  }
+  std::string idx, hdf;
+  REQUIRE(p.run(p.cat + " base " + (p.dir / "val-images.idx") + " " + (p.dir / "val-labels.idx") + " --int8 float", &idx) == 0);
+  REQUIRE(p.run(p.cat + " base " + (p.dir / "val.h5") + " --images-dataset x --labels-dataset y --int8 float", &hdf) == 0);
+  INFO(idx << hdf);
+  const auto acc = [](const std::string& out) { return out.substr(out.find("accuracy"), 16); };
+  CHECK(acc(idx) == acc(hdf));
+  std::string out;
+  CHECK(p.run(p.cat + " base " + (p.dir / "val.h5") + " --images-dataset x", &out) == 2);
+  CHECK(out.find("--labels-dataset") != std::string::npos);
 }
 
 TEST_CASE("mcdnn-infer errors: unknown variant, wrong image size, damaged catalog, mismatched labels", "[infer][cli]") {
