@@ -126,4 +126,26 @@ int run_command(const std::string& cmd, std::string* output) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+int compile_every_form(const TempDir& dir, uint32_t seed, std::string* log) {
+  write_synthetic_idx(make_synthetic(200, 12, 4, seed), dir / "train");
+  write_synthetic_idx(make_synthetic(60, 12, 4, seed + 1), dir / "val");
+  return compile_tiny(dir,
+                      "catalog:\n"
+                      "  finetune: {examples: 100, epochs: 1}\n"
+                      "  variants:\n"
+                      "    - quantize: {formats: [int8, cb4]}\n"
+                      "    - svd: {layers: [fc1], ranks: [1/4]}\n"
+                      "    - prune: {layers: all, sparsity: [0.8], then: [{quantize: {formats: [int8, cb2]}}]}\n",
+                      1, log);
+}
+
+std::vector<float> random_weights(int64_t n, double sparsity, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> g(0.f, 0.1f);
+  std::uniform_real_distribution<double> u(0, 1);
+  std::vector<float> w(static_cast<size_t>(n));
+  for (auto& x : w) x = u(rng) < sparsity ? 0.f : g(rng);
+  return w;
+}
+
 }  // namespace mcdnn::test

@@ -49,6 +49,14 @@ std::string tiny_schema(const std::string& dir, int classes = 4, int epochs = 3)
 // and the output in *log.
 int compile_tiny(const TempDir& dir, const std::string& catalog_section, int epochs, std::string* log);
 
+// A small catalog holding every stored form (dense f32, sparse f32, int8, sparse int8, cb4,
+// sparse cb2, low-rank): synthetic 12x12 data (train seeded `seed`, validation `seed + 1`,
+// written to DIR/train-*, DIR/val-*) compiled with compile_tiny() into DIR/cat.
+int compile_every_form(const TempDir& dir, uint32_t seed, std::string* log);
+
+// n seeded normal(0, 0.1) weights, a `sparsity` fraction of them exactly 0.
+std::vector<float> random_weights(int64_t n, double sparsity, uint32_t seed);
+
 // Runs a shell command; returns its exit status and stdout+stderr.
 int run_command(const std::string& cmd, std::string* output);
 

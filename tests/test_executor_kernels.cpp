@@ -6,23 +6,17 @@
 #include <random>
 
 #include "catch.hpp"
+#include "fixtures.hpp"
 #include "matrix.hpp"
 #include "break_even.hpp"
 #include "energy.hpp"
 
 using namespace mcdnn;
+using mcdnn::test::random_weights;
 using namespace mcdnn::exec;
 
 namespace {
 
-std::vector<float> random_weights(int64_t n, double sparsity, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> g(0.f, 0.1f);
-  std::uniform_real_distribution<double> u(0, 1);
-  std::vector<float> w(static_cast<size_t>(n));
-  for (auto& x : w) x = u(rng) < sparsity ? 0.f : g(rng);
-  return w;
-}
 
 std::vector<Isa> isas() {
   std::vector<Isa> v{Isa::Scalar};

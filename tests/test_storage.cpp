@@ -6,21 +6,12 @@
 #include <set>
 
 #include "catch.hpp"
+#include "fixtures.hpp"
 #include "nn/storage.hpp"
 #include <torch/torch.h>
 
 using namespace mcdnn;
-
-namespace {
-std::vector<float> random_weights(int64_t n, double sparsity, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> g(0.f, 0.1f);
-  std::uniform_real_distribution<double> u(0, 1);
-  std::vector<float> w(static_cast<size_t>(n));
-  for (auto& x : w) x = u(rng) < sparsity ? 0.f : g(rng);
-  return w;
-}
-}  // namespace
+using mcdnn::test::random_weights;
 
 TEST_CASE("every storage format decodes to what re-encoding reproduces, dense and sparse", "[storage]") {
   const std::vector<int64_t> shape = {7, 3, 5, 5};  // 7 rows x 75

@@ -30,18 +30,9 @@ struct Catalog {
   TempDir dir;
   std::string cat;
   Catalog() {
-    write_synthetic_idx(make_synthetic(200, 12, 4, 71), dir / "train");
-    write_synthetic_idx(make_synthetic(60, 12, 4, 72), dir / "val");
     cat = dir / "cat";
     std::string log;
-    int rc = compile_tiny(dir,
-                          "catalog:\n"
-                          "  finetune: {examples: 100, epochs: 1}\n"
-                          "  variants:\n"
-                          "    - quantize: {formats: [int8, cb4]}\n"
-                          "    - svd: {layers: [fc1], ranks: [1/4]}\n"
-                          "    - prune: {layers: all, sparsity: [0.8], then: [{quantize: {formats: [int8, cb2]}}]}\n",
-                          1, &log);
+    int rc = compile_every_form(dir, 71, &log);
     INFO(log);
     REQUIRE(rc == 0);
   }
