@@ -147,15 +147,26 @@ int64_t Model::resident_bytes() const {
   return n;
 }
 
-int64_t Model::activation_bytes(int64_t n) const {
-  int64_t act = input_.input.numel(), col = 0;
+// Floats per example of the two activation buffers (each) and of the im2col / intermediate
+// buffer: what run_impl() allocates, and what activation_bytes() reports.
+void Model::buffer_sizes(int64_t* act, int64_t* col) const {
+  *act = input_.input.numel();
+  *col = 0;
   for (const auto& s : steps_) {
-    act = std::max(act, s.out.numel());
+    *act = std::max(*act, s.out.numel());
+    const int64_t pos = s.out.h * s.out.w;
     if (s.kind == Step::Conv) {
-      const int64_t pos = s.out.h * s.out.w;
-      col = std::max(col, s.in.c * s.kh * s.kw * pos + (s.lowrank ? s.a.rows * pos : 0));
+      *act = std::max(*act, s.lowrank ? s.a.rows * pos : 0);
+      *col = std::max(*col, s.in.c * s.kh * s.kw * pos);
+      if (s.lowrank) *col = std::max(*col, s.out.c * pos);
     }
+    if (s.kind == Step::Linear && s.lowrank) *col = std::max(*col, s.a.rows);
   }
+}
+
+int64_t Model::activation_bytes(int64_t n) const {
+  int64_t act, col;
+  buffer_sizes(&act, &col);
   return static_cast<int64_t>(sizeof(float)) * n * (2 * act + col);
 }
 
@@ -261,17 +272,8 @@ void pool(const Step& s, const float* x, int64_t n, float* y) {
 void Model::run_impl(const float* images, int64_t n, float* logits, std::vector<double>* step_seconds) {
   if (n < 1) return;
   const Shape& in = input_.input;
-  int64_t most = in.numel(), col = 0;
-  for (const auto& s : steps_) {
-    most = std::max(most, s.out.numel());
-    const int64_t pos = s.out.h * s.out.w;
-    if (s.kind == Step::Conv) {
-      most = std::max(most, s.lowrank ? s.a.rows * pos : 0);
-      col = std::max(col, s.in.c * s.kh * s.kw * pos);
-      if (s.lowrank) col = std::max(col, s.out.c * pos);
-    }
-    if (s.kind == Step::Linear && s.lowrank) col = std::max(col, s.a.rows);
-  }
+  int64_t most, col;
+  buffer_sizes(&most, &col);
   for (auto& b : buf_)
     if (b.size() < static_cast<size_t>(most * n)) b.resize(static_cast<size_t>(most * n));
   if (col_.size() < static_cast<size_t>(col * n)) col_.resize(static_cast<size_t>(col * n));

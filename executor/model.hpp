@@ -59,12 +59,14 @@ class Model {
   int64_t num_classes() const { return input_.num_classes; }
   // Bytes of weights, scales, codebooks and indices held (not activations).
   int64_t resident_bytes() const;
-  // Peak activation bytes for a batch of n (the two largest live buffers plus scratch).
+  // Activation bytes for a batch of n: the two activation buffers and the im2col/intermediate
+  // buffer run() allocates (product scratch not included).
   int64_t activation_bytes(int64_t n) const;
   Isa isa() const { return kernels_->isa; }
 
  private:
   void run_impl(const float* images, int64_t n, float* logits, std::vector<double>* step_seconds);
+  void buffer_sizes(int64_t* act, int64_t* col) const;
   InputInfo input_;
   std::vector<Step> steps_;
   const Kernels* kernels_ = nullptr;
