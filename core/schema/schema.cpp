@@ -13,144 +13,11 @@
 #include "schema/plan.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
+#include "util/yaml_cursor.hpp"
 
 namespace mcdnn {
 
 namespace {
-
-// A position in the YAML document: the node, its dotted key path, and the file for messages.
-// Every accessor validates and fails with "file:line:col: path: expected ..., got ...".
-class Cursor {
- public:
-  Cursor(const std::string* file, YAML::Node node, std::string path)
-      : file_(file), node_(std::move(node)), path_(std::move(path)) {}
-
-  const YAML::Node& node() const { return node_; }
-  const std::string& path() const { return path_; }
-
-  std::string where() const {
-    auto m = node_.Mark();
-    if (m.line < 0) return *file_ + ": " + path_;
-    return *file_ + ":" + std::to_string(m.line + 1) + ":" + std::to_string(m.column + 1) + ": " + path_;
-  }
-
-  [[noreturn]] void fail_here(const std::string& what) const { fail(ErrorClass::Schema, where() + ": " + what); }
-
-  [[noreturn]] void expected(const std::string& what) const {
-    fail_here("expected " + what + ", got " + describe());
-  }
-
-  std::string describe() const {
-    if (!node_.IsDefined() || node_.IsNull()) return "nothing";
-    if (node_.IsMap()) return "a mapping";
-    if (node_.IsSequence()) return "a list";
-    return "'" + node_.Scalar() + "'";
-  }
-
-  bool is_map() const { return node_.IsMap(); }
-  bool is_scalar() const { return node_.IsScalar(); }
-  bool is_seq() const { return node_.IsSequence(); }
-
-  void require_map(const std::string& what) const {
-    if (!node_.IsMap()) expected(what);
-  }
-
-  // Fails on any key not in `allowed`, naming the valid keys.
-  void only_keys(std::initializer_list<const char*> allowed) const {
-    for (auto it = node_.begin(); it != node_.end(); ++it) {
-      std::string k = it->first.Scalar();
-      bool ok = false;
-      for (auto a : allowed) ok = ok || k == a;
-      if (!ok) {
-        std::string list;
-        for (auto a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
-        Cursor kc(file_, it->first, join(k));
-        kc.fail_here("unknown key '" + k + "'; valid keys here: " + list);
-      }
-    }
-  }
-
-  bool has(const char* key) const { return node_.IsMap() && node_[key].IsDefined(); }
-
-  Cursor at(const char* key) const {
-    if (!has(key)) fail_here("missing required key '" + std::string(key) + "'");
-    return Cursor(file_, node_[key], join(key));
-  }
-
-  std::optional<Cursor> opt(const char* key) const {
-    if (!has(key)) return std::nullopt;
-    return Cursor(file_, node_[key], join(key));
-  }
-
-  Cursor index(size_t i) const { return Cursor(file_, node_[i], path_ + "[" + std::to_string(i) + "]"); }
-
-  std::string str() const {
-    if (!node_.IsScalar()) expected("a string");
-    return node_.Scalar();
-  }
-
-  int64_t integer(int64_t lo, int64_t hi) const {
-    if (!node_.IsScalar()) expected("an integer");
-    const std::string& s = node_.Scalar();
-    errno = 0;
-    char* end = nullptr;
-    long long v = std::strtoll(s.c_str(), &end, 10);
-    if (s.empty() || *end != '\0' || errno == ERANGE) expected("an integer");
-    if (v < lo || v > hi) {
-      std::string range = hi == INT64_MAX ? ">= " + std::to_string(lo)
-                                          : "between " + std::to_string(lo) + " and " + std::to_string(hi);
-      expected("an integer " + range);
-    }
-    return v;
-  }
-
-  double number(double lo, double hi, bool lo_open = false, bool hi_open = false) const {
-    if (!node_.IsScalar()) expected("a number");
-    const std::string& s = node_.Scalar();
-    char* end = nullptr;
-    double v = std::strtod(s.c_str(), &end);
-    if (s.empty() || *end != '\0' || !std::isfinite(v)) expected("a finite number");
-    bool ok = (lo_open ? v > lo : v >= lo) && (hi_open ? v < hi : v <= hi);
-    if (!ok) {
-      auto fmt = [](double d) {
-        char b[32];
-        std::snprintf(b, sizeof b, "%g", d);
-        return std::string(b);
-      };
-      std::string range;
-      if (std::isinf(hi))
-        range = (lo_open ? "> " : ">= ") + fmt(lo);
-      else
-        range = std::string("in ") + (lo_open ? "(" : "[") + fmt(lo) + ", " + fmt(hi) + (hi_open ? ")" : "]");
-      expected("a number " + range);
-    }
-    return v;
-  }
-
-  bool boolean() const {
-    if (node_.IsScalar()) {
-      const std::string& s = node_.Scalar();
-      if (s == "true" || s == "yes") return true;
-      if (s == "false" || s == "no") return false;
-    }
-    expected("true or false");
-  }
-
-  std::string choice(std::initializer_list<const char*> options) const {
-    std::string list;
-    for (auto o : options) list += (list.empty() ? "" : ", ") + std::string(o);
-    if (!node_.IsScalar()) expected("one of " + list);
-    for (auto o : options)
-      if (node_.Scalar() == o) return o;
-    expected("one of " + list);
-  }
-
- private:
-  std::string join(const std::string& key) const { return path_.empty() ? key : path_ + "." + key; }
-  const std::string* file_;
-  YAML::Node node_;
-  std::string path_;
-};
 
 constexpr int64_t kMaxDim = 1 << 20;
 
@@ -206,9 +73,9 @@ void parse_data(const Cursor& c, Schema& s, const std::string& base_dir) {
   if (auto r = c.opt("relabel")) {
     r->require_map("a mapping from source label to class (index or name)");
     for (auto it = r->node().begin(); it != r->node().end(); ++it) {
-      Cursor key(&s.path, it->first, r->path() + "." + it->first.Scalar());
+      Cursor key(&s.path, it->first, r->path() + "." + it->first.Scalar(), ErrorClass::Schema);
       int64_t from = key.integer(0, 255 * 255 * 255);
-      Cursor val(&s.path, it->second, key.path());
+      Cursor val(&s.path, it->second, key.path(), ErrorClass::Schema);
       int64_t to = -1;
       if (!val.is_scalar()) val.expected("a class index or class name");
       for (size_t i = 0; i < s.class_names.size(); ++i)
@@ -382,28 +249,6 @@ std::vector<std::string> scalar_list(const Cursor& c, const char* what) {
   return v;
 }
 
-// yaml-cpp keeps both entries of a repeated key and lookups see only one of them: a repeated
-// key anywhere in the document is an error, not a silent choice.
-// Aliases share nodes: each collection is visited once (by position), so a document of nested
-// aliases cannot make this exponential.
-void reject_duplicate_keys(const YAML::Node& n, const std::string& file, std::set<std::pair<int, int>>& visited) {
-  if ((n.IsMap() || n.IsSequence()) && !visited.insert({n.Mark().line, n.Mark().column}).second) return;
-  if (n.IsMap()) {
-    std::map<std::string, YAML::Mark> seen;
-    for (auto it = n.begin(); it != n.end(); ++it) {
-      const YAML::Mark m = it->first.Mark();
-      std::string k = it->first.IsScalar() ? it->first.Scalar() : "";
-      auto [prev, fresh] = seen.emplace(k, m);
-      if (!fresh)
-        fail(ErrorClass::Schema, file + ":" + std::to_string(m.line + 1) + ":" + std::to_string(m.column + 1) + ": duplicate key '" + k +
-                                     "' (first at line " + std::to_string(prev->second.line + 1) + "); each key may appear once, remove one");
-      reject_duplicate_keys(it->second, file, visited);
-    }
-  } else if (n.IsSequence()) {
-    for (const auto& e : n) reject_duplicate_keys(e, file, visited);
-  }
-}
-
 // Limits on catalog steps: `then` chains nest at most kMaxThenDepth deep and a schema has at
 // most kMaxSteps steps in all, so YAML aliases (a `then` naming its own list, or lists
 // repeated through aliases) cannot recurse forever or multiply without bound.
@@ -513,16 +358,8 @@ Schema parse_schema_string(const std::string& text, const std::string& display_n
   Schema s;
   s.path = display_name;
   s.source_hash = fnv1a_hex(text);
-  YAML::Node root;
-  try {
-    root = YAML::Load(text);
-  } catch (const YAML::Exception& e) {
-    fail(ErrorClass::Schema, display_name + ":" + std::to_string(e.mark.line + 1) + ":" +
-                                 std::to_string(e.mark.column + 1) + ": not valid YAML: " + e.msg);
-  }
-  std::set<std::pair<int, int>> visited;
-  reject_duplicate_keys(root, display_name, visited);
-  Cursor c(&s.path, root, "");
+  YAML::Node root = load_yaml(text, display_name, ErrorClass::Schema);
+  Cursor c(&s.path, root, "", ErrorClass::Schema);
   if (!root.IsMap()) fail(ErrorClass::Schema, display_name + ": expected a YAML mapping at the top level (format, name, input, ...)");
 
   // The format version is checked before anything else: a newer schema gets a clear message.

@@ -14,6 +14,7 @@ enum class ErrorClass : int {
   Output = 5,    // the output directory could not be written
   Training = 6,  // training diverged (loss became NaN/Inf)
   Catalog = 7,   // a catalog or variant file could not be read back
+  Scenario = 8,  // a scenario (mcdnn-run) or its trace file missing, malformed or invalid
   Interrupted = 130,  // Ctrl-C / SIGTERM (128 + SIGINT); the build resumes when rerun
 };
 

@@ -1,0 +1,161 @@
+#include "oracle.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <functional>
+
+namespace mcdnn::rt {
+
+namespace {
+
+struct Option {
+  double value, energy, usd, bytes;  // bytes: memory per second of gap (resident only)
+  int kind;                          // 0 resident, 1 paged, 2 cloud
+};
+
+struct Bucket {
+  double gap;      // smallest gap in the bucket
+  double count;    // requests
+  int app;
+};
+
+// Keeps the options no other option dominates (value >=, every cost <=, one strict).
+std::vector<Option> prune(std::vector<Option> o) {
+  std::vector<Option> keep;
+  for (size_t i = 0; i < o.size(); ++i) {
+    bool dominated = false;
+    for (size_t j = 0; j < o.size() && !dominated; ++j) {
+      if (i == j) continue;
+      const auto &a = o[j], &b = o[i];
+      const bool geq = a.value >= b.value && a.energy <= b.energy && a.usd <= b.usd && a.bytes <= b.bytes;
+      const bool strict = a.value > b.value || a.energy < b.energy || a.usd < b.usd || a.bytes < b.bytes;
+      dominated = geq && (strict || j < i);  // of equal options the first stays
+    }
+    if (!dominated) keep.push_back(o[i]);
+  }
+  return keep;
+}
+
+// Golden-section search for the minimum of a convex f on [lo, hi]; returns the best value
+// seen and its argument.
+std::pair<double, double> golden(const std::function<double(double)>& f, double lo, double hi, int iters) {
+  if (hi <= lo) return {f(lo), lo};
+  const double r = 0.6180339887498949;
+  double a = lo, b = hi, c = b - r * (b - a), d = a + r * (b - a);
+  double fc = f(c), fd = f(d);
+  double best = std::min(fc, fd), arg = fc <= fd ? c : d;
+  for (int i = 0; i < iters; ++i) {
+    if (fc <= fd) {
+      b = d, d = c, fd = fc;
+      c = b - r * (b - a);
+      fc = f(c);
+      if (fc < best) best = fc, arg = c;
+    } else {
+      a = c, c = d, fc = fd;
+      d = a + r * (b - a);
+      fd = f(d);
+      if (fd < best) best = fd, arg = d;
+    }
+  }
+  // The ends: a piecewise-linear convex function can be minimal at a boundary.
+  for (double x : {lo, hi}) {
+    const double v = f(x);
+    if (v < best) best = v, arg = x;
+  }
+  return {best, arg};
+}
+
+}  // namespace
+
+OracleResult oracle_bound(const Scenario& s, const std::vector<App>& apps, const std::vector<Request>& trace,
+                          int buckets_per_app) {
+  const auto t0 = std::chrono::steady_clock::now();
+  OracleResult res;
+  res.requests = static_cast<int64_t>(trace.size());
+  const double E = s.device.energy_j, D = s.cloud.present ? s.cloud.budget_usd : 0, S = s.device.cache_bytes;
+  const double ST = S * s.horizon_s, L = s.device.latency_limit_s;
+
+  // Options per app, each feasible on its own.
+  std::vector<std::vector<Option>> opts(apps.size());
+  for (size_t i = 0; i < apps.size(); ++i) {
+    std::vector<Option> o;
+    for (const auto& v : apps[i].variants) {
+      const bool fits = static_cast<double>(v.bytes) <= S;
+      if (fits && v.exec_s <= L && v.exec_j <= E) o.push_back({v.accuracy, v.exec_j, 0, static_cast<double>(v.bytes), 0});
+      if (fits && v.load_s + v.exec_s <= L && v.exec_j + v.load_j <= E) o.push_back({v.accuracy, v.exec_j + v.load_j, 0, 0, 1});
+      if (s.cloud.present && s.cloud.round_trip_s + v.cloud_s <= L && v.cloud_usd <= D && s.cloud.transmission_j <= E)
+        o.push_back({v.accuracy, s.cloud.transmission_j, v.cloud_usd, 0, 2});
+    }
+    opts[i] = prune(std::move(o));
+  }
+
+  // Gaps per app, grouped into quantile buckets.
+  std::vector<std::vector<double>> gaps(apps.size());
+  std::vector<double> last(apps.size(), 0.0);
+  for (const auto& r : trace) {
+    gaps[static_cast<size_t>(r.app)].push_back(r.t - last[static_cast<size_t>(r.app)]);
+    last[static_cast<size_t>(r.app)] = r.t;
+  }
+  std::vector<Bucket> buckets;
+  for (size_t i = 0; i < apps.size(); ++i) {
+    auto& g = gaps[i];
+    if (g.empty()) continue;
+    std::sort(g.begin(), g.end());
+    const size_t n = g.size(), nb = std::min<size_t>(n, static_cast<size_t>(std::max(1, buckets_per_app)));
+    for (size_t b = 0; b < nb; ++b) {
+      const size_t lo = b * n / nb, hi = (b + 1) * n / nb;
+      if (hi > lo) buckets.push_back({g[lo], static_cast<double>(hi - lo), static_cast<int>(i)});
+    }
+  }
+
+  auto dual = [&](double lam, double mu, double nu, double* shares) {
+    double total = lam * E + mu * D + nu * ST;
+    for (const auto& b : buckets) {
+      double best = 0;
+      int kind = 3;
+      for (const auto& o : opts[static_cast<size_t>(b.app)]) {
+        const double v = o.value - lam * o.energy - mu * o.usd - nu * o.bytes * b.gap;
+        if (v > best) best = v, kind = o.kind;
+      }
+      total += b.count * best;
+      if (shares) shares[kind] += b.count;
+    }
+    ++res.evaluations;
+    return total;
+  };
+
+  // Price ranges: at the minimum L <= L(0,0,0) <= K, so lambda E <= K etc.
+  const double K = static_cast<double>(trace.size());
+  bool any_cloud = false, any_resident = false;
+  for (const auto& o : opts)
+    for (const auto& x : o) any_cloud = any_cloud || x.kind == 2, any_resident = any_resident || x.kind == 0;
+  const double lam_hi = E > 0 ? K / E : 0, mu_hi = (any_cloud && D > 0) ? K / D : 0, nu_hi = (any_resident && ST > 0) ? K / ST : 0;
+  const int it = 48;
+  double best_lam = 0, best_mu = 0, best_nu = 0;
+  auto over_nu = [&](double lam, double mu, double* arg) {
+    auto r = golden([&](double nu) { return dual(lam, mu, nu, nullptr); }, 0, nu_hi, nu_hi > 0 ? it : 0);
+    if (arg) *arg = r.second;
+    return r.first;
+  };
+  auto over_mu = [&](double lam, double* mu_arg, double* nu_arg) {
+    auto r = golden([&](double mu) { return over_nu(lam, mu, nullptr); }, 0, mu_hi, mu_hi > 0 ? it : 0);
+    if (mu_arg) *mu_arg = r.second;
+    if (nu_arg) over_nu(lam, r.second, nu_arg);
+    return r.first;
+  };
+  auto r = golden([&](double lam) { return over_mu(lam, nullptr, nullptr); }, 0, lam_hi, lam_hi > 0 ? it : 0);
+  best_lam = r.second;
+  over_mu(best_lam, &best_mu, &best_nu);
+  double shares[4] = {0, 0, 0, 0};
+  res.bound = std::min(r.first, dual(best_lam, best_mu, best_nu, shares));
+  res.bound = std::min(res.bound, K);  // never more than every request right
+  res.lambda = best_lam, res.mu = best_mu, res.nu = best_nu;
+  if (K > 0) {
+    res.share_resident = shares[0] / K, res.share_paged = shares[1] / K, res.share_cloud = shares[2] / K, res.share_drop = shares[3] / K;
+  }
+  res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return res;
+}
+
+}  // namespace mcdnn::rt

@@ -1,0 +1,160 @@
+// Real mode (run.hpp): the executor loads and runs the variants the scheduler picks.
+#include <chrono>
+#include <filesystem>
+#include <map>
+
+#include "data/dataset.hpp"
+#include "energy.hpp"
+#include "model.hpp"
+#include "run.hpp"
+#include "schema/schema.hpp"
+#include "util/error.hpp"
+
+namespace mcdnn::rt {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+struct AppData {
+  Dataset d;
+  std::vector<std::vector<int64_t>> by_label;
+  int64_t per = 0;
+};
+
+AppData load_images(const AppSpec& spec, const App& app) {
+  const InputInfo& in = app.catalog.input;
+  AppData a;
+  DataSource src;
+  DataSpec dspec;
+  if (!spec.data.schema.empty()) {
+    Schema sch = parse_schema_file(spec.data.schema);
+    if (!sch.data.present)
+      fail(ErrorClass::Scenario, spec.data.where + ": schema " + spec.data.schema + " has no `data` section to take images from");
+    src = sch.data.validation;
+    dspec = sch.data;
+  } else {
+    src.format = "idx";
+    src.images = spec.data.images;
+    src.labels = spec.data.labels;
+    src.where = spec.data.where;
+  }
+  try {
+    a.d = read_source(src, in.input, spec.data.limit);
+    check_and_relabel(a.d, dspec, in.num_classes);
+  } catch (const Error& e) {
+    fail(e.cls(), std::string(e.what()) + " [app '" + spec.name + "': its catalog takes " + in.input.str() + " images of " +
+                      std::to_string(in.num_classes) + " classes]");
+  }
+  if (a.d.n == 0) fail(ErrorClass::Data, spec.data.where + ": no images");
+  if (!in.mean.empty()) normalize(a.d, in.mean, in.std);
+  a.per = in.input.numel();
+  a.by_label.resize(static_cast<size_t>(in.num_classes));
+  for (int64_t i = 0; i < a.d.n; ++i) a.by_label[static_cast<size_t>(a.d.labels[static_cast<size_t>(i)])].push_back(i);
+  return a;
+}
+
+class RealBackend : public Backend {
+ public:
+  RealBackend(const Scenario& s, const std::vector<App>& apps, const std::vector<Request>& trace, uint64_t seed)
+      : s_(s), apps_(apps), image_(trace.size()) {
+    for (size_t i = 0; i < apps.size(); ++i) data_.push_back(load_images(s.apps[i], apps[i]));
+    for (const auto& a : apps) profiles_.push_back(&exec::device_profile(a.device_profile));
+    // Every variant file's checksum, once, before anything runs (load_variant() would redo it on
+    // every load, which the catalog's load times do not include).
+    for (const auto& a : apps)
+      for (const auto& r : a.catalog.records) verify_checksum(a.catalog, r);
+    Rng rng(seed ^ 0x5EEDBA5Eull);
+    for (size_t k = 0; k < trace.size(); ++k) {
+      const Request& r = trace[k];
+      const AppData& a = data_[static_cast<size_t>(r.app)];
+      if (r.label >= 0) {
+        if (r.label >= static_cast<int>(a.by_label.size()) || a.by_label[static_cast<size_t>(r.label)].empty())
+          fail(ErrorClass::Scenario, s.apps[static_cast<size_t>(r.app)].stream.where + ": the trace asks for label " +
+                                         std::to_string(r.label) + ", but app '" + apps[static_cast<size_t>(r.app)].name +
+                                         "' has no validation image of that class");
+        const auto& pool = a.by_label[static_cast<size_t>(r.label)];
+        image_[k] = pool[static_cast<size_t>(rng.next() % pool.size())];
+      } else {
+        image_[k] = static_cast<int64_t>(rng.next() % static_cast<uint64_t>(a.d.n));
+      }
+    }
+  }
+
+  void reset() override {
+    device_.clear();
+    cloud_.clear();
+  }
+
+  Served serve(size_t index, const Request& r, const Decision& d) override {
+    Served out;
+    const App& app = apps_[static_cast<size_t>(r.app)];
+    const VariantCost& v = app.variants[static_cast<size_t>(d.variant)];
+    for (const auto& e : d.evicted) device_.erase(key(e));
+    exec::Model* model = nullptr;
+    const auto t_all = Clock::now();
+    if (d.place == Place::Device) {
+      auto it = device_.find(key({r.app, d.variant}));
+      if (d.hit && it == device_.end()) fail(ErrorClass::Internal, "real mode: a cache hit for a variant that is not loaded");
+      if (!d.hit) {
+        const auto t = Clock::now();
+        it = device_.emplace(key({r.app, d.variant}), load(app, v)).first;
+        out.load_s = since(t);
+      }
+      model = it->second.get();
+    } else {
+      auto it = cloud_.find(key({r.app, d.variant}));
+      if (it == cloud_.end()) it = cloud_.emplace(key({r.app, d.variant}), load(app, v)).first;  // the server's copy
+      model = it->second.get();
+    }
+    const AppData& a = data_[static_cast<size_t>(r.app)];
+    const int64_t img = image_[index];
+    logits_.resize(static_cast<size_t>(model->num_classes()));
+    const auto t = Clock::now();
+    model->run(a.d.images.data() + img * a.per, 1, logits_.data());
+    const double run_s = since(t);
+    int64_t arg = 0;
+    for (int64_t c = 1; c < model->num_classes(); ++c)
+      if (logits_[static_cast<size_t>(c)] > logits_[static_cast<size_t>(arg)]) arg = c;
+    out.correct = arg == a.d.labels[static_cast<size_t>(img)];
+    out.inference_s = since(t_all);
+    if (d.place == Place::Device) {
+      const exec::Energy e = exec::estimate_energy(*profiles_[static_cast<size_t>(r.app)], run_s, v.flops, v.bytes, out.load_s, v.file_bytes);
+      out.energy_j = e.exec_j + (d.hit ? 0 : e.load_j);
+      out.load_j = d.hit ? 0 : e.load_j;
+      out.latency_s = out.load_s + run_s;
+    } else {
+      const double server_s = run_s * s_.cloud.latency_factor;
+      out.latency_s = s_.cloud.round_trip_s + server_s;
+      out.usd = server_s * 1e3 * s_.cloud.usd_per_ms;
+      out.energy_j = s_.cloud.transmission_j;
+    }
+    return out;
+  }
+
+ private:
+  static uint64_t key(CacheKey k) { return (static_cast<uint64_t>(static_cast<uint32_t>(k.app)) << 32) | static_cast<uint32_t>(k.variant); }
+  static std::unique_ptr<exec::Model> load(const App& app, const VariantCost& v) {
+    const auto& rec = app.catalog.records[v.record];
+    const VariantFile f = read_variant_file((std::filesystem::path(app.catalog.dir) / rec.file).string());
+    return std::make_unique<exec::Model>(exec::Model::from_file(f));
+  }
+
+  const Scenario& s_;
+  const std::vector<App>& apps_;
+  std::vector<AppData> data_;
+  std::vector<const exec::DeviceProfile*> profiles_;
+  std::vector<int64_t> image_;
+  std::map<uint64_t, std::unique_ptr<exec::Model>> device_, cloud_;
+  std::vector<float> logits_;
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> make_real_backend(const Scenario& s, const std::vector<App>& apps, const std::vector<Request>& trace,
+                                           uint64_t seed) {
+  return std::make_unique<RealBackend>(s, apps, trace, seed);
+}
+
+}  // namespace mcdnn::rt

@@ -1,0 +1,152 @@
+#include "run.hpp"
+
+#include <chrono>
+#include <cstdio>
+
+#include "units.hpp"
+#include "util/error.hpp"
+
+namespace mcdnn::rt {
+
+using Clock = std::chrono::steady_clock;
+
+void Totals::add(const Totals& o) {
+  requests += o.requests, device += o.device, cloud += o.cloud, dropped += o.dropped, correct += o.correct;
+  expected += o.expected, energy_j += o.energy_j, load_j += o.load_j, usd += o.usd, latency_s += o.latency_s;
+  hits += o.hits, loads += o.loads, evictions += o.evictions, fallbacks += o.fallbacks;
+}
+
+SimulatedBackend::SimulatedBackend(const Scenario& s, const std::vector<App>& apps, const std::vector<Request>& trace,
+                                   uint64_t seed)
+    : s_(s), apps_(apps), draw_(trace.size()) {
+  Rng rng(seed ^ 0xC0FFEE1234567ull);
+  for (auto& d : draw_) d = rng.uniform();
+}
+
+Backend::Served SimulatedBackend::serve(size_t index, const Request& r, const Decision& d) {
+  Served out;
+  const VariantCost& v = apps_[static_cast<size_t>(r.app)].variants[static_cast<size_t>(d.variant)];
+  out.correct = draw_[index] < v.accuracy;
+  out.latency_s = d.latency_s;
+  out.energy_j = d.energy_j;
+  out.usd = d.usd;
+  out.load_s = d.load_s;
+  out.load_j = d.load_j;
+  (void)s_;
+  return out;
+}
+
+RunResult run_policy(const Scenario& s, const std::vector<App>& apps, const std::vector<Request>& trace,
+                     const std::string& policy, Backend& backend, const RunOptions& opt) {
+  RunResult res;
+  res.policy = policy;
+  res.apps.resize(apps.size());
+  res.uses.resize(apps.size());
+  const auto start = Clock::now();
+  if (policy == "oracle") {
+    res.bound_only = true;
+    res.oracle = oracle_bound(s, apps, trace);
+    res.all.requests = static_cast<int64_t>(trace.size());
+    res.all.expected = res.oracle.bound;
+    for (const auto& r : trace) res.apps[static_cast<size_t>(r.app)].requests++;
+    res.wall_s = std::chrono::duration<double>(Clock::now() - start).count();
+    return res;
+  }
+  backend.reset();
+  Scheduler sched(s, apps, policy_from_name(policy));
+  if (opt.timeline) res.timeline.reserve(trace.size());
+  double sched_s = 0;
+  for (size_t k = 0; k < trace.size(); ++k) {
+    const Request& r = trace[k];
+    Explanation why;
+    const bool explain = static_cast<int64_t>(k) == opt.explain;
+    const auto t0 = Clock::now();
+    const Decision d = sched.decide(r, explain ? &why : nullptr);
+    sched_s += std::chrono::duration<double>(Clock::now() - t0).count();
+    if (explain && opt.explain_out) std::fputs(explain_text(s, apps, why, policy, k).c_str(), opt.explain_out);
+    Totals& a = res.apps[static_cast<size_t>(r.app)];
+    a.requests++;
+    bool correct = false;
+    if (d.place == Place::Drop) {
+      a.dropped++;
+    } else {
+      const Backend::Served sv = backend.serve(k, r, d);
+      res.inference_s += sv.inference_s;
+      sched.charge(sv.energy_j, sv.usd, d.place == Place::Device ? r.t + sv.latency_s : 0);
+      correct = sv.correct;
+      a.correct += sv.correct;
+      a.expected += apps[static_cast<size_t>(r.app)].variants[static_cast<size_t>(d.variant)].accuracy;
+      a.energy_j += sv.energy_j;
+      a.load_j += sv.load_j;
+      a.usd += sv.usd;
+      a.latency_s += sv.latency_s;
+      a.fallbacks += d.fallback;
+      if (d.place == Place::Device) {
+        a.device++;
+        if (d.hit) a.hits++;
+        else a.loads++;
+        a.evictions += static_cast<int64_t>(d.evicted.size());
+      } else {
+        a.cloud++;
+      }
+      res.uses[static_cast<size_t>(r.app)][d.variant]++;
+    }
+    if (opt.timeline)
+      res.timeline.push_back({static_cast<float>(r.t), static_cast<int16_t>(r.app), static_cast<int16_t>(d.variant),
+                              static_cast<int8_t>(d.place), d.hit, correct, static_cast<float>(sched.energy_left()),
+                              static_cast<float>(sched.usd_left()), static_cast<float>(sched.last_budget_j())});
+  }
+  for (const auto& a : res.apps) res.all.add(a);
+  res.schedule_s = sched_s;
+  res.wall_s = std::chrono::duration<double>(Clock::now() - start).count();
+  return res;
+}
+
+std::string explain_text(const Scenario& s, const std::vector<App>& apps, const Explanation& e, const std::string& policy,
+                         size_t index) {
+  std::string out;
+  char b[512];
+  const App& app = apps[static_cast<size_t>(e.request.app)];
+  std::snprintf(b, sizeof b, "request %zu (policy %s): app %s at t = %.3f s, %s of the horizon left\n", index, policy.c_str(),
+                app.name.c_str(), e.request.t, format_quantity(e.remaining_s, Quantity::Time).c_str());
+  out += b;
+  std::snprintf(b, sizeof b, "  energy left %s, dollars left %s; f(app) = %.4g/s, sum f^2 on the device %.4g, in the cloud %.4g\n",
+                format_quantity(e.energy_left, Quantity::Energy).c_str(), format_quantity(e.usd_left, Quantity::Money).c_str(),
+                e.f_app, e.sum_f2_device, e.sum_f2_cloud);
+  out += b;
+  std::snprintf(b, sizeof b, "  per-request budget: %s of energy (before any reload penalty), %s in the cloud\n",
+                format_quantity(e.device_budget_j, Quantity::Energy).c_str(),
+                format_quantity(e.cloud_budget_usd, Quantity::Money).c_str());
+  out += b;
+  std::snprintf(b, sizeof b, "  %-6s %-44s %7s %6s %10s %10s %10s %10s %10s  %s\n", "place", "variant", "acc", "cached", "latency",
+                "energy", "dollars", "penalty", "budget", "verdict");
+  out += b;
+  for (const auto& c : e.candidates) {
+    const VariantCost& v = app.variants[static_cast<size_t>(c.variant)];
+    const bool money = c.place == Place::Cloud;
+    std::snprintf(b, sizeof b, "  %-6s %-44s %6.2f%% %6s %10s %10s %10s %10s %10s  %s\n", place_name(c.place), v.id.c_str(),
+                  v.accuracy * 100, c.place == Place::Cloud ? "-" : c.cached ? "yes" : "no",
+                  format_quantity(c.latency_s, Quantity::Time).c_str(), format_quantity(c.energy_j, Quantity::Energy).c_str(),
+                  money ? format_quantity(c.usd, Quantity::Money).c_str() : "-",
+                  c.penalty_j > 0 ? format_quantity(c.penalty_j, Quantity::Energy).c_str() : "-",
+                  c.budget > 0 ? format_quantity(c.budget, money ? Quantity::Money : Quantity::Energy).c_str() : "-",
+                  c.ok ? "ok" : c.why);
+    out += b;
+  }
+  const Decision& d = e.decision;
+  if (d.place == Place::Drop) {
+    std::snprintf(b, sizeof b, "  decision: drop (%s)\n", d.reason);
+  } else {
+    std::string ev;
+    for (const auto& k : d.evicted) ev += (ev.empty() ? "" : ", ") + apps[static_cast<size_t>(k.app)].name + "/" +
+                                          apps[static_cast<size_t>(k.app)].variants[static_cast<size_t>(k.variant)].id;
+    std::snprintf(b, sizeof b, "  decision: %s %s%s (%s)%s%s\n", place_name(d.place), app.variants[static_cast<size_t>(d.variant)].id.c_str(),
+                  d.place == Place::Device ? (d.hit ? ", cached" : ", loaded") : "", d.reason, ev.empty() ? "" : "; evicted ",
+                  ev.c_str());
+  }
+  out += b;
+  (void)s;
+  return out;
+}
+
+}  // namespace mcdnn::rt

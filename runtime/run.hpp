@@ -1,0 +1,97 @@
+// Serving a trace with one policy: the scheduler decides, a backend serves, totals and a
+// timeline are kept.
+//   simulated  a served request is correct with the variant's catalog accuracy (one seeded
+//              uniform draw per request, the same draws for every policy), costs its catalog
+//              energy, dollars and latency
+//   real       the executor loads variants into a cache of the scenario's bytes and classifies
+//              a validation image per request (drawn with the trace's seed, of the request's
+//              label when the trace gives one); correctness from the prediction, latency and
+//              load time measured, energy from the energy model on the measured times
+#pragma once
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "app.hpp"
+#include "oracle.hpp"
+#include "scheduler.hpp"
+#include "trace.hpp"
+
+namespace mcdnn::rt {
+
+struct Totals {
+  int64_t requests = 0, device = 0, cloud = 0, dropped = 0, correct = 0;
+  double expected = 0;  // sum of the serving variants' catalog accuracies
+  double energy_j = 0, load_j = 0, usd = 0, latency_s = 0;
+  int64_t hits = 0, loads = 0, evictions = 0, fallbacks = 0;
+  void add(const Totals& o);
+  int64_t served() const { return device + cloud; }
+};
+
+struct TimelineRow {
+  float t;
+  int16_t app, variant;  // variant -1: dropped
+  int8_t place;          // Place
+  bool hit, correct;
+  float energy_left, usd_left, budget_j;
+};
+
+struct RunResult {
+  std::string policy;
+  Totals all;
+  std::vector<Totals> apps;
+  std::vector<std::map<int, int64_t>> uses;  // per app: variant -> requests served
+  double wall_s = 0;       // the whole run
+  double schedule_s = 0;   // inside the scheduler
+  double inference_s = 0;  // real mode: loading and running variants
+  bool bound_only = false; // the oracle: only `all.expected` (the bound) and `all.requests` hold
+  OracleResult oracle;
+  std::vector<TimelineRow> timeline;
+};
+
+// Serves requests; real mode's images and loaded variants live here.
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  struct Served {
+    bool correct = false;
+    double latency_s = 0, energy_j = 0, usd = 0, load_s = 0, load_j = 0;
+    double inference_s = 0;  // wall time spent loading and running
+  };
+  // Called for every decision that serves (device or cloud), after the scheduler applied it
+  // to its cache; `index` is the request's position in the trace.
+  virtual Served serve(size_t index, const Request& r, const Decision& d) = 0;
+  virtual void reset() {}  // before each policy's run: nothing loaded
+};
+
+// Simulated: correct when draw[index] < accuracy; costs from the catalog.
+class SimulatedBackend : public Backend {
+ public:
+  SimulatedBackend(const Scenario& s, const std::vector<App>& apps, const std::vector<Request>& trace, uint64_t seed);
+  Served serve(size_t index, const Request& r, const Decision& d) override;
+
+ private:
+  const Scenario& s_;
+  const std::vector<App>& apps_;
+  std::vector<double> draw_;
+};
+
+std::unique_ptr<Backend> make_real_backend(const Scenario& s, const std::vector<App>& apps,
+                                           const std::vector<Request>& trace, uint64_t seed);
+
+struct RunOptions {
+  bool timeline = false;
+  int64_t explain = -1;         // request index to explain
+  FILE* explain_out = nullptr;
+};
+
+RunResult run_policy(const Scenario& s, const std::vector<App>& apps, const std::vector<Request>& trace,
+                     const std::string& policy, Backend& backend, const RunOptions& opt = {});
+
+// The --explain text for one decision.
+std::string explain_text(const Scenario& s, const std::vector<App>& apps, const Explanation& e, const std::string& policy,
+                         size_t index);
+
+}  // namespace mcdnn::rt

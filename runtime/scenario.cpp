@@ -1,0 +1,244 @@
+#include "scenario.hpp"
+
+#include <filesystem>
+#include <set>
+
+#include "units.hpp"
+#include "util/fs.hpp"
+#include "util/yaml_cursor.hpp"
+
+namespace mcdnn::rt {
+
+namespace {
+
+double quantity(const Cursor& c, Quantity q) {
+  if (!c.is_scalar()) c.expected(std::string(quantity_name(q)) + " (" + unit_list(q) + ")");
+  double v = 0;
+  std::string why;
+  if (!parse_quantity(c.node().Scalar(), q, &v, &why)) c.expected(why);
+  return v;
+}
+
+double positive(const Cursor& c, Quantity q) {
+  const double v = quantity(c, q);
+  if (v <= 0) c.expected(std::string(quantity_name(q)) + " > 0");
+  return v;
+}
+
+std::string resolve(const std::string& base_dir, const std::string& p) {
+  if (p.empty() || std::filesystem::path(p).is_absolute() || base_dir.empty()) return p;
+  return (std::filesystem::path(base_dir) / p).string();
+}
+
+bool valid_name(const std::string& n) {
+  if (n.empty() || n.size() > 64) return false;
+  for (char ch : n)
+    if (!(std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_' || ch == '.')) return false;
+  return true;
+}
+
+StreamSpec parse_stream(const Cursor& c, const std::string& base_dir) {
+  StreamSpec s;
+  s.where = c.where();
+  c.require_map("a mapping with one of rate, phases, trace");
+  c.only_keys({"rate", "phases", "trace"});
+  const int given = c.has("rate") + c.has("phases") + c.has("trace");
+  if (given != 1) c.fail_here("give exactly one of rate (Poisson arrivals), phases (Poisson with changing rates) or trace (a file)");
+  if (auto r = c.opt("rate")) s.phases.push_back({0, quantity(*r, Quantity::Rate)});
+  if (auto p = c.opt("phases")) {
+    if (!p->is_seq() || p->node().size() == 0) p->expected("a non-empty list of {duration, rate}");
+    for (size_t i = 0; i < p->node().size(); ++i) {
+      auto e = p->index(i);
+      e.require_map("a mapping {duration, rate}");
+      e.only_keys({"duration", "rate"});
+      s.phases.push_back({positive(e.at("duration"), Quantity::Time), quantity(e.at("rate"), Quantity::Rate)});
+    }
+  }
+  if (auto t = c.opt("trace")) s.trace = resolve(base_dir, t->str());
+  return s;
+}
+
+DataRef parse_data(const Cursor& c, const std::string& base_dir) {
+  DataRef d;
+  d.where = c.where();
+  c.require_map("a mapping with schema, or images and labels");
+  c.only_keys({"schema", "images", "labels", "limit"});
+  if (auto s = c.opt("schema")) {
+    if (c.has("images") || c.has("labels")) c.fail_here("give either schema or images and labels, not both");
+    d.schema = resolve(base_dir, s->str());
+  } else {
+    d.images = resolve(base_dir, c.at("images").str());
+    d.labels = resolve(base_dir, c.at("labels").str());
+  }
+  if (auto l = c.opt("limit")) d.limit = l->integer(1, INT64_MAX);
+  return d;
+}
+
+struct SweepTableRow {
+  SweepParameter p;
+  Quantity q;
+};
+const std::vector<SweepTableRow>& sweep_table() {
+  static const std::vector<SweepTableRow> t = {
+      {{"device.energy", "the energy budget E"}, Quantity::Energy},
+      {{"device.cache", "the model cache S"}, Quantity::Bytes},
+      {{"device.latency_limit", "the latency limit"}, Quantity::Time},
+      {{"cloud.transmission_energy", "the device energy per cloud request"}, Quantity::Energy},
+      {{"cloud.budget", "the dollar budget D"}, Quantity::Money},
+      {{"rate_scale", "a factor on every Poisson rate (a plain number)"}, Quantity::Rate},  // parsed as a number
+  };
+  return t;
+}
+
+}  // namespace
+
+const std::vector<std::string>& policy_names() {
+  static const std::vector<std::string> p = {"mcdnn", "original", "best", "server-first", "oracle"};
+  return p;
+}
+
+const std::vector<SweepParameter>& sweep_parameters() {
+  static const std::vector<SweepParameter> p = [] {
+    std::vector<SweepParameter> v;
+    for (const auto& r : sweep_table()) v.push_back(r.p);
+    return v;
+  }();
+  return p;
+}
+
+Scenario with_parameter(const Scenario& s0, const std::string& parameter, double value) {
+  Scenario s = s0;
+  if (parameter == "device.energy") s.device.energy_j = value;
+  else if (parameter == "device.cache") s.device.cache_bytes = value;
+  else if (parameter == "device.latency_limit") s.device.latency_limit_s = value;
+  else if (parameter == "cloud.transmission_energy") s.cloud.transmission_j = value;
+  else if (parameter == "cloud.budget") s.cloud.budget_usd = value;
+  else if (parameter == "rate_scale") {
+    for (auto& a : s.apps)
+      for (auto& p : a.stream.phases) p.rate *= value;
+  }
+  return s;
+}
+
+Scenario parse_scenario_string(const std::string& text, const std::string& display_name, const std::string& base_dir) {
+  Scenario s;
+  s.path = display_name;
+  YAML::Node root = load_yaml(text, display_name, ErrorClass::Scenario);
+  if (!root.IsMap()) fail(ErrorClass::Scenario, display_name + ": expected a YAML mapping at the top level (format, name, apps, device, ...)");
+  Cursor c(&s.path, root, "", ErrorClass::Scenario);
+  auto fmt = c.at("format");
+  const std::string want = "mcdnn-scenario/" + std::to_string(kScenarioVersion);
+  if (fmt.str() != want)
+    fmt.expected("'" + want + "' (this mcdnn-run reads scenario format version " + std::to_string(kScenarioVersion) + ")");
+  c.only_keys({"format", "name", "seed", "horizon", "mode", "traces", "policy", "scheduler", "device", "cloud", "apps", "sweep"});
+
+  auto name = c.at("name");
+  s.name = name.str();
+  if (!valid_name(s.name)) name.expected("a name of letters, digits, '.', '_', '-' (at most 64)");
+  if (auto e = c.opt("seed")) s.seed = static_cast<uint64_t>(e->integer(0, INT64_MAX));
+  if (auto e = c.opt("horizon")) s.horizon_s = positive(*e, Quantity::Time);
+  if (auto e = c.opt("mode")) s.mode = e->choice({"simulated", "real"});
+  if (auto e = c.opt("traces")) s.traces = static_cast<int>(e->integer(1, 1000));
+  if (auto e = c.opt("policy")) {
+    s.policies.clear();
+    auto one = [&](const Cursor& p) {
+      const std::string n = p.str();
+      bool known = false;
+      std::string list;
+      for (const auto& k : policy_names()) {
+        known = known || k == n;
+        list += (list.empty() ? "" : ", ") + k;
+      }
+      if (!known) p.expected("a policy: one of " + list);
+      for (const auto& have : s.policies)
+        if (have == n) p.fail_here("policy '" + n + "' is listed twice");
+      s.policies.push_back(n);
+    };
+    if (e->is_seq()) {
+      if (e->node().size() == 0) e->expected("a policy or a non-empty list of policies");
+      for (size_t i = 0; i < e->node().size(); ++i) one(e->index(i));
+    } else {
+      one(*e);
+    }
+  }
+  if (auto sc = c.opt("scheduler")) {
+    sc->require_map("a mapping");
+    sc->only_keys({"frequency_window"});
+    if (auto w = sc->opt("frequency_window")) s.frequency_window_s = positive(*w, Quantity::Time);
+  }
+
+  auto dev = c.at("device");
+  dev.require_map("a mapping with cache, energy, latency_limit, profile");
+  dev.only_keys({"cache", "energy", "latency_limit", "profile"});
+  s.device.cache_bytes = quantity(dev.at("cache"), Quantity::Bytes);
+  s.device.energy_j = quantity(dev.at("energy"), Quantity::Energy);
+  if (auto e = dev.opt("latency_limit")) s.device.latency_limit_s = positive(*e, Quantity::Time);
+  if (auto e = dev.opt("profile")) s.device.profile = e->str();
+
+  if (auto cl = c.opt("cloud")) {
+    cl->require_map("a mapping with round_trip, price, transmission_energy, budget, latency_factor");
+    cl->only_keys({"round_trip", "price", "transmission_energy", "budget", "latency_factor"});
+    s.cloud.present = true;
+    if (auto e = cl->opt("round_trip")) s.cloud.round_trip_s = quantity(*e, Quantity::Time);
+    if (auto e = cl->opt("price")) s.cloud.usd_per_ms = quantity(*e, Quantity::Money);
+    if (auto e = cl->opt("transmission_energy")) s.cloud.transmission_j = quantity(*e, Quantity::Energy);
+    if (auto e = cl->opt("budget")) s.cloud.budget_usd = quantity(*e, Quantity::Money);
+    if (auto e = cl->opt("latency_factor")) s.cloud.latency_factor = e->number(0, 1e6, true);
+  }
+
+  auto apps = c.at("apps");
+  if (!apps.is_seq() || apps.node().size() == 0) apps.expected("a non-empty list of apps");
+  std::set<std::string> names;
+  for (size_t i = 0; i < apps.node().size(); ++i) {
+    auto a = apps.index(i);
+    a.require_map("a mapping with name, catalog, stream");
+    a.only_keys({"name", "catalog", "stream", "data"});
+    AppSpec app;
+    app.where = a.where();
+    auto n = a.at("name");
+    app.name = n.str();
+    if (!valid_name(app.name)) n.expected("a name of letters, digits, '.', '_', '-' (at most 64)");
+    if (!names.insert(app.name).second) n.fail_here("app name '" + app.name + "' is used twice");
+    app.catalog = resolve(base_dir, a.at("catalog").str());
+    app.stream = parse_stream(a.at("stream"), base_dir);
+    if (auto d = a.opt("data")) app.data = parse_data(*d, base_dir);
+    else if (s.mode == "real")
+      a.fail_here("mode real classifies images: give `data: {schema: SCHEMA}` (its validation set) or `data: {images: IDX, labels: IDX}`");
+    s.apps.push_back(std::move(app));
+  }
+
+  if (auto sw = c.opt("sweep")) {
+    sw->require_map("a mapping {parameter, values}");
+    sw->only_keys({"parameter", "values"});
+    auto p = sw->at("parameter");
+    s.sweep.where = sw->where();
+    s.sweep.parameter = p.str();
+    const SweepTableRow* row = nullptr;
+    std::string list;
+    for (const auto& r : sweep_table()) {
+      if (s.sweep.parameter == r.p.name) row = &r;
+      list += (list.empty() ? "" : ", ") + std::string(r.p.name);
+    }
+    if (!row) p.expected("one of " + list);
+    auto v = sw->at("values");
+    if (!v.is_seq() || v.node().size() == 0) v.expected("a non-empty list of values");
+    for (size_t i = 0; i < v.node().size(); ++i) {
+      auto e = v.index(i);
+      if (s.sweep.parameter == "rate_scale") s.sweep.values.push_back(e.number(0, 1e6, true));
+      else s.sweep.values.push_back(quantity(e, row->q));
+    }
+    if (s.sweep.parameter.rfind("cloud.", 0) == 0 && !s.cloud.present)
+      p.fail_here("sweeps a cloud parameter but the scenario has no `cloud` section");
+  }
+  for (const auto& pol : s.policies)
+    if (pol == "server-first" && !s.cloud.present)
+      c.at("policy").fail_here("policy server-first needs a `cloud` section");
+  return s;
+}
+
+Scenario parse_scenario_file(const std::string& path) {
+  const std::string text = read_file(path, static_cast<int>(ErrorClass::Scenario));
+  return parse_scenario_string(text, path, std::filesystem::path(path).parent_path().string());
+}
+
+}  // namespace mcdnn::rt

@@ -1,0 +1,97 @@
+// A scenario: the apps (each a catalog and a request stream), the device, the cloud, the
+// policies to compare and the seed. scenarios/README.md is the reference; parse_scenario_file()
+// validates everything that can be checked without opening a catalog and reports the first
+// problem as
+//   scenario.yaml:12:5: device.cache: expected a size with one of the units B, KB, ..., got '12 parsecs'
+// through Error(ErrorClass::Scenario).
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace mcdnn::rt {
+
+constexpr int kScenarioVersion = 1;  // the `format` key: "mcdnn-scenario/1"
+
+// Requests of one app: Poisson arrivals at a rate (one phase over the horizon), Poisson phases
+// with their own rates (repeating until the horizon), or the times in a trace file.
+struct Phase {
+  double duration_s = 0, rate = 0;  // requests per second
+};
+struct StreamSpec {
+  std::vector<Phase> phases;  // Poisson (one phase = a constant rate)
+  std::string trace;          // a trace file: one request per line, "time_s[,label]"
+  std::string where;          // "scenario.yaml:20:13: apps[1].stream"
+};
+
+// Where real mode takes the app's images: a schema's validation set (its relabelling applies),
+// or IDX files.
+struct DataRef {
+  std::string schema;          // path to a schema, or ""
+  std::string images, labels;  // IDX files (when no schema)
+  int64_t limit = 0;           // at most this many images (0: all)
+  std::string where;
+};
+
+struct AppSpec {
+  std::string name;
+  std::string catalog;  // catalog directory (relative paths: to the scenario file)
+  StreamSpec stream;
+  DataRef data;         // real mode only
+  std::string where;
+};
+
+struct DeviceSpec {
+  double cache_bytes = 0;        // S: model cache, bytes of resident weights
+  double energy_j = 0;           // E: energy budget over the horizon
+  double latency_limit_s = 1.0;  // a request must finish within this (load included on a miss)
+  std::string profile;           // energy model device profile ("" = the catalog's)
+};
+
+struct CloudSpec {
+  bool present = false;
+  double round_trip_s = 0.1;
+  double usd_per_ms = 1.8e-7;             // price of server time
+  double transmission_j = 3.8e-3;         // device energy to send one request
+  double budget_usd = 0.0667;             // D over the horizon
+  double latency_factor = 1.0;            // server latency = catalog latency x factor
+};
+
+// One parameter a sweep varies; the table in scenario.cpp lists them.
+struct SweepSpec {
+  std::string parameter;       // "" = no sweep
+  std::vector<double> values;  // in the parameter's base unit
+  std::string where;
+};
+
+struct Scenario {
+  std::string path;  // for messages
+  std::string name;
+  uint64_t seed = 1;
+  double horizon_s = 36000;
+  std::string mode = "simulated";  // simulated | real
+  int traces = 1;                  // independent traces (seeds seed, seed+1, ...)
+  std::vector<std::string> policies = {"mcdnn"};
+  double frequency_window_s = 600;  // the scheduler's request-rate estimate window
+  DeviceSpec device;
+  CloudSpec cloud;
+  std::vector<AppSpec> apps;
+  SweepSpec sweep;
+};
+
+// The policies mcdnn-run knows, in the order reports list them.
+const std::vector<std::string>& policy_names();
+
+// The sweepable parameters: name, quantity, what it sets.
+struct SweepParameter {
+  const char* name;
+  const char* meaning;
+};
+const std::vector<SweepParameter>& sweep_parameters();
+// The scenario with `parameter` set to `value` (rate_scale multiplies every Poisson rate).
+Scenario with_parameter(const Scenario& s, const std::string& parameter, double value);
+
+Scenario parse_scenario_string(const std::string& text, const std::string& display_name, const std::string& base_dir);
+Scenario parse_scenario_file(const std::string& path);
+
+}  // namespace mcdnn::rt

@@ -1,0 +1,249 @@
+#include "scheduler.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "util/error.hpp"
+
+namespace mcdnn::rt {
+
+const char* place_name(Place p) {
+  switch (p) {
+    case Place::Drop: return "drop";
+    case Place::Device: return "device";
+    case Place::Cloud: return "cloud";
+  }
+  return "?";
+}
+
+Policy policy_from_name(const std::string& name) {
+  if (name == "mcdnn") return Policy::Mcdnn;
+  if (name == "original") return Policy::Original;
+  if (name == "best") return Policy::Best;
+  if (name == "server-first") return Policy::ServerFirst;
+  fail(ErrorClass::Internal, "no scheduler for policy '" + name + "'");
+}
+
+Scheduler::Scheduler(const Scenario& s, const std::vector<App>& apps, Policy policy)
+    : s_(s),
+      apps_(apps),
+      policy_(policy),
+      cache_(static_cast<int64_t>(std::min(s.device.cache_bytes, 9.0e18))),
+      state_(apps.size()),
+      energy_left_(s.device.energy_j),
+      usd_left_(s.cloud.present ? s.cloud.budget_usd : 0) {}
+
+double Scheduler::rate(size_t app, double t) {
+  auto& q = state_[app].recent;
+  while (!q.empty() && q.front() <= t - s_.frequency_window_s) q.pop_front();
+  const double span = std::min(s_.frequency_window_s, std::max(t, 1.0));
+  return static_cast<double>(q.size()) / span;
+}
+
+Candidate Scheduler::device_candidate(int app, int v, double t, bool mcdnn_budget, double f, double sum_f2) const {
+  const VariantCost& x = apps_[static_cast<size_t>(app)].variants[static_cast<size_t>(v)];
+  Candidate c;
+  c.place = Place::Device;
+  c.variant = v;
+  c.cached = cache_.contains({app, v});
+  const double wait = std::max(0.0, busy_until_ - t);
+  c.latency_s = wait + (c.cached ? 0 : x.load_s) + x.exec_s;
+  c.energy_j = x.exec_j + (c.cached ? 0 : x.load_j);
+  const double T = std::max(s_.horizon_s - t, 1e-9);
+  if (mcdnn_budget) {
+    if (!c.cached) {
+      const double dt = std::max(t - state_[static_cast<size_t>(app)].last_load_t, 1.0);
+      c.penalty_j = x.load_j * T / dt;
+    }
+    c.budget = std::max(0.0, energy_left_ - c.penalty_j) * f / (T * sum_f2);
+  }
+  if (!cache_.fits(x.bytes)) c.why = "larger than the cache";
+  else if (c.latency_s > s_.device.latency_limit_s) c.why = c.cached ? "misses the latency limit" : "loads too slowly for the latency limit";
+  else if (c.energy_j > energy_left_) c.why = "over the energy left";
+  c.hard_ok = *c.why == 0;
+  if (c.hard_ok && mcdnn_budget && x.exec_j > c.budget) c.why = "over the per-request energy budget";
+  c.ok = *c.why == 0;
+  return c;
+}
+
+Candidate Scheduler::cloud_candidate(int app, int v, double t, bool mcdnn_budget, double budget_j, double f, double sum_f2) const {
+  const VariantCost& x = apps_[static_cast<size_t>(app)].variants[static_cast<size_t>(v)];
+  Candidate c;
+  c.place = Place::Cloud;
+  c.variant = v;
+  c.latency_s = s_.cloud.round_trip_s + x.cloud_s;
+  c.energy_j = s_.cloud.transmission_j;
+  c.usd = x.cloud_usd;
+  const double T = std::max(s_.horizon_s - t, 1e-9);
+  if (mcdnn_budget) c.budget = usd_left_ * f / (T * sum_f2);
+  if (c.latency_s > s_.device.latency_limit_s) c.why = "misses the latency limit";
+  else if (c.usd > usd_left_) c.why = "over the dollars left";
+  else if (c.energy_j > energy_left_) c.why = "transmission over the energy left";
+  c.hard_ok = *c.why == 0;
+  if (c.hard_ok && mcdnn_budget) {
+    if (c.usd > c.budget) c.why = "over the per-request dollar budget";
+    else if (c.energy_j > budget_j) c.why = "transmission over the per-request energy budget";
+  }
+  c.ok = *c.why == 0;
+  return c;
+}
+
+namespace {
+
+// Is a better than b? More accurate; then less energy (device) or fewer dollars (cloud); then
+// cached; then fewer bytes; then catalog order.
+bool better(const Candidate& a, const Candidate& b, const App& app) {
+  const VariantCost& x = app.variants[static_cast<size_t>(a.variant)];
+  const VariantCost& y = app.variants[static_cast<size_t>(b.variant)];
+  if (x.accuracy != y.accuracy) return x.accuracy > y.accuracy;
+  if (a.place == Place::Cloud) {
+    if (a.usd != b.usd) return a.usd < b.usd;
+  } else if (a.energy_j != b.energy_j) {
+    return a.energy_j < b.energy_j;
+  }
+  if (a.cached != b.cached) return a.cached;
+  if (x.bytes != y.bytes) return x.bytes < y.bytes;
+  return a.variant < b.variant;
+}
+
+// Cheaper: less device energy (device) or fewer dollars (cloud), then more accurate, then order.
+bool cheaper(const Candidate& a, const Candidate& b, const App& app) {
+  const double ca = a.place == Place::Cloud ? a.usd : a.energy_j, cb = b.place == Place::Cloud ? b.usd : b.energy_j;
+  if (ca != cb) return ca < cb;
+  const double xa = app.variants[static_cast<size_t>(a.variant)].accuracy, xb = app.variants[static_cast<size_t>(b.variant)].accuracy;
+  if (xa != xb) return xa > xb;
+  return a.variant < b.variant;
+}
+
+}  // namespace
+
+Decision Scheduler::apply(const Request& r, const Candidate& c, bool fallback, const char* reason) {
+  Decision d;
+  d.place = c.place;
+  d.variant = c.variant;
+  d.fallback = fallback;
+  d.reason = reason;
+  d.latency_s = c.latency_s;
+  d.energy_j = c.energy_j;
+  d.usd = c.usd;
+  auto& st = state_[static_cast<size_t>(r.app)];
+  if (c.place == Place::Device) {
+    const VariantCost& x = apps_[static_cast<size_t>(r.app)].variants[static_cast<size_t>(c.variant)];
+    d.hit = c.cached;
+    if (c.cached) {
+      cache_.touch({r.app, c.variant});
+    } else {
+      d.evicted = cache_.insert({r.app, c.variant}, x.bytes);
+      d.load_s = x.load_s;
+      d.load_j = x.load_j;
+      st.last_load_t = r.t;
+    }
+  }
+  st.place = c.place;
+  return d;
+}
+
+Decision Scheduler::decide(const Request& r, Explanation* why) {
+  const size_t a = static_cast<size_t>(r.app);
+  const App& app = apps_[a];
+  state_[a].recent.push_back(r.t);
+  const double f = rate(a, r.t);
+  double sum_dev = f * f, sum_cloud = f * f;
+  for (size_t i = 0; i < apps_.size(); ++i) {
+    if (i == a) continue;
+    const double fi = rate(i, r.t);
+    if (state_[i].place == Place::Device) sum_dev += fi * fi;
+    if (state_[i].place == Place::Cloud) sum_cloud += fi * fi;
+  }
+  const double T = std::max(s_.horizon_s - r.t, 1e-9);
+  const double budget_j = std::max(0.0, energy_left_) * f / (T * sum_dev);
+  last_budget_j_ = budget_j;
+  const bool mcdnn = policy_ == Policy::Mcdnn || policy_ == Policy::ServerFirst;
+  const int n = static_cast<int>(app.variants.size());
+
+  std::vector<Candidate>& dev = dev_;
+  std::vector<Candidate>& cloud = cloud_;
+  dev.clear();
+  cloud.clear();
+  if (policy_ == Policy::Original || policy_ == Policy::Best) {
+    dev.push_back(device_candidate(r.app, policy_ == Policy::Original ? app.most_accurate : app.knee, r.t, false, f, sum_dev));
+  } else {
+    for (int v = 0; v < n; ++v) dev.push_back(device_candidate(r.app, v, r.t, mcdnn, f, sum_dev));
+    if (s_.cloud.present)
+      for (int v = 0; v < n; ++v)
+        cloud.push_back(cloud_candidate(r.app, v, r.t, policy_ == Policy::Mcdnn, budget_j, f, sum_cloud));
+  }
+
+  auto best_of = [&](const std::vector<Candidate>& cs, bool need_ok) -> const Candidate* {
+    const Candidate* b = nullptr;
+    for (const auto& c : cs)
+      if ((need_ok ? c.ok : c.hard_ok) && (!b || better(c, *b, app))) b = &c;
+    return b;
+  };
+  auto cheapest_of = [&](const std::vector<Candidate>& cs) -> const Candidate* {
+    const Candidate* b = nullptr;
+    for (const auto& c : cs)
+      if (c.hard_ok && (!b || cheaper(c, *b, app))) b = &c;
+    return b;
+  };
+
+  Decision d;
+  bool done = false;
+  if (policy_ == Policy::Original || policy_ == Policy::Best) {
+    if (dev[0].hard_ok) {
+      d = apply(r, dev[0], false, policy_ == Policy::Original ? "the most accurate variant, fixed" : "the knee variant, fixed");
+    } else {
+      d.reason = dev[0].why;  // why the fixed variant cannot run
+    }
+    done = true;
+  }
+  if (!done && policy_ == Policy::ServerFirst) {
+    if (const Candidate* c = best_of(cloud, false)) {
+      d = apply(r, *c, false, "server first: the most accurate cloud variant the dollars left pay for");
+      done = true;
+    }
+    // else: the device, decided as mcdnn does (below, without the cloud)
+    if (!done) cloud.clear();
+  }
+  if (!done) {
+    const Candidate* bd = best_of(dev, true);
+    const Candidate* bc = best_of(cloud, true);
+    if (bd || bc) {
+      const bool device = bd && (!bc || app.variants[static_cast<size_t>(bd->variant)].accuracy >=
+                                             app.variants[static_cast<size_t>(bc->variant)].accuracy);
+      d = device ? apply(r, *bd, false, bc ? "device: at least as accurate as the best cloud variant within budget"
+                                           : "device: the most accurate variant within budget")
+                 : apply(r, *bc, false, bd ? "cloud: more accurate than the best device variant within budget"
+                                           : "cloud: the most accurate variant within budget (none on the device)");
+    } else if (const Candidate* c = cheapest_of(dev)) {
+      d = apply(r, *c, true, "nothing within budget: the cheapest device variant that can run");
+    } else if (const Candidate* c2 = cheapest_of(cloud)) {
+      d = apply(r, *c2, true, "nothing within budget and nothing runs on the device: the cheapest cloud variant");
+    } else {
+      d.reason = "nothing can run on the device or in the cloud: dropped";
+    }
+  }
+  if (why) {
+    why->request = r;
+    why->remaining_s = T;
+    why->energy_left = energy_left_;
+    why->usd_left = usd_left_;
+    why->f_app = f;
+    why->sum_f2_device = sum_dev;
+    why->sum_f2_cloud = sum_cloud;
+    why->device_budget_j = budget_j;
+    why->cloud_budget_usd = usd_left_ * f / (T * sum_cloud);
+    why->candidates = dev;
+    why->candidates.insert(why->candidates.end(), cloud.begin(), cloud.end());
+    why->decision = d;
+  }
+  return d;
+}
+
+void Scheduler::charge(double energy_j, double usd, double device_free_at) {
+  energy_left_ -= energy_j;
+  usd_left_ -= usd;
+  busy_until_ = std::max(busy_until_, device_free_at);
+}
+
+}  // namespace mcdnn::rt

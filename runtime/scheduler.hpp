@@ -1,0 +1,120 @@
+// The MCDNN scheduler (Han et al., MobiSys 2016, Algorithm 1) and the paper's baselines, one
+// request at a time. docs/runtime.md states every rule; in short, for request n of app a at
+// time t, with T = horizon - t left, E and D the energy and dollars left:
+//
+//   f_i      app i's request rate over the last `frequency_window` (or since the start)
+//   budget   e_n = (E - penalty) * f_a / (T * (f_a^2 + sum of f_i^2 over the other apps now
+//            served on the device)); penalty = load_J(v) * T / dt for a variant v that is not
+//            cached, dt = time since app a last loaded a variant (the expected reload cost)
+//            d_n = D * f_a / (T * (f_a^2 + sum of f_i^2 over the other apps now in the cloud))
+//   device   v qualifies when exec_J(v) <= e_n, it fits in the cache, and it finishes within
+//            the latency limit (waiting for the device, plus loading when not cached)
+//   cloud    v qualifies when price(v) <= d_n, transmission_J <= e_n (no penalty) and
+//            round trip + server time is within the latency limit
+//   choice   the most accurate qualifying variant at each place; the more accurate place wins
+//            (a tie goes to the device). Ties between variants: less energy (dollars in the
+//            cloud), then cached, then fewer bytes, then catalog order.
+//   nothing  the cheapest device variant that fits the cache, the latency limit and the energy
+//            left, else the cheapest affordable cloud variant, else the request is dropped
+//   cache    a device variant that is not cached is loaded first (load energy charged every
+//            time), evicting least recently used variants of any app until it fits
+//
+// Baselines: `original` always runs the most accurate variant on the device, `best` the
+// catalog's knee (energy front); both page through the same LRU cache and drop a request when
+// the variant does not fit, cannot meet the latency limit or the energy is spent.
+// `server-first` sends every request it can afford to the cloud (most accurate variant), and
+// otherwise decides as mcdnn does on the device.
+#pragma once
+#include <deque>
+#include <string>
+#include <vector>
+
+#include "app.hpp"
+#include "cache.hpp"
+#include "scenario.hpp"
+#include "trace.hpp"
+
+namespace mcdnn::rt {
+
+enum class Place { Drop, Device, Cloud };
+const char* place_name(Place p);
+
+// One variant at one place, as the scheduler weighed it (the --explain table).
+struct Candidate {
+  Place place = Place::Device;
+  int variant = 0;
+  bool cached = false;
+  double latency_s = 0;  // predicted: waiting + loading (device miss) + executing, or round trip + server
+  double energy_j = 0;   // device energy this request would spend: load (miss) + exec, or transmission
+  double usd = 0;
+  double budget = 0;     // the per-request budget it is held against: J (device) or $ (cloud)
+  double penalty_j = 0;  // expected reload energy taken off the energy left (device, not cached)
+  bool hard_ok = false;  // fits the cache / latency limit / energy and dollars left
+  bool ok = false;       // also within the per-request budget
+  const char* why = "";  // when not ok (a static string)
+};
+
+struct Decision {
+  Place place = Place::Drop;
+  int variant = -1;
+  bool hit = false;       // device: the variant was already cached
+  bool fallback = false;  // nothing was within budget: the cheapest that could run
+  double latency_s = 0, energy_j = 0, usd = 0;  // predicted from the catalog
+  double load_s = 0, load_j = 0;                 // device miss: the load
+  std::vector<CacheKey> evicted;
+  const char* reason = "";  // a static string
+};
+
+struct Explanation {
+  Request request;
+  double remaining_s = 0, energy_left = 0, usd_left = 0;
+  double f_app = 0, sum_f2_device = 0, sum_f2_cloud = 0;
+  double device_budget_j = 0, cloud_budget_usd = 0;  // without a reload penalty
+  std::vector<Candidate> candidates;
+  Decision decision;
+};
+
+enum class Policy { Mcdnn, Original, Best, ServerFirst };
+Policy policy_from_name(const std::string& name);  // not "oracle"
+
+class Scheduler {
+ public:
+  Scheduler(const Scenario& s, const std::vector<App>& apps, Policy policy);
+
+  // Decides request r (requests come in time order) and applies the decision to the cache
+  // and the placement state: the load, the evictions. The costs are charged with charge().
+  Decision decide(const Request& r, Explanation* why = nullptr);
+  // Spends energy and dollars; the device is busy until `device_free_at` (device requests).
+  void charge(double energy_j, double usd, double device_free_at);
+
+  double energy_left() const { return energy_left_; }
+  double usd_left() const { return usd_left_; }
+  const ModelCache& cache() const { return cache_; }
+  // The apps' places and the cache at this moment (the --explain header).
+  Place place_of(int app) const { return state_[static_cast<size_t>(app)].place; }
+  // The per-request device energy budget of the last decision (no penalty), for timelines.
+  double last_budget_j() const { return last_budget_j_; }
+
+ private:
+  struct AppState {
+    Place place = Place::Drop;  // where it was last served
+    double last_load_t = 0;     // when it last loaded a variant on the device
+    std::deque<double> recent;  // request times within the window
+  };
+  double rate(size_t app, double t);
+  Candidate device_candidate(int app, int v, double t, bool mcdnn_budget, double f, double sum_f2) const;
+  Candidate cloud_candidate(int app, int v, double t, bool mcdnn_budget, double budget_j, double f, double sum_f2) const;
+  Decision apply(const Request& r, const Candidate& c, bool fallback, const char* reason);
+
+  const Scenario& s_;
+  const std::vector<App>& apps_;
+  Policy policy_;
+  ModelCache cache_;
+  std::vector<AppState> state_;
+  double energy_left_, usd_left_;
+  double busy_until_ = 0;
+  double last_budget_j_ = 0;
+  std::vector<Candidate> dev_, cloud_;  // reused between requests
+};
+
+}  // namespace mcdnn::rt

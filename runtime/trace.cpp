@@ -1,0 +1,107 @@
+#include "trace.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+
+#include "util/error.hpp"
+#include "util/fs.hpp"
+
+namespace mcdnn::rt {
+
+namespace {
+
+void poisson(const StreamSpec& st, int app, double horizon, Rng& rng, std::vector<Request>* out) {
+  double cycle = 0;
+  for (const auto& p : st.phases) cycle += p.duration_s;
+  if (st.phases.size() == 1 && st.phases[0].duration_s == 0) cycle = 0;  // one constant rate
+  double t0 = 0;
+  while (t0 < horizon) {
+    for (const auto& p : st.phases) {
+      const double end = std::min(horizon, p.duration_s > 0 ? t0 + p.duration_s : horizon);
+      if (p.rate > 0) {
+        double t = t0;
+        for (;;) {
+          t += -std::log1p(-rng.uniform()) / p.rate;
+          if (t >= end) break;
+          out->push_back({t, app, -1});
+        }
+      }
+      t0 = end;
+      if (t0 >= horizon) break;
+    }
+    if (cycle <= 0) break;
+  }
+}
+
+}  // namespace
+
+std::vector<Request> read_trace_file(const std::string& path, int app, double horizon_s, const std::string& where) {
+  std::string text;
+  try {
+    text = read_file(path, static_cast<int>(ErrorClass::Scenario));
+  } catch (const Error& e) {
+    fail(ErrorClass::Scenario, where + ": trace: " + e.what());
+  }
+  std::vector<Request> out;
+  size_t pos = 0;
+  int line = 0;
+  double last = 0;
+  while (pos < text.size()) {
+    size_t nl = text.find('\n', pos);
+    if (nl == std::string::npos) nl = text.size();
+    std::string l = text.substr(pos, nl - pos);
+    pos = nl + 1;
+    ++line;
+    if (auto h = l.find('#'); h != std::string::npos) l.resize(h);
+    while (!l.empty() && (l.back() == ' ' || l.back() == '\r' || l.back() == '\t')) l.pop_back();
+    size_t b = 0;
+    while (b < l.size() && (l[b] == ' ' || l[b] == '\t')) ++b;
+    l = l.substr(b);
+    if (l.empty()) continue;
+    auto bad = [&](const std::string& what) {
+      fail(ErrorClass::Scenario, path + ":" + std::to_string(line) + ": " + what + " (a line is \"time_s\" or \"time_s,label\")");
+    };
+    const char* s = l.c_str();
+    char* end = nullptr;
+    const double t = std::strtod(s, &end);
+    if (end == s || !std::isfinite(t)) bad("expected a time in seconds, got '" + l + "'");
+    int label = -1;
+    std::string rest(end);
+    if (!rest.empty()) {
+      if (rest[0] != ',') bad("expected ',' or the end of the line after the time, got '" + rest + "'");
+      const char* ls = rest.c_str() + 1;
+      char* le = nullptr;
+      const long v = std::strtol(ls, &le, 10);
+      while (*le == ' ') ++le;
+      if (le == ls || *le != '\0' || v < 0 || v > 1000000) bad("expected a class label (an integer >= 0) after ',', got '" + rest.substr(1) + "'");
+      label = static_cast<int>(v);
+    }
+    if (t < 0 || t >= horizon_s)
+      bad("time " + std::to_string(t) + " s is outside the horizon [0, " + std::to_string(horizon_s) + ") s; raise `horizon` or cut the trace");
+    if (t < last) bad("time " + std::to_string(t) + " s is earlier than the line before (" + std::to_string(last) + " s); sort the trace");
+    last = t;
+    out.push_back({t, app, label});
+  }
+  return out;
+}
+
+std::vector<Request> make_trace(const Scenario& s, uint64_t seed) {
+  std::vector<Request> all;
+  for (size_t a = 0; a < s.apps.size(); ++a) {
+    const StreamSpec& st = s.apps[a].stream;
+    if (!st.trace.empty()) {
+      auto r = read_trace_file(st.trace, static_cast<int>(a), s.horizon_s, st.where);
+      all.insert(all.end(), r.begin(), r.end());
+    } else {
+      Rng rng(seed * 0x100000001B3ull + a * 0x9E3779B97F4A7C15ull + 1);
+      poisson(st, static_cast<int>(a), s.horizon_s, rng, &all);
+    }
+  }
+  std::stable_sort(all.begin(), all.end(), [](const Request& x, const Request& y) {
+    return x.t < y.t || (x.t == y.t && x.app < y.app);
+  });
+  return all;
+}
+
+}  // namespace mcdnn::rt

@@ -1,0 +1,159 @@
+// mcdnn-run end to end on a small measured catalog: simulated and real mode, the report files,
+// --explain, and clear errors (bad scenario, missing or unmeasured catalog, foreign output
+// directory).
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "catch.hpp"
+#include "fixtures.hpp"
+
+using namespace mcdnn::test;
+using Catch::Matchers::Contains;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct RunFixture {
+  TempDir dir;
+  RunFixture() {
+    std::string log;
+    const int rc = compile_every_form(dir, 91, &log);
+    INFO(log);
+    REQUIRE(rc == 0);
+  }
+  void scenario(const std::string& text, const std::string& name = "s.yaml") const {
+    write_bytes(dir / name, std::vector<uint8_t>(text.begin(), text.end()));
+  }
+  int run(const std::string& args, std::string* out) const { return run_command(std::string(MCDNN_RUN) + " " + args, out); }
+};
+
+std::string two_apps(const std::string& mode, const std::string& extra = "") {
+  return "format: mcdnn-scenario/1\n"
+         "name: cli\n"
+         "seed: 3\n"
+         "horizon: 2min\n"
+         "mode: " + mode + "\n"
+         "policy: [mcdnn, original, best, server-first, oracle]\n"
+         "device: {cache: 64KB, energy: 2J, latency_limit: 500ms}\n"
+         "cloud: {round_trip: 50ms, price: 1.8e-7, transmission_energy: 1mJ, budget: $0.001, latency_factor: 0.5}\n"
+         "apps:\n"
+         "  - name: a\n"
+         "    catalog: cat\n"
+         "    stream: {rate: 2/s}\n"
+         "    data: {images: val-images.idx, labels: val-labels.idx}\n"
+         "  - name: b\n"
+         "    catalog: cat\n"
+         "    stream: {phases: [{duration: 30s, rate: 1/s}, {duration: 30s, rate: 0.2/s}]}\n"
+         "    data: {images: val-images.idx, labels: val-labels.idx}\n" + extra;
+}
+
+}  // namespace
+
+TEST_CASE("mcdnn-run serves a scenario in simulated and real mode and writes its report", "[run][cli]") {
+  RunFixture f;
+  for (const std::string mode : {"simulated", "real"}) {
+    INFO(mode);
+    f.scenario(two_apps(mode));
+    std::string out;
+    const std::string o = f.dir / ("out-" + mode);
+    REQUIRE(f.run(f.dir / "s.yaml" + " -o " + o + " --explain 3", &out) == 0);
+    INFO(out);
+    CHECK_THAT(out, Contains("request 3 (policy mcdnn)") && Contains("decision:") && Contains("upper bound"));
+    const auto j = nlohmann::json::parse(std::ifstream(o + "/report.json"));
+    CHECK(j["format"] == "mcdnn-run-report/1");
+    REQUIRE(j["points"].size() == 1);
+    const auto& pols = j["points"][0]["policies"];
+    REQUIRE(pols.size() == 5);
+    double bound = -1, mcdnn = -1;
+    for (const auto& p : pols) {
+      const auto& m = p["mean"];
+      if (p["policy"] == "oracle") {
+        bound = m["expected_accuracy"];
+        continue;
+      }
+      CHECK(m["served_fraction"].get<double>() >= 0);
+      CHECK(m["served_fraction"].get<double>() <= 1);
+      CHECK(m["requests"].get<double>() > 100);  // about 2/s x 120 s + 1/s x 30 s + 0.2/s x 30 s + ...
+      const auto& t = p["traces"][0];
+      CHECK(t["served_device"].get<int64_t>() + t["served_cloud"].get<int64_t>() + t["dropped"].get<int64_t>() ==
+            t["requests"].get<int64_t>());
+      CHECK(t["energy_j"].get<double>() <= 2.0 + 1e-9);
+      CHECK(t["dollars"].get<double>() <= 0.001 + 1e-12);
+      if (p["policy"] == "mcdnn") mcdnn = m["expected_accuracy"];
+      if (mode == "real" && p["policy"] == "mcdnn") {
+        // Real predictions on a separable set: nearly all correct when served.
+        CHECK(t["accuracy"].get<double>() > 0.8 * t["served_fraction"].get<double>());
+        CHECK(t["inference_s"].get<double>() > 0);
+      }
+    }
+    CHECK(mcdnn > 0);
+    CHECK(bound >= mcdnn - 1e-9);
+    CHECK(fs::exists(o + "/summary.csv"));
+    CHECK(fs::exists(o + "/timeline.csv"));
+    // Rerunning into its own output directory replaces it.
+    REQUIRE(f.run(f.dir / "s.yaml" + " -o " + o + " -q --policy mcdnn", &out) == 0);
+  }
+}
+
+TEST_CASE("mcdnn-run sweeps a parameter over several traces", "[run][cli]") {
+  RunFixture f;
+  f.scenario(two_apps("simulated", "traces: 2\nsweep: {parameter: device.energy, values: [0.1J, 1J, 10J]}\n"));
+  std::string out;
+  const std::string o = f.dir / "sweep";
+  REQUIRE(f.run(f.dir / "s.yaml" + " -o " + o + " --policy mcdnn,original", &out) == 0);
+  INFO(out);
+  CHECK_THAT(out, Contains("[point 3/3, trace 2/2] original"));
+  const auto j = nlohmann::json::parse(std::ifstream(o + "/report.json"));
+  REQUIRE(j["points"].size() == 3);
+  double last = -1;
+  for (const auto& p : j["points"]) {
+    const double served = p["policies"][0]["mean"]["served_fraction"];
+    CHECK(served >= last);  // more energy never serves fewer requests here
+    last = served;
+    CHECK(p["policies"][0]["traces"].size() == 2);
+  }
+}
+
+TEST_CASE("mcdnn-run errors: scenario, catalog, output directory, flags", "[run][cli]") {
+  RunFixture f;
+  std::string out;
+  f.scenario(two_apps("simulated") + "colour: blue\n");
+  CHECK(f.run(f.dir / "s.yaml", &out) == 8);
+  CHECK_THAT(out, Contains("s.yaml:18:1: colour: unknown key 'colour'"));
+
+  std::string text = two_apps("simulated");
+  text.replace(text.find("catalog: cat\n"), 13, "catalog: nowhere\n");
+  f.scenario(text);
+  CHECK(f.run(f.dir / "s.yaml" + " -o " + (f.dir / "o1"), &out) == 7);
+  CHECK_THAT(out, Contains("app 'a'") && Contains("nowhere"));
+
+  // A catalog built without measuring has no costs to schedule on.
+  {
+    TempDir d2;
+    write_synthetic_idx(make_synthetic(100, 12, 4, 5), d2 / "train");
+    write_synthetic_idx(make_synthetic(40, 12, 4, 6), d2 / "val");
+    std::string log;
+    const std::string schema = tiny_schema(d2.path().string(), 4, 1) + "catalog:\n  variants:\n    - quantize: {formats: [int8]}\n";
+    write_bytes(d2 / "s.yaml", std::vector<uint8_t>(schema.begin(), schema.end()));
+    REQUIRE(run_command(std::string(MCDNN_CLI) + " " + (d2 / "s.yaml") + " -o " + (d2 / "cat") + " --threads 1 --measure-seconds 0", &log) == 0);
+    std::string t2 = two_apps("simulated");
+    t2.replace(t2.find("catalog: cat\n"), 13, "catalog: " + (d2 / "cat") + "\n");
+    f.scenario(t2);
+    CHECK(f.run(f.dir / "s.yaml" + " -o " + (f.dir / "o2"), &out) == 7);
+    CHECK_THAT(out, Contains("no measured costs") && Contains("--measure-seconds"));
+  }
+
+  f.scenario(two_apps("simulated"));
+  fs::create_directories(f.dir / "mine");
+  write_bytes(f.dir / "mine/notes.txt", {'h', 'i'});
+  CHECK(f.run(f.dir / "s.yaml" + " -o " + (f.dir / "mine"), &out) == 5);
+  CHECK_THAT(out, Contains("notes.txt") && Contains("did not write"));
+  CHECK(read_bytes(f.dir / "mine/notes.txt").size() == 2);  // untouched
+
+  CHECK(f.run(f.dir / "s.yaml" + " -o " + (f.dir / "o3") + " --explain 100000", &out) == 2);
+  CHECK_THAT(out, Contains("--explain 100000: the first trace has"));
+  CHECK(f.run(f.dir / "s.yaml" + " --policy greedy", &out) == 2);
+  CHECK_THAT(out, Contains("unknown policy 'greedy'"));
+  CHECK(f.run(f.dir / "missing.yaml", &out) == 8);
+}
