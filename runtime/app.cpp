@@ -9,13 +9,14 @@ namespace mcdnn::rt {
 
 void pick_fixed_variants(App& app) {
   const auto& v = app.variants;
-  app.most_accurate = 0;
-  for (size_t i = 1; i < v.size(); ++i) {
-    const auto& b = v[static_cast<size_t>(app.most_accurate)];
-    if (v[i].accuracy > b.accuracy || (v[i].accuracy == b.accuracy && v[i].bytes < b.bytes)) app.most_accurate = static_cast<int>(i);
-  }
-  app.knee = -1;
+  app.original = 0;
   const auto& recs = app.catalog.records;
+  for (size_t i = 0; i < v.size(); ++i)
+    if (v[i].record < recs.size() && recs[v[i].record].parent.empty()) {
+      app.original = static_cast<int>(i);
+      break;
+    }
+  app.knee = -1;
   for (size_t i = 0; i < v.size() && app.knee < 0; ++i)
     if (v[i].record < recs.size() && recs[v[i].record].knee_energy) app.knee = static_cast<int>(i);
   for (size_t i = 0; i < v.size() && app.knee < 0; ++i)

@@ -27,7 +27,7 @@ struct App {
   std::string name;
   CatalogIndex catalog;
   std::vector<VariantCost> variants;  // catalog order (base first)
-  int most_accurate = 0;  // `original`: the most accurate variant (fewest bytes on a tie)
+  int original = 0;  // `original`: the base model, unapproximated (the paper's "Original")
   int knee = 0;           // `best`: the energy front's knee (else the bytes front's, else the base)
   std::string device_profile;  // the energy model's device these costs are for
 };
@@ -38,7 +38,7 @@ struct App {
 std::vector<App> load_apps(const Scenario& s);
 // The same for one app (tests build apps from hand-made catalogs this way too).
 App load_app(const AppSpec& spec, const Scenario& s);
-// Fills most_accurate and knee from the variants' accuracies and the catalog's marks.
+// Fills original (the catalog's base; variant 0 without a catalog) and knee from the catalog's marks.
 void pick_fixed_variants(App& app);
 
 }  // namespace mcdnn::rt

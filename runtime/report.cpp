@@ -137,7 +137,7 @@ void write_outputs(const std::string& dir, const Scenario& s, const std::vector<
     j["apps"].push_back({{"name", a.name},
                          {"catalog", s.apps[i].catalog},
                          {"variants", a.variants.size()},
-                         {"most_accurate", a.variants[static_cast<size_t>(a.most_accurate)].id},
+                         {"original", a.variants[static_cast<size_t>(a.original)].id},
                          {"knee", a.variants[static_cast<size_t>(a.knee)].id}});
   }
   j["timing"] = timing_note;

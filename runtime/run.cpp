@@ -114,9 +114,15 @@ std::string explain_text(const Scenario& s, const std::vector<App>& apps, const 
                 format_quantity(e.energy_left, Quantity::Energy).c_str(), format_quantity(e.usd_left, Quantity::Money).c_str(),
                 e.f_app, e.sum_f2_device, e.sum_f2_cloud);
   out += b;
-  std::snprintf(b, sizeof b, "  per-request budget: %s of energy (before any reload penalty), %s in the cloud\n",
+  if (e.floor_first) {
+    std::snprintf(b, sizeof b, "  floor-first split: this app's floor %s per request; all active apps need %s/s, the energy left gives %s/s\n",
+                  format_quantity(e.floor_j, Quantity::Energy).c_str(), format_quantity(e.need_w, Quantity::Energy).c_str(),
+                  format_quantity(e.energy_left / std::max(e.remaining_s, 1e-9), Quantity::Energy).c_str());
+    out += b;
+  }
+  std::snprintf(b, sizeof b, "  per-request budget: %s of energy (before any reload penalty), %s in the cloud; saved credit %s\n",
                 format_quantity(e.device_budget_j, Quantity::Energy).c_str(),
-                format_quantity(e.cloud_budget_usd, Quantity::Money).c_str());
+                format_quantity(e.cloud_budget_usd, Quantity::Money).c_str(), format_quantity(e.credit_j, Quantity::Energy).c_str());
   out += b;
   std::snprintf(b, sizeof b, "  %-6s %-44s %7s %6s %10s %10s %10s %10s %10s  %s\n", "place", "variant", "acc", "cached", "latency",
                 "energy", "dollars", "penalty", "budget", "verdict");

@@ -93,7 +93,7 @@ const std::vector<SweepTableRow>& sweep_table() {
 }  // namespace
 
 const std::vector<std::string>& policy_names() {
-  static const std::vector<std::string> p = {"mcdnn", "original", "best", "server-first", "oracle"};
+  static const std::vector<std::string> p = {"mcdnn", "mcdnn-paper", "original", "best", "server-first", "oracle"};
   return p;
 }
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "util/error.hpp"
 
@@ -18,6 +19,7 @@ const char* place_name(Place p) {
 
 Policy policy_from_name(const std::string& name) {
   if (name == "mcdnn") return Policy::Mcdnn;
+  if (name == "mcdnn-paper") return Policy::McdnnPaper;
   if (name == "original") return Policy::Original;
   if (name == "best") return Policy::Best;
   if (name == "server-first") return Policy::ServerFirst;
@@ -31,7 +33,25 @@ Scheduler::Scheduler(const Scenario& s, const std::vector<App>& apps, Policy pol
       cache_(static_cast<int64_t>(std::min(s.device.cache_bytes, 9.0e18))),
       state_(apps.size()),
       energy_left_(s.device.energy_j),
-      usd_left_(s.cloud.present ? s.cloud.budget_usd : 0) {}
+      usd_left_(s.cloud.present ? s.cloud.budget_usd : 0) {
+  const double inf = std::numeric_limits<double>::infinity();
+  for (const auto& a : apps) {
+    double d = inf, c = inf;
+    for (const auto& v : a.variants) {
+      if (cache_.fits(v.bytes) && v.exec_s <= s.device.latency_limit_s) d = std::min(d, v.exec_j);
+      if (s.cloud.present && s.cloud.round_trip_s + v.cloud_s <= s.device.latency_limit_s) c = std::min(c, v.cloud_usd);
+    }
+    dev_floor_.push_back(d);
+    cloud_floor_usd_.push_back(c);
+  }
+}
+
+double Scheduler::Share::budget(double e) const {
+  const double P = std::max(0.0, e) / T;
+  if (!floor_first) return P * f / sum_f2;
+  if (need > 0 && P <= need) return phi * P / need;
+  return phi + (P - need) * f / sum_f2_all;
+}
 
 double Scheduler::rate(size_t app, double t) {
   auto& q = state_[app].recent;
@@ -40,7 +60,7 @@ double Scheduler::rate(size_t app, double t) {
   return static_cast<double>(q.size()) / span;
 }
 
-Candidate Scheduler::device_candidate(int app, int v, double t, bool mcdnn_budget, double f, double sum_f2) const {
+Candidate Scheduler::device_candidate(int app, int v, double t, bool mcdnn_budget, const Share& share) const {
   const VariantCost& x = apps_[static_cast<size_t>(app)].variants[static_cast<size_t>(v)];
   Candidate c;
   c.place = Place::Device;
@@ -55,7 +75,7 @@ Candidate Scheduler::device_candidate(int app, int v, double t, bool mcdnn_budge
       const double dt = std::max(t - state_[static_cast<size_t>(app)].last_load_t, 1.0);
       c.penalty_j = x.load_j * T / dt;
     }
-    c.budget = std::max(0.0, energy_left_ - c.penalty_j) * f / (T * sum_f2);
+    c.budget = share.budget(energy_left_ - c.penalty_j);
   }
   if (!cache_.fits(x.bytes)) c.why = "larger than the cache";
   else if (c.latency_s > s_.device.latency_limit_s) c.why = c.cached ? "misses the latency limit" : "loads too slowly for the latency limit";
@@ -106,12 +126,16 @@ bool better(const Candidate& a, const Candidate& b, const App& app) {
   return a.variant < b.variant;
 }
 
-// Cheaper: less device energy (device) or fewer dollars (cloud), then more accurate, then order.
+// Cheaper: fewer dollars (cloud) or less execution energy (device: the load is paid once, the
+// execution on every request, so the prototype ranks by execution energy too); then cached,
+// then more accurate, then catalog order.
 bool cheaper(const Candidate& a, const Candidate& b, const App& app) {
-  const double ca = a.place == Place::Cloud ? a.usd : a.energy_j, cb = b.place == Place::Cloud ? b.usd : b.energy_j;
+  const VariantCost& x = app.variants[static_cast<size_t>(a.variant)];
+  const VariantCost& y = app.variants[static_cast<size_t>(b.variant)];
+  const double ca = a.place == Place::Cloud ? a.usd : x.exec_j, cb = b.place == Place::Cloud ? b.usd : y.exec_j;
   if (ca != cb) return ca < cb;
-  const double xa = app.variants[static_cast<size_t>(a.variant)].accuracy, xb = app.variants[static_cast<size_t>(b.variant)].accuracy;
-  if (xa != xb) return xa > xb;
+  if (a.cached != b.cached) return a.cached;
+  if (x.accuracy != y.accuracy) return x.accuracy > y.accuracy;
   return a.variant < b.variant;
 }
 
@@ -126,7 +150,7 @@ Decision Scheduler::apply(const Request& r, const Candidate& c, bool fallback, c
   d.latency_s = c.latency_s;
   d.energy_j = c.energy_j;
   d.usd = c.usd;
-  auto& st = state_[static_cast<size_t>(r.app)];
+  AppState& st = state_[static_cast<size_t>(r.app)];
   if (c.place == Place::Device) {
     const VariantCost& x = apps_[static_cast<size_t>(r.app)].variants[static_cast<size_t>(c.variant)];
     d.hit = c.cached;
@@ -149,16 +173,35 @@ Decision Scheduler::decide(const Request& r, Explanation* why) {
   state_[a].recent.push_back(r.t);
   const double f = rate(a, r.t);
   double sum_dev = f * f, sum_cloud = f * f;
+  Share share;
+  share.floor_first = policy_ == Policy::Mcdnn || policy_ == Policy::ServerFirst;
+  share.T = std::max(s_.horizon_s - r.t, 1e-9);
+  share.f = f;
+  const double inf = std::numeric_limits<double>::infinity();
+  auto floor_of = [&](size_t i) {
+    double phi = dev_floor_[i];
+    if (s_.cloud.present && cloud_floor_usd_[i] <= usd_left_) phi = std::min(phi, s_.cloud.transmission_j);
+    return phi;
+  };
+  share.sum_f2_all = 0;
   for (size_t i = 0; i < apps_.size(); ++i) {
-    if (i == a) continue;
-    const double fi = rate(i, r.t);
-    if (state_[i].place == Place::Device) sum_dev += fi * fi;
-    if (state_[i].place == Place::Cloud) sum_cloud += fi * fi;
+    const double fi = i == a ? f : rate(i, r.t);
+    if (i != a && state_[i].place == Place::Device) sum_dev += fi * fi;
+    if (i != a && state_[i].place == Place::Cloud) sum_cloud += fi * fi;
+    const double phi = floor_of(i);
+    if (fi > 0 && phi < inf) {
+      share.need += fi * phi;
+      share.sum_f2_all += fi * fi;
+    }
   }
-  const double T = std::max(s_.horizon_s - r.t, 1e-9);
-  const double budget_j = std::max(0.0, energy_left_) * f / (T * sum_dev);
+  share.sum_f2 = sum_dev;
+  share.phi = floor_of(a) < inf ? floor_of(a) : 0;
+  if (share.sum_f2_all <= 0) share.sum_f2_all = f * f;
+  const double T = share.T;
+  const double budget_j = share.budget(energy_left_);
   last_budget_j_ = budget_j;
-  const bool mcdnn = policy_ == Policy::Mcdnn || policy_ == Policy::ServerFirst;
+  const bool mcdnn = policy_ != Policy::Original && policy_ != Policy::Best;
+  AppState& st = state_[a];
   const int n = static_cast<int>(app.variants.size());
 
   std::vector<Candidate>& dev = dev_;
@@ -166,12 +209,12 @@ Decision Scheduler::decide(const Request& r, Explanation* why) {
   dev.clear();
   cloud.clear();
   if (policy_ == Policy::Original || policy_ == Policy::Best) {
-    dev.push_back(device_candidate(r.app, policy_ == Policy::Original ? app.most_accurate : app.knee, r.t, false, f, sum_dev));
+    dev.push_back(device_candidate(r.app, policy_ == Policy::Original ? app.original : app.knee, r.t, false, share));
   } else {
-    for (int v = 0; v < n; ++v) dev.push_back(device_candidate(r.app, v, r.t, mcdnn, f, sum_dev));
+    for (int v = 0; v < n; ++v) dev.push_back(device_candidate(r.app, v, r.t, mcdnn, share));
     if (s_.cloud.present)
       for (int v = 0; v < n; ++v)
-        cloud.push_back(cloud_candidate(r.app, v, r.t, policy_ == Policy::Mcdnn, budget_j, f, sum_cloud));
+        cloud.push_back(cloud_candidate(r.app, v, r.t, policy_ != Policy::ServerFirst, budget_j, f, sum_cloud));
   }
 
   auto best_of = [&](const std::vector<Candidate>& cs, bool need_ok) -> const Candidate* {
@@ -191,7 +234,7 @@ Decision Scheduler::decide(const Request& r, Explanation* why) {
   bool done = false;
   if (policy_ == Policy::Original || policy_ == Policy::Best) {
     if (dev[0].hard_ok) {
-      d = apply(r, dev[0], false, policy_ == Policy::Original ? "the most accurate variant, fixed" : "the knee variant, fixed");
+      d = apply(r, dev[0], false, policy_ == Policy::Original ? "the base model, fixed" : "the knee variant, fixed");
     } else {
       d.reason = dev[0].why;  // why the fixed variant cannot run
     }
@@ -209,18 +252,37 @@ Decision Scheduler::decide(const Request& r, Explanation* why) {
     const Candidate* bd = best_of(dev, true);
     const Candidate* bc = best_of(cloud, true);
     if (bd || bc) {
+      st.credit_j = 0;
       const bool device = bd && (!bc || app.variants[static_cast<size_t>(bd->variant)].accuracy >=
                                              app.variants[static_cast<size_t>(bc->variant)].accuracy);
       d = device ? apply(r, *bd, false, bc ? "device: at least as accurate as the best cloud variant within budget"
                                            : "device: the most accurate variant within budget")
                  : apply(r, *bc, false, bd ? "cloud: more accurate than the best device variant within budget"
                                            : "cloud: the most accurate variant within budget (none on the device)");
-    } else if (const Candidate* c = cheapest_of(dev)) {
-      d = apply(r, *c, true, "nothing within budget: the cheapest device variant that can run");
-    } else if (const Candidate* c2 = cheapest_of(cloud)) {
-      d = apply(r, *c2, true, "nothing within budget and nothing runs on the device: the cheapest cloud variant");
+    } else if (policy_ == Policy::McdnnPaper) {
+      if (const Candidate* c = cheapest_of(dev)) {
+        d = apply(r, *c, true, "nothing within budget: the cheapest device variant that can run");
+      } else if (const Candidate* c2 = cheapest_of(cloud)) {
+        d = apply(r, *c2, true, "nothing within budget and nothing runs on the device: the cheapest cloud variant");
+      } else {
+        d.reason = "nothing can run on the device or in the cloud: dropped";
+      }
     } else {
-      d.reason = "nothing can run on the device or in the cloud: dropped";
+      // The cheapest option in device energy: the cheapest device variant or, when a
+      // transmission costs less than its execution, the cheapest affordable cloud variant.
+      const Candidate* c = cheapest_of(dev);
+      const Candidate* c2 = cheapest_of(cloud);
+      const Candidate* pick = c && (!c2 || app.variants[static_cast<size_t>(c->variant)].exec_j <= c2->energy_j) ? c : c2;
+      st.credit_j += budget_j;
+      if (pick && st.credit_j >= pick->energy_j) {
+        st.credit_j -= pick->energy_j;
+        d = apply(r, *pick, true, pick->place == Place::Device
+                                      ? "nothing within budget: the cheapest device variant, paid from the budget saved while dropping"
+                                      : "nothing within budget: the cloud (least device energy), paid from the budget saved while dropping");
+      } else {
+        d.reason = pick ? "nothing within budget: dropped, its budget saved toward the cheapest option"
+                        : "nothing can run on the device or in the cloud: dropped";
+      }
     }
   }
   if (why) {
@@ -233,6 +295,10 @@ Decision Scheduler::decide(const Request& r, Explanation* why) {
     why->sum_f2_cloud = sum_cloud;
     why->device_budget_j = budget_j;
     why->cloud_budget_usd = usd_left_ * f / (T * sum_cloud);
+    why->credit_j = st.credit_j;
+    why->floor_first = share.floor_first;
+    why->floor_j = share.phi;
+    why->need_w = share.need;
     why->candidates = dev;
     why->candidates.insert(why->candidates.end(), cloud.begin(), cloud.end());
     why->decision = d;

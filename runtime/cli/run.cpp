@@ -77,7 +77,7 @@ int run(const Flags& f) {
     for (const auto& p : split(f.policy)) {
       bool known = false;
       for (const auto& k : policy_names()) known = known || k == p;
-      if (!known) fail(ErrorClass::Usage, "--policy: unknown policy '" + p + "' (known: mcdnn, original, best, server-first, oracle)");
+      if (!known) fail(ErrorClass::Usage, "--policy: unknown policy '" + p + "' (known: mcdnn, mcdnn-paper, original, best, server-first, oracle)");
       if (p == "server-first" && !s.cloud.present) fail(ErrorClass::Usage, "--policy server-first: the scenario has no `cloud` section");
       s.policies.push_back(p);
     }
@@ -101,9 +101,9 @@ int run(const Flags& f) {
                 format_quantity(s.device.latency_limit_s, Quantity::Time).c_str(),
                 s.cloud.present ? (", cloud budget " + format_quantity(s.cloud.budget_usd, Quantity::Money)).c_str() : ", no cloud");
     for (const auto& a : apps)
-      std::printf("  app %-12s %3zu variants; most accurate %s (%.2f%%, %s), knee %s (%.2f%%, %s)\n", a.name.c_str(), a.variants.size(),
-                  a.variants[static_cast<size_t>(a.most_accurate)].id.c_str(), a.variants[static_cast<size_t>(a.most_accurate)].accuracy * 100,
-                  format_quantity(static_cast<double>(a.variants[static_cast<size_t>(a.most_accurate)].bytes), Quantity::Bytes).c_str(),
+      std::printf("  app %-12s %3zu variants; original %s (%.2f%%, %s), knee %s (%.2f%%, %s)\n", a.name.c_str(), a.variants.size(),
+                  a.variants[static_cast<size_t>(a.original)].id.c_str(), a.variants[static_cast<size_t>(a.original)].accuracy * 100,
+                  format_quantity(static_cast<double>(a.variants[static_cast<size_t>(a.original)].bytes), Quantity::Bytes).c_str(),
                   a.variants[static_cast<size_t>(a.knee)].id.c_str(), a.variants[static_cast<size_t>(a.knee)].accuracy * 100,
                   format_quantity(static_cast<double>(a.variants[static_cast<size_t>(a.knee)].bytes), Quantity::Bytes).c_str());
   }
@@ -185,7 +185,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("mcdnn-run ") + kVersion);
   app.add_option("scenario", f.scenario, "scenario file (scenarios/README.md)")->required();
   app.add_option("-o,--out", f.out, "output directory for report.json, summary.csv, timeline.csv (default <scenario name>-run)");
-  app.add_option("--policy", f.policy, "policies to run, comma-separated: mcdnn, original, best, server-first, oracle (overrides the scenario)");
+  app.add_option("--policy", f.policy, "policies to run, comma-separated: mcdnn, mcdnn-paper, original, best, server-first, oracle (overrides the scenario)");
   app.add_option("--mode", f.mode, "simulated (catalog accuracy and costs) or real (the executor classifies images)")
       ->check(CLI::IsMember({"simulated", "real"}));
   app.add_option("--traces", f.traces, "independent traces per point (overrides the scenario)")->check(CLI::Range(1, 1000));
