@@ -1,5 +1,7 @@
 #include "scenario.hpp"
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <set>
 
@@ -229,6 +231,24 @@ Scenario parse_scenario_string(const std::string& text, const std::string& displ
     }
     if (s.sweep.parameter.rfind("cloud.", 0) == 0 && !s.cloud.present)
       p.fail_here("sweeps a cloud parameter but the scenario has no `cloud` section");
+  }
+  // Poisson streams: the expected number of requests (at the largest rate_scale swept) must be
+  // one a trace can hold (trace.hpp, kMaxRequests = 1e8).
+  double scale = 1;
+  if (s.sweep.parameter == "rate_scale")
+    for (double v : s.sweep.values) scale = std::max(scale, v);
+  double total = 0;
+  for (size_t i = 0; i < s.apps.size(); ++i) {
+    const StreamSpec& st = s.apps[i].stream;
+    if (!st.trace.empty()) continue;
+    double cycle = 0, per_cycle = 0;
+    for (const auto& p : st.phases) cycle += p.duration_s, per_cycle += p.duration_s * p.rate;
+    const double n = cycle > 0 ? per_cycle * std::ceil(s.horizon_s / cycle) : st.phases[0].rate * s.horizon_s;
+    total += n * scale;
+    if (total > 1e8)
+      fail(ErrorClass::Scenario, st.where + ": about " + std::to_string(static_cast<int64_t>(std::min(total, 9e18))) +
+                                     " requests over the horizon (all apps so far" + (scale > 1 ? ", at the largest rate_scale" : "") +
+                                     "); a trace holds at most 100000000: lower the rates or the horizon");
   }
   for (const auto& pol : s.policies)
     if (pol == "server-first" && !s.cloud.present)

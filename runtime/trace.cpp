@@ -43,6 +43,10 @@ std::vector<Request> read_trace_file(const std::string& path, int app, double ho
   } catch (const Error& e) {
     fail(ErrorClass::Scenario, where + ": trace: " + e.what());
   }
+  return parse_trace_text(text, path, app, horizon_s);
+}
+
+std::vector<Request> parse_trace_text(const std::string& text, const std::string& path, int app, double horizon_s) {
   std::vector<Request> out;
   size_t pos = 0;
   int line = 0;
@@ -81,6 +85,8 @@ std::vector<Request> read_trace_file(const std::string& path, int app, double ho
       bad("time " + std::to_string(t) + " s is outside the horizon [0, " + std::to_string(horizon_s) + ") s; raise `horizon` or cut the trace");
     if (t < last) bad("time " + std::to_string(t) + " s is earlier than the line before (" + std::to_string(last) + " s); sort the trace");
     last = t;
+    if (static_cast<double>(out.size()) >= kMaxRequests)
+      bad("more than " + std::to_string(static_cast<int64_t>(kMaxRequests)) + " requests; split the trace");
     out.push_back({t, app, label});
   }
   return out;

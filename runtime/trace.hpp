@@ -25,6 +25,12 @@ std::vector<Request> make_trace(const Scenario& s, uint64_t seed);
 
 // The requests of one trace file (app index `app`); `where` names the scenario entry.
 std::vector<Request> read_trace_file(const std::string& path, int app, double horizon_s, const std::string& where);
+// The same from its text; `display_name` starts every error message ("t.csv:12: ...").
+std::vector<Request> parse_trace_text(const std::string& text, const std::string& display_name, int app, double horizon_s);
+
+// At most this many requests in one trace (all apps): a scenario or trace asking for more is
+// an error, not an out-of-memory.
+constexpr double kMaxRequests = 1e8;
 
 // A uniform double in [0, 1) from a 64-bit generator state (splitmix64): the same on every
 // platform, unlike std:: distributions.
