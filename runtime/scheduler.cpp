@@ -43,6 +43,26 @@ Scheduler::Scheduler(const Scenario& s, const std::vector<App>& apps, Policy pol
     }
     dev_floor_.push_back(d);
     cloud_floor_usd_.push_back(c);
+    const int n = static_cast<int>(a.variants.size());
+    std::vector<int> idx(static_cast<size_t>(n));
+    for (int i = 0; i < n; ++i) idx[static_cast<size_t>(i)] = i;
+    auto acc = [&](int i) { return a.variants[static_cast<size_t>(i)].accuracy; };
+    auto& byacc = by_accuracy_.emplace_back(idx);
+    std::stable_sort(byacc.begin(), byacc.end(), [&](int x, int y) { return acc(x) > acc(y); });
+    auto& byexec = by_exec_.emplace_back(idx);
+    std::stable_sort(byexec.begin(), byexec.end(), [&](int x, int y) {
+      return a.variants[static_cast<size_t>(x)].exec_j < a.variants[static_cast<size_t>(y)].exec_j;
+    });
+    auto& byusd = by_usd_.emplace_back(idx);
+    std::stable_sort(byusd.begin(), byusd.end(), [&](int x, int y) {
+      return a.variants[static_cast<size_t>(x)].cloud_usd < a.variants[static_cast<size_t>(y)].cloud_usd;
+    });
+    if (static_cast<size_t>(n) > dev_.size()) {
+      dev_.resize(static_cast<size_t>(n));
+      cloud_.resize(static_cast<size_t>(n));
+      dev_seen_.resize(static_cast<size_t>(n), 0);
+      cloud_seen_.resize(static_cast<size_t>(n), 0);
+    }
   }
 }
 
@@ -204,53 +224,89 @@ Decision Scheduler::decide(const Request& r, Explanation* why) {
   AppState& st = state_[a];
   const int n = static_cast<int>(app.variants.size());
 
-  std::vector<Candidate>& dev = dev_;
-  std::vector<Candidate>& cloud = cloud_;
-  dev.clear();
-  cloud.clear();
-  if (policy_ == Policy::Original || policy_ == Policy::Best) {
-    dev.push_back(device_candidate(r.app, policy_ == Policy::Original ? app.original : app.knee, r.t, false, share));
-  } else {
-    for (int v = 0; v < n; ++v) dev.push_back(device_candidate(r.app, v, r.t, mcdnn, share));
-    if (s_.cloud.present)
-      for (int v = 0; v < n; ++v)
-        cloud.push_back(cloud_candidate(r.app, v, r.t, policy_ != Policy::ServerFirst, budget_j, f, sum_cloud));
-  }
-
-  auto best_of = [&](const std::vector<Candidate>& cs, bool need_ok) -> const Candidate* {
+  ++stamp_;
+  const bool has_cloud = s_.cloud.present && policy_ != Policy::Original && policy_ != Policy::Best;
+  const bool cloud_budget = policy_ != Policy::ServerFirst;
+  auto dev_at = [&](int v) -> const Candidate& {
+    const size_t i = static_cast<size_t>(v);
+    if (dev_seen_[i] != stamp_) {
+      dev_[i] = device_candidate(r.app, v, r.t, mcdnn, share);
+      dev_seen_[i] = stamp_;
+    }
+    return dev_[i];
+  };
+  auto cloud_at = [&](int v) -> const Candidate& {
+    const size_t i = static_cast<size_t>(v);
+    if (cloud_seen_[i] != stamp_) {
+      cloud_[i] = cloud_candidate(r.app, v, r.t, cloud_budget, budget_j, f, sum_cloud);
+      cloud_seen_[i] = stamp_;
+    }
+    return cloud_[i];
+  };
+  const std::vector<int>& by_acc = by_accuracy_[a];
+  // The best candidate (better()) among those that qualify: in accuracy order, done at the
+  // first accuracy below the best found.
+  // A variant whose execution (device) or price (cloud) is over the budget before any reload
+  // penalty cannot qualify: skipped without evaluating it (budgets only shrink from there).
+  const double cloud_budget_usd = usd_left_ * f / (T * sum_cloud);
+  auto best_of = [&](bool device, bool need_ok) -> const Candidate* {
+    if (device ? false : !has_cloud) return nullptr;
+    if (!device && need_ok && cloud_budget && s_.cloud.transmission_j > budget_j) return nullptr;
     const Candidate* b = nullptr;
-    for (const auto& c : cs)
+    for (int v : by_acc) {
+      const VariantCost& x = app.variants[static_cast<size_t>(v)];
+      if (b && x.accuracy < app.variants[static_cast<size_t>(b->variant)].accuracy) break;
+      if (need_ok && (device ? mcdnn && x.exec_j > budget_j : cloud_budget && x.cloud_usd > cloud_budget_usd)) continue;
+      const Candidate& c = device ? dev_at(v) : cloud_at(v);
       if ((need_ok ? c.ok : c.hard_ok) && (!b || better(c, *b, app))) b = &c;
+    }
     return b;
   };
-  auto cheapest_of = [&](const std::vector<Candidate>& cs) -> const Candidate* {
+  // The cheapest that can run (cheaper()): in execution-energy (device) or price (cloud)
+  // order, done at the first cost above the cheapest found.
+  auto cheapest_of = [&](bool device) -> const Candidate* {
+    if (!device && !has_cloud) return nullptr;
     const Candidate* b = nullptr;
-    for (const auto& c : cs)
+    for (int v : device ? by_exec_[a] : by_usd_[a]) {
+      const VariantCost& x = app.variants[static_cast<size_t>(v)];
+      if (b) {
+        const VariantCost& y = app.variants[static_cast<size_t>(b->variant)];
+        if (device ? x.exec_j > y.exec_j : x.cloud_usd > y.cloud_usd) break;
+      }
+      const Candidate& c = device ? dev_at(v) : cloud_at(v);
       if (c.hard_ok && (!b || cheaper(c, *b, app))) b = &c;
+    }
     return b;
   };
+  if (why && mcdnn) {  // every candidate, for the table
+    for (int v = 0; v < n; ++v) dev_at(v);
+    if (has_cloud)
+      for (int v = 0; v < n; ++v) cloud_at(v);
+  }
 
   Decision d;
   bool done = false;
+  bool cloud_allowed = true;
   if (policy_ == Policy::Original || policy_ == Policy::Best) {
-    if (dev[0].hard_ok) {
-      d = apply(r, dev[0], false, policy_ == Policy::Original ? "the base model, fixed" : "the knee variant, fixed");
+    const Candidate c = device_candidate(r.app, policy_ == Policy::Original ? app.original : app.knee, r.t, false, share);
+    if (why) why->candidates.push_back(c);
+    if (c.hard_ok) {
+      d = apply(r, c, false, policy_ == Policy::Original ? "the base model, fixed" : "the knee variant, fixed");
     } else {
-      d.reason = dev[0].why;  // why the fixed variant cannot run
+      d.reason = c.why;  // why the fixed variant cannot run
     }
     done = true;
   }
   if (!done && policy_ == Policy::ServerFirst) {
-    if (const Candidate* c = best_of(cloud, false)) {
+    if (const Candidate* c = best_of(false, false)) {
       d = apply(r, *c, false, "server first: the most accurate cloud variant the dollars left pay for");
       done = true;
     }
-    // else: the device, decided as mcdnn does (below, without the cloud)
-    if (!done) cloud.clear();
+    cloud_allowed = false;  // else: the device, decided as mcdnn does (below, without the cloud)
   }
   if (!done) {
-    const Candidate* bd = best_of(dev, true);
-    const Candidate* bc = best_of(cloud, true);
+    const Candidate* bd = best_of(true, true);
+    const Candidate* bc = cloud_allowed ? best_of(false, true) : nullptr;
     if (bd || bc) {
       st.credit_j = 0;
       const bool device = bd && (!bc || app.variants[static_cast<size_t>(bd->variant)].accuracy >=
@@ -260,9 +316,9 @@ Decision Scheduler::decide(const Request& r, Explanation* why) {
                  : apply(r, *bc, false, bd ? "cloud: more accurate than the best device variant within budget"
                                            : "cloud: the most accurate variant within budget (none on the device)");
     } else if (policy_ == Policy::McdnnPaper) {
-      if (const Candidate* c = cheapest_of(dev)) {
+      if (const Candidate* c = cheapest_of(true)) {
         d = apply(r, *c, true, "nothing within budget: the cheapest device variant that can run");
-      } else if (const Candidate* c2 = cheapest_of(cloud)) {
+      } else if (const Candidate* c2 = cloud_allowed ? cheapest_of(false) : nullptr) {
         d = apply(r, *c2, true, "nothing within budget and nothing runs on the device: the cheapest cloud variant");
       } else {
         d.reason = "nothing can run on the device or in the cloud: dropped";
@@ -270,8 +326,8 @@ Decision Scheduler::decide(const Request& r, Explanation* why) {
     } else {
       // The cheapest option in device energy: the cheapest device variant or, when a
       // transmission costs less than its execution, the cheapest affordable cloud variant.
-      const Candidate* c = cheapest_of(dev);
-      const Candidate* c2 = cheapest_of(cloud);
+      const Candidate* c = cheapest_of(true);
+      const Candidate* c2 = cloud_allowed ? cheapest_of(false) : nullptr;
       const Candidate* pick = c && (!c2 || app.variants[static_cast<size_t>(c->variant)].exec_j <= c2->energy_j) ? c : c2;
       st.credit_j += budget_j;
       if (pick && st.credit_j >= pick->energy_j) {
@@ -294,13 +350,15 @@ Decision Scheduler::decide(const Request& r, Explanation* why) {
     why->sum_f2_device = sum_dev;
     why->sum_f2_cloud = sum_cloud;
     why->device_budget_j = budget_j;
-    why->cloud_budget_usd = usd_left_ * f / (T * sum_cloud);
+    why->cloud_budget_usd = cloud_budget_usd;
     why->credit_j = st.credit_j;
     why->floor_first = share.floor_first;
     why->floor_j = share.phi;
     why->need_w = share.need;
-    why->candidates = dev;
-    why->candidates.insert(why->candidates.end(), cloud.begin(), cloud.end());
+    if (mcdnn) {
+      why->candidates.assign(dev_.begin(), dev_.begin() + n);
+      if (has_cloud) why->candidates.insert(why->candidates.end(), cloud_.begin(), cloud_.begin() + n);
+    }
     why->decision = d;
   }
   return d;

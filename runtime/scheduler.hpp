@@ -44,6 +44,7 @@
 // `server-first` sends every request it can afford to the cloud (most accurate variant), and
 // otherwise decides as mcdnn does on the device.
 #pragma once
+#include <cstdint>
 #include <deque>
 #include <string>
 #include <vector>
@@ -143,7 +144,13 @@ class Scheduler {
   double energy_left_, usd_left_;
   double busy_until_ = 0;
   double last_budget_j_ = 0;
-  std::vector<Candidate> dev_, cloud_;  // reused between requests
+  // Candidates are evaluated on demand, in the order each rule needs (most accurate first,
+  // cheapest first), and stop as soon as the rule's answer is known: a request usually looks at
+  // a handful of the catalog's variants. --explain evaluates all of them.
+  std::vector<Candidate> dev_, cloud_;         // per variant, valid when *_seen_ == stamp_
+  std::vector<uint64_t> dev_seen_, cloud_seen_;
+  uint64_t stamp_ = 0;
+  std::vector<std::vector<int>> by_accuracy_, by_exec_, by_usd_;  // per app: variant orders
   std::vector<double> dev_floor_, cloud_floor_usd_;  // per app: least exec energy / cloud price that can run
 };
 
