@@ -59,6 +59,7 @@ Headline headline(const std::vector<RunResult>& traces) {
     served.push_back(ratio(static_cast<double>(t.served()), req));
     acc.push_back(ratio(static_cast<double>(t.correct), req));
     h.served += served.back() / n;
+    h.cloud += ratio(static_cast<double>(t.cloud), req) / n;
     h.accuracy += acc.back() / n;
     h.per_served += ratio(t.expected, static_cast<double>(t.served())) / n;
     h.energy_per_request_j += ratio(t.energy_j, req) / n;
@@ -156,6 +157,7 @@ void write_outputs(const std::string& dir, const Scenario& s, const std::vector<
       nlohmann::json polj;
       polj["policy"] = traces[0].policy;
       polj["mean"] = {{"requests", h.requests},     {"served_fraction", h.served},   {"served_fraction_sd", h.served_sd},
+                      {"cloud_fraction", h.cloud},
                       {"accuracy", h.accuracy},     {"accuracy_sd", h.accuracy_sd},  {"expected_accuracy", h.expected},
                       {"accuracy_per_served", h.per_served}, {"energy_per_request_j", h.energy_per_request_j},
                       {"dollars", h.usd},           {"loads", h.loads},              {"evictions", h.evictions}};

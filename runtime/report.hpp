@@ -22,7 +22,7 @@ struct PointResult {
 
 // Mean over traces of the headline figures of one policy (the oracle: the bound only).
 struct Headline {
-  double served = 0, accuracy = 0, expected = 0, per_served = 0, energy_per_request_j = 0, usd = 0;
+  double served = 0, cloud = 0, accuracy = 0, expected = 0, per_served = 0, energy_per_request_j = 0, usd = 0;
   double hits = 0, loads = 0, evictions = 0, requests = 0;
   double served_sd = 0, accuracy_sd = 0;
   bool bound_only = false;

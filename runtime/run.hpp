@@ -44,7 +44,7 @@ struct RunResult {
   std::vector<Totals> apps;
   std::vector<std::map<int, int64_t>> uses;  // per app: variant -> requests served
   double wall_s = 0;       // the whole run
-  double schedule_s = 0;   // inside the scheduler
+  double schedule_s = 0;   // inside the scheduler (estimated from every 8th decision, timed)
   double inference_s = 0;  // real mode: loading and running variants
   bool bound_only = false; // the oracle: only `all.expected` (the bound) and `all.requests` hold
   OracleResult oracle;

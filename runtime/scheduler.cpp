@@ -252,6 +252,7 @@ Decision Scheduler::decide(const Request& r, Explanation* why) {
   auto best_of = [&](bool device, bool need_ok) -> const Candidate* {
     if (device ? false : !has_cloud) return nullptr;
     if (!device && need_ok && cloud_budget && s_.cloud.transmission_j > budget_j) return nullptr;
+    if (device && need_ok && mcdnn && dev_floor_[a] > budget_j) return nullptr;  // not even the cheapest
     const Candidate* b = nullptr;
     for (int v : by_acc) {
       const VariantCost& x = app.variants[static_cast<size_t>(v)];

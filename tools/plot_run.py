@@ -51,7 +51,8 @@ def unit_of(parameter):
 def plot_policies(report, out):
     points = report["points"]
     sweep = len(points) > 1
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+    cloud = report.get("cloud") is not None
+    fig, axes = plt.subplots(1, 4 if cloud else 3, figsize=(20 if cloud else 15, 4.2))
     names = [p["policy"] for p in points[0]["policies"]]
     if sweep:
         xs = [p["value"] for p in points]
@@ -66,6 +67,8 @@ def plot_policies(report, out):
             axes[1].errorbar(xs, [100 * r["accuracy"] for r in rows], [100 * r["accuracy_sd"] for r in rows],
                              marker="o", ms=4, color=c, label=name, capsize=2)
             axes[2].plot(xs, [1e3 * r["energy_per_request_j"] for r in rows], marker="o", ms=4, color=c, label=name)
+            if cloud:
+                axes[3].plot(xs, [100 * r.get("cloud_fraction", 0) for r in rows], marker="o", ms=4, color=c, label=name)
         xlabel = f"{points[0]['parameter']} ({unit_of(points[0]['parameter'])})"
         for ax in axes:
             ax.set_xscale("log")
@@ -74,7 +77,10 @@ def plot_policies(report, out):
     else:
         pol = points[0]["policies"]
         xs = list(range(len(pol)))
-        for ax, key, scale in ((axes[0], "served_fraction", 100), (axes[1], "accuracy", 100), (axes[2], "energy_per_request_j", 1e3)):
+        panels = [(axes[0], "served_fraction", 100), (axes[1], "accuracy", 100), (axes[2], "energy_per_request_j", 1e3)]
+        if cloud:
+            panels.append((axes[3], "cloud_fraction", 100))
+        for ax, key, scale in panels:
             vals = [scale * (p["mean"]["expected_accuracy"] if p["policy"] == "oracle" and key == "accuracy"
                              else p["mean"].get(key, 0) if p["policy"] != "oracle" else 0) for p in pol]
             ax.bar(xs, vals, color=[COLORS.get(p["policy"], "#95a5a6") for p in pol])
@@ -87,6 +93,8 @@ def plot_policies(report, out):
     axes[0].set_ylabel("requests served (%)")
     axes[1].set_ylabel("accuracy over all requests (%)")
     axes[2].set_ylabel("device energy per request (mJ)")
+    if cloud:
+        axes[3].set_ylabel("requests served in the cloud (%)")
     axes[0].set_ylim(0, 105)
     if sweep:
         axes[0].legend(fontsize=8)
