@@ -128,6 +128,20 @@ TEST_CASE("mcdnn-run errors: scenario, catalog, output directory, flags", "[run]
   CHECK(f.run(f.dir / "s.yaml" + " -o " + (f.dir / "o1"), &out) == 7);
   CHECK_THAT(out, Contains("app 'a'") && Contains("nowhere"));
 
+  // An empty directory and an unreadable catalog.json: exit 7, naming the app.
+  fs::create_directories(f.dir / "empty");
+  fs::create_directories(f.dir / "broken");
+  write_bytes(f.dir / "broken/catalog.json", {'{', '"', 'x'});
+  for (const std::string bad : {"empty", "broken"}) {
+    INFO(bad);
+    std::string t = two_apps("simulated");
+    t.replace(t.find("catalog: cat\n"), 13, "catalog: " + bad + "\n");
+    f.scenario(t);
+    CHECK(f.run(f.dir / "s.yaml" + " -o " + (f.dir / ("o-" + bad)), &out) == 7);
+    CHECK_THAT(out, Contains("app 'a'") && Contains(bad));
+    CHECK_FALSE(fs::exists(f.dir / ("o-" + bad)));  // nothing written
+  }
+
   // A catalog built without measuring has no costs to schedule on.
   {
     TempDir d2;
