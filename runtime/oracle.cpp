@@ -110,12 +110,12 @@ OracleResult oracle_bound(const Scenario& s, const std::vector<App>& apps, const
   }
 
   auto dual = [&](double lam, double mu, double nu, double* shares) {
-    double total = lam * E + mu * D + nu * ST;
+    double total = (lam > 0 ? lam * E : 0) + (mu > 0 ? mu * D : 0) + (nu > 0 ? nu * ST : 0);
     for (const auto& b : buckets) {
       double best = 0;
       int kind = 3;
       for (const auto& o : opts[static_cast<size_t>(b.app)]) {
-        const double v = o.value - lam * o.energy - mu * o.usd - nu * o.bytes * b.gap;
+        const double v = o.value - (lam > 0 ? lam * o.energy : 0) - (mu > 0 ? mu * o.usd : 0) - (nu > 0 ? nu * o.bytes * b.gap : 0);
         if (v > best) best = v, kind = o.kind;
       }
       total += b.count * best;

@@ -1,4 +1,5 @@
 // Real mode (run.hpp): the executor loads and runs the variants the scheduler picks.
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <map>
@@ -57,23 +58,28 @@ AppData load_images(const AppSpec& spec, const App& app) {
 
 class RealBackend : public Backend {
  public:
-  RealBackend(const Scenario& s, const std::vector<App>& apps, const std::vector<Request>& trace, uint64_t seed)
-      : s_(s), apps_(apps), image_(trace.size()) {
+  RealBackend(const Scenario& s, const std::vector<App>& apps) : s_(&s), apps_(apps) {
     for (size_t i = 0; i < apps.size(); ++i) data_.push_back(load_images(s.apps[i], apps[i]));
     for (const auto& a : apps) profiles_.push_back(&exec::device_profile(a.device_profile));
     // Every variant file's checksum, once, before anything runs (load_variant() would redo it on
     // every load, which the catalog's load times do not include).
     for (const auto& a : apps)
       for (const auto& r : a.catalog.records) verify_checksum(a.catalog, r);
+  }
+
+  void prepare(const Scenario& s, const std::vector<Request>& trace, uint64_t seed) override {
+    s_ = &s;
+    image_.assign(trace.size(), 0);
     Rng rng(seed ^ 0x5EEDBA5Eull);
     for (size_t k = 0; k < trace.size(); ++k) {
       const Request& r = trace[k];
       const AppData& a = data_[static_cast<size_t>(r.app)];
       if (r.label >= 0) {
         if (r.label >= static_cast<int>(a.by_label.size()) || a.by_label[static_cast<size_t>(r.label)].empty())
-          fail(ErrorClass::Scenario, s.apps[static_cast<size_t>(r.app)].stream.where + ": the trace asks for label " +
-                                         std::to_string(r.label) + ", but app '" + apps[static_cast<size_t>(r.app)].name +
-                                         "' has no validation image of that class");
+          fail(ErrorClass::Scenario, s.apps[static_cast<size_t>(r.app)].stream.where + ": trace " +
+                                         s.apps[static_cast<size_t>(r.app)].stream.trace + ": the request at " + std::to_string(r.t) +
+                                         " s asks for label " + std::to_string(r.label) + ", but app '" +
+                                         apps_[static_cast<size_t>(r.app)].name + "' has no validation image of that class");
         const auto& pool = a.by_label[static_cast<size_t>(r.label)];
         image_[k] = pool[static_cast<size_t>(rng.next() % pool.size())];
       } else {
@@ -123,12 +129,14 @@ class RealBackend : public Backend {
       const exec::Energy e = exec::estimate_energy(*profiles_[static_cast<size_t>(r.app)], run_s, v.flops, v.bytes, out.load_s, v.file_bytes);
       out.energy_j = e.exec_j + (d.hit ? 0 : e.load_j);
       out.load_j = d.hit ? 0 : e.load_j;
-      out.latency_s = out.load_s + run_s;
+      // The scheduler's predicted latency includes the wait for the device; keep that part.
+      const double wait = std::max(0.0, d.latency_s - (d.hit ? 0 : v.load_s) - v.exec_s);
+      out.latency_s = wait + out.load_s + run_s;
     } else {
-      const double server_s = run_s * s_.cloud.latency_factor;
-      out.latency_s = s_.cloud.round_trip_s + server_s;
-      out.usd = server_s * 1e3 * s_.cloud.usd_per_ms;
-      out.energy_j = s_.cloud.transmission_j;
+      const double server_s = run_s * s_->cloud.latency_factor;
+      out.latency_s = s_->cloud.round_trip_s + server_s;
+      out.usd = server_s * 1e3 * s_->cloud.usd_per_ms;
+      out.energy_j = s_->cloud.transmission_j;
     }
     return out;
   }
@@ -141,7 +149,7 @@ class RealBackend : public Backend {
     return std::make_unique<exec::Model>(exec::Model::from_file(f));
   }
 
-  const Scenario& s_;
+  const Scenario* s_;
   const std::vector<App>& apps_;
   std::vector<AppData> data_;
   std::vector<const exec::DeviceProfile*> profiles_;
@@ -152,9 +160,8 @@ class RealBackend : public Backend {
 
 }  // namespace
 
-std::unique_ptr<Backend> make_real_backend(const Scenario& s, const std::vector<App>& apps, const std::vector<Request>& trace,
-                                           uint64_t seed) {
-  return std::make_unique<RealBackend>(s, apps, trace, seed);
+std::unique_ptr<Backend> make_real_backend(const Scenario& s, const std::vector<App>& apps) {
+  return std::make_unique<RealBackend>(s, apps);
 }
 
 }  // namespace mcdnn::rt

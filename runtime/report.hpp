@@ -1,7 +1,7 @@
 // mcdnn-run's outputs: the summary table on stdout, and in the output directory report.json
 // (everything), summary.csv (one row per sweep point, policy and app) and timeline.csv (the
 // first trace of the first sweep point, every policy, at most 20,000 rows each: the energy
-// and dollars left, the per-request budget and the variant chosen over time).
+// and dollars left, the per-request budget and the variant chosen over time, every k-th request).
 // scenarios/README.md documents every column and key.
 #pragma once
 #include <string>

@@ -60,6 +60,8 @@ class Backend {
     double latency_s = 0, energy_j = 0, usd = 0, load_s = 0, load_j = 0;
     double inference_s = 0;  // wall time spent loading and running
   };
+  // Before serving a trace (of the scenario `s`, a sweep point's): per-request draws.
+  virtual void prepare(const Scenario& s, const std::vector<Request>& trace, uint64_t seed) = 0;
   // Called for every decision that serves (device or cloud), after the scheduler applied it
   // to its cache; `index` is the request's position in the trace.
   virtual Served serve(size_t index, const Request& r, const Decision& d) = 0;
@@ -69,17 +71,22 @@ class Backend {
 // Simulated: correct when draw[index] < accuracy; costs from the catalog.
 class SimulatedBackend : public Backend {
  public:
-  SimulatedBackend(const Scenario& s, const std::vector<App>& apps, const std::vector<Request>& trace, uint64_t seed);
+  explicit SimulatedBackend(const std::vector<App>& apps) : apps_(apps) {}
+  SimulatedBackend(const Scenario& s, const std::vector<App>& apps, const std::vector<Request>& trace, uint64_t seed)
+      : apps_(apps) {
+    prepare(s, trace, seed);
+  }
+  void prepare(const Scenario& s, const std::vector<Request>& trace, uint64_t seed) override;
   Served serve(size_t index, const Request& r, const Decision& d) override;
 
  private:
-  const Scenario& s_;
   const std::vector<App>& apps_;
   std::vector<double> draw_;
 };
 
-std::unique_ptr<Backend> make_real_backend(const Scenario& s, const std::vector<App>& apps,
-                                           const std::vector<Request>& trace, uint64_t seed);
+// Real: loads every app's images and verifies every variant file once; prepare() draws an
+// image per request.
+std::unique_ptr<Backend> make_real_backend(const Scenario& s, const std::vector<App>& apps);
 
 struct RunOptions {
   bool timeline = false;

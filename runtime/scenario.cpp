@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <set>
 
+#include "energy.hpp"
 #include "units.hpp"
 #include "util/fs.hpp"
 #include "util/yaml_cursor.hpp"
@@ -53,7 +54,10 @@ StreamSpec parse_stream(const Cursor& c, const std::string& base_dir) {
       auto e = p->index(i);
       e.require_map("a mapping {duration, rate}");
       e.only_keys({"duration", "rate"});
-      s.phases.push_back({positive(e.at("duration"), Quantity::Time), quantity(e.at("rate"), Quantity::Rate)});
+      auto d = e.at("duration");
+      const double dur = quantity(d, Quantity::Time);
+      if (dur < 1e-3) d.expected("a duration of at least 1ms");
+      s.phases.push_back({dur, quantity(e.at("rate"), Quantity::Rate)});
     }
   }
   if (auto t = c.opt("trace")) s.trace = resolve(base_dir, t->str());
@@ -166,7 +170,10 @@ Scenario parse_scenario_string(const std::string& text, const std::string& displ
   if (auto sc = c.opt("scheduler")) {
     sc->require_map("a mapping");
     sc->only_keys({"frequency_window"});
-    if (auto w = sc->opt("frequency_window")) s.frequency_window_s = positive(*w, Quantity::Time);
+    if (auto w = sc->opt("frequency_window")) {
+      s.frequency_window_s = quantity(*w, Quantity::Time);
+      if (s.frequency_window_s < 1) w->expected("a duration of at least 1s");
+    }
   }
 
   auto dev = c.at("device");
@@ -175,7 +182,16 @@ Scenario parse_scenario_string(const std::string& text, const std::string& displ
   s.device.cache_bytes = quantity(dev.at("cache"), Quantity::Bytes);
   s.device.energy_j = quantity(dev.at("energy"), Quantity::Energy);
   if (auto e = dev.opt("latency_limit")) s.device.latency_limit_s = positive(*e, Quantity::Time);
-  if (auto e = dev.opt("profile")) s.device.profile = e->str();
+  if (auto e = dev.opt("profile")) {
+    s.device.profile = e->str();
+    std::string known;
+    bool ok = false;
+    for (const auto& d : exec::device_profiles()) {
+      ok = ok || s.device.profile == d.name;
+      known += (known.empty() ? "" : ", ") + std::string(d.name);
+    }
+    if (!ok) e->expected("an energy-model device profile: one of " + known);
+  }
 
   if (auto cl = c.opt("cloud")) {
     cl->require_map("a mapping with round_trip, price, transmission_energy, budget, latency_factor");
@@ -227,6 +243,7 @@ Scenario parse_scenario_string(const std::string& text, const std::string& displ
     for (size_t i = 0; i < v.node().size(); ++i) {
       auto e = v.index(i);
       if (s.sweep.parameter == "rate_scale") s.sweep.values.push_back(e.number(0, 1e6, true));
+      else if (s.sweep.parameter == "device.latency_limit") s.sweep.values.push_back(positive(e, row->q));
       else s.sweep.values.push_back(quantity(e, row->q));
     }
     if (s.sweep.parameter.rfind("cloud.", 0) == 0 && !s.cloud.present)
@@ -243,9 +260,12 @@ Scenario parse_scenario_string(const std::string& text, const std::string& displ
     if (!st.trace.empty()) continue;
     double cycle = 0, per_cycle = 0;
     for (const auto& p : st.phases) cycle += p.duration_s, per_cycle += p.duration_s * p.rate;
+    if (cycle > 0 && s.horizon_s / cycle > 1e7)
+      fail(ErrorClass::Scenario, st.where + ": its phases repeat " + std::to_string(static_cast<int64_t>(std::min(s.horizon_s / cycle, 9e18))) +
+                                     " times over the horizon; at most 10000000 cycles: make the phases longer");
     const double n = cycle > 0 ? per_cycle * std::ceil(s.horizon_s / cycle) : st.phases[0].rate * s.horizon_s;
     total += n * scale;
-    if (total > 1e8)
+    if (!(total <= 1e8))
       fail(ErrorClass::Scenario, st.where + ": about " + std::to_string(static_cast<int64_t>(std::min(total, 9e18))) +
                                      " requests over the horizon (all apps so far" + (scale > 1 ? ", at the largest rate_scale" : "") +
                                      "); a trace holds at most 100000000: lower the rates or the horizon");

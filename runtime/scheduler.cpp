@@ -38,7 +38,7 @@ Scheduler::Scheduler(const Scenario& s, const std::vector<App>& apps, Policy pol
   for (const auto& a : apps) {
     double d = inf, c = inf;
     for (const auto& v : a.variants) {
-      if (cache_.fits(v.bytes) && v.exec_s <= s.device.latency_limit_s) d = std::min(d, v.exec_j);
+      if (cache_.fits(v.bytes) && v.load_s + v.exec_s <= s.device.latency_limit_s) d = std::min(d, v.exec_j);
       if (s.cloud.present && s.cloud.round_trip_s + v.cloud_s <= s.device.latency_limit_s) c = std::min(c, v.cloud_usd);
     }
     dev_floor_.push_back(d);
@@ -91,8 +91,9 @@ Candidate Scheduler::device_candidate(int app, int v, double t, bool mcdnn_budge
   c.energy_j = x.exec_j + (c.cached ? 0 : x.load_j);
   const double T = std::max(s_.horizon_s - t, 1e-9);
   if (mcdnn_budget) {
-    if (!c.cached) {
-      const double dt = std::max(t - state_[static_cast<size_t>(app)].last_load_t, 1.0);
+    const double last = state_[static_cast<size_t>(app)].last_load_t;
+    if (!c.cached && last >= 0) {  // an app's first load has no reload history to extrapolate
+      const double dt = std::max(t - last, 1.0);
       c.penalty_j = x.load_j * T / dt;
     }
     c.budget = share.budget(energy_left_ - c.penalty_j);

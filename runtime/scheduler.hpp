@@ -6,7 +6,8 @@
 //   budget   Algorithm 1 (`mcdnn-paper`): e_n = (E - penalty) * f_a / (T * (f_a^2 + sum of
 //            f_i^2 over the other apps now served on the device)); penalty = load_J(v) * T / dt
 //            for a variant v that is not cached, dt = time since app a last loaded a variant
-//            (the expected reload cost).
+//            (the expected reload cost); none for an app's first load (no history to
+//            extrapolate; the prototype too charged it only to apps coming back).
 //            `mcdnn` splits the same energy rate P = (E - penalty) / T floor first: each active
 //            app i (a request within the window) has a floor phi_i, the least device energy
 //            one of its requests can cost (its cheapest variant's execution, or a transmission
@@ -121,7 +122,7 @@ class Scheduler {
  private:
   struct AppState {
     Place place = Place::Drop;  // where it was last served
-    double last_load_t = 0;     // when it last loaded a variant on the device
+    double last_load_t = -1;    // when it last loaded a variant on the device (-1: never)
     std::deque<double> recent;  // request times within the window
     double credit_j = 0;  // `mcdnn`: energy budget saved while nothing qualifies
   };

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
 
 #include "util/error.hpp"
 #include "util/fs.hpp"
@@ -19,6 +20,7 @@ void poisson(const StreamSpec& st, int app, double horizon, Rng& rng, std::vecto
   while (t0 < horizon) {
     for (const auto& p : st.phases) {
       const double end = std::min(horizon, p.duration_s > 0 ? t0 + p.duration_s : horizon);
+      if (!(end > t0)) return;  // a phase too short to advance time (the parser rejects these)
       if (p.rate > 0) {
         double t = t0;
         for (;;) {
@@ -38,6 +40,12 @@ void poisson(const StreamSpec& st, int app, double horizon, Rng& rng, std::vecto
 
 std::vector<Request> read_trace_file(const std::string& path, int app, double horizon_s, const std::string& where) {
   std::string text;
+  std::error_code ec;
+  if (std::filesystem::exists(path, ec) && !std::filesystem::is_regular_file(path, ec))
+    fail(ErrorClass::Scenario, where + ": trace: " + path + " is not a regular file; name a file of \"time_s[,label]\" lines");
+  const auto size = std::filesystem::file_size(path, ec);
+  if (!ec && size > (1ull << 31))
+    fail(ErrorClass::Scenario, where + ": trace: " + path + " is " + std::to_string(size) + " bytes; at most 2 GiB (100,000,000 requests)");
   try {
     text = read_file(path, static_cast<int>(ErrorClass::Scenario));
   } catch (const Error& e) {
@@ -104,6 +112,9 @@ std::vector<Request> make_trace(const Scenario& s, uint64_t seed) {
       poisson(st, static_cast<int>(a), s.horizon_s, rng, &all);
     }
   }
+  if (static_cast<double>(all.size()) > kMaxRequests)
+    fail(ErrorClass::Scenario, s.path + ": the apps' streams make " + std::to_string(all.size()) +
+                                   " requests in one trace; at most 100000000: shorten the trace files or the horizon");
   std::stable_sort(all.begin(), all.end(), [](const Request& x, const Request& y) {
     return x.t < y.t || (x.t == y.t && x.app < y.app);
   });

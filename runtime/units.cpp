@@ -73,6 +73,10 @@ bool parse_quantity(const std::string& text, Quantity q, double* value, std::str
     *why = std::string(quantity_name(q)) + " >= 0";
     return false;
   }
+  if (!std::isfinite(v * factor) || v * factor > 1e30) {
+    *why = std::string(quantity_name(q)) + " below 1e30 base units (for \"unlimited\", a large finite value works)";
+    return false;
+  }
   *value = v * factor;
   return true;
 }

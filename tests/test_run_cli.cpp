@@ -167,6 +167,18 @@ TEST_CASE("mcdnn-run errors: scenario, catalog, output directory, flags", "[run]
 
   CHECK(f.run(f.dir / "s.yaml" + " -o " + (f.dir / "o3") + " --explain 100000", &out) == 2);
   CHECK_THAT(out, Contains("--explain 100000: the first trace has"));
+  CHECK(f.run(f.dir / "s.yaml" + " --policy mcdnn,mcdnn", &out) == 2);
+  CHECK_THAT(out, Contains("'mcdnn' is listed twice"));
+  CHECK(f.run(f.dir / "s.yaml" + " --policy ,", &out) == 2);
+  CHECK_THAT(out, Contains("no policy named"));
+  {
+    std::string t = two_apps("simulated");
+    t.replace(t.find("{rate: 2/s}"), 11, "{trace: cat}");  // a directory
+    f.scenario(t);
+    CHECK(f.run(f.dir / "s.yaml" + " -o " + (f.dir / "o4"), &out) == 8);
+    CHECK_THAT(out, Contains("apps[0].stream: trace:") && Contains("is not a regular file"));
+    f.scenario(two_apps("simulated"));
+  }
   CHECK(f.run(f.dir / "s.yaml" + " --policy greedy", &out) == 2);
   CHECK_THAT(out, Contains("unknown policy 'greedy'"));
   CHECK(f.run(f.dir / "missing.yaml", &out) == 8);

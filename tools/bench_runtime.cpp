@@ -89,7 +89,8 @@ int main(int argc, char** argv) {
         return 0;
       }
       std::vector<Request> head(trace.begin(), trace.begin() + static_cast<std::ptrdiff_t>(std::min(real_requests, trace.size())));
-      auto backend = make_real_backend(s, apps, head, s.seed);
+      auto backend = make_real_backend(s, apps);
+      backend->prepare(s, head, s.seed);
       const RunResult r = run_policy(s, apps, head, "mcdnn", *backend);
       std::printf("\nreal mode, mcdnn, %zu requests: scheduling %.1f ms = %.2f%% of the %.1f ms spent loading and classifying "
                   "(%.1f us per request); accuracy %.2f%%\n",

@@ -79,8 +79,11 @@ int run(const Flags& f) {
       for (const auto& k : policy_names()) known = known || k == p;
       if (!known) fail(ErrorClass::Usage, "--policy: unknown policy '" + p + "' (known: mcdnn, mcdnn-paper, original, best, server-first, oracle)");
       if (p == "server-first" && !s.cloud.present) fail(ErrorClass::Usage, "--policy server-first: the scenario has no `cloud` section");
+      for (const auto& have : s.policies)
+        if (have == p) fail(ErrorClass::Usage, "--policy: '" + p + "' is listed twice");
       s.policies.push_back(p);
     }
+    if (s.policies.empty()) fail(ErrorClass::Usage, "--policy: no policy named (known: mcdnn, mcdnn-paper, original, best, server-first, oracle)");
   }
   if (!f.mode.empty()) {
     s.mode = f.mode;
@@ -109,6 +112,12 @@ int run(const Flags& f) {
   }
 
   std::vector<double> values = s.sweep.parameter.empty() ? std::vector<double>{0} : s.sweep.values;
+  // One backend for the whole run: real mode loads the images and verifies the files once.
+  bool serving = false;
+  for (const auto& p : s.policies) serving = serving || p != "oracle";
+  std::unique_ptr<Backend> backend;
+  if (s.mode == "real" && serving) backend = make_real_backend(s, apps);
+  else backend = std::make_unique<SimulatedBackend>(apps);
   std::vector<PointResult> points;
   double sim_requests = 0, sim_seconds = 0, sched_s = 0, infer_s = 0;
   for (size_t pi = 0; pi < values.size(); ++pi) {
@@ -120,9 +129,7 @@ int run(const Flags& f) {
     for (int t = 0; t < sp.traces; ++t) {
       const uint64_t seed = sp.seed + static_cast<uint64_t>(t);
       const std::vector<Request> trace = make_trace(sp, seed);
-      std::unique_ptr<Backend> backend;
-      if (sp.mode == "real") backend = make_real_backend(sp, apps, trace, seed);
-      else backend = std::make_unique<SimulatedBackend>(sp, apps, trace, seed);
+      backend->prepare(sp, trace, seed);
       for (size_t k = 0; k < sp.policies.size(); ++k) {
         RunOptions ro;
         ro.timeline = pi == 0 && t == 0;
