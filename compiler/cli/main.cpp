@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "compile.hpp"
+#include "util/cli_main.hpp"
 #include "util/error.hpp"
 #include "version.hpp"
 
@@ -30,14 +31,8 @@ int main(int argc, char** argv) {
       "Exit codes: 0 success, 1 internal error, 2 bad flags, 3 schema error, 4 data error,\n"
       "            5 output not writable or not safe to replace, 6 training diverged, 7 catalog unreadable,\n"
       "            130 interrupted (rerun the same command to resume).");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::Success& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    app.exit(e);
-    return static_cast<int>(mcdnn::ErrorClass::Usage);
-  }
-  opt.progress_bar = ::isatty(STDOUT_FILENO) != 0;
-  return mcdnn::compile(opt, std::cout, std::cerr);
+  return mcdnn::parse_and_run(app, argc, argv, [&] {
+    opt.progress_bar = ::isatty(STDOUT_FILENO) != 0;
+    return mcdnn::compile(opt, std::cout, std::cerr);
+  });
 }

@@ -14,6 +14,7 @@
 #include "catalog/catalog_index.hpp"
 #include "data/dataset.hpp"
 #include "model.hpp"
+#include "util/cli_main.hpp"
 #include "util/error.hpp"
 #include "version.hpp"
 
@@ -145,21 +146,5 @@ int main(int argc, char** argv) {
   app.footer("Exit codes: 0 success, 2 bad flags or unknown variant, 4 unreadable or mismatched images/labels,\n"
              "            7 catalog or variant file unreadable or damaged.\n"
              "MCDNN_ISA=scalar|avx2|avx512 narrows the instruction set.");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::Success& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    app.exit(e);
-    return static_cast<int>(ErrorClass::Usage);
-  }
-  try {
-    return infer(o);
-  } catch (const Error& e) {
-    std::cerr << "error: " << e.what() << "\n";
-    return e.exit_code();
-  } catch (const std::exception& e) {
-    std::cerr << "internal error: " << e.what() << "\n";
-    return 1;
-  }
+  return parse_and_run(app, argc, argv, [&] { return infer(o); });
 }

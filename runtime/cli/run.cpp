@@ -14,6 +14,7 @@
 #include "scenario.hpp"
 #include "trace.hpp"
 #include "units.hpp"
+#include "util/cli_main.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "version.hpp"
@@ -201,21 +202,5 @@ int main(int argc, char** argv) {
   app.add_flag("-q,--quiet", f.quiet, "print only the summary");
   app.footer("Exit codes: 0 success, 2 bad flags, 4 unreadable images (real mode), 5 output directory not writable\n"
              "            or not mcdnn-run's, 7 catalog unreadable, unmeasured or damaged, 8 scenario or trace invalid.");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::Success& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    app.exit(e);
-    return static_cast<int>(ErrorClass::Usage);
-  }
-  try {
-    return run(f);
-  } catch (const Error& e) {
-    std::cerr << "error: " << e.what() << "\n";
-    return e.exit_code();
-  } catch (const std::exception& e) {
-    std::cerr << "internal error: " << e.what() << "\n";
-    return 1;
-  }
+  return parse_and_run(app, argc, argv, [&] { return run(f); });
 }
