@@ -5,7 +5,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
-#include "units.hpp"
+#include "util/units.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 

@@ -4,7 +4,7 @@
 #include <chrono>
 #include <cstdio>
 
-#include "units.hpp"
+#include "util/units.hpp"
 #include "util/error.hpp"
 
 namespace mcdnn::rt {

@@ -6,7 +6,7 @@
 #include <set>
 
 #include "energy.hpp"
-#include "units.hpp"
+#include "util/units.hpp"
 #include "util/fs.hpp"
 #include "util/yaml_cursor.hpp"
 

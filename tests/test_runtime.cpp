@@ -13,7 +13,7 @@
 #include "scenario.hpp"
 #include "scheduler.hpp"
 #include "trace.hpp"
-#include "units.hpp"
+#include "util/units.hpp"
 #include "util/error.hpp"
 
 using namespace mcdnn;

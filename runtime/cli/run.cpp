@@ -13,7 +13,7 @@
 #include "run.hpp"
 #include "scenario.hpp"
 #include "trace.hpp"
-#include "units.hpp"
+#include "util/units.hpp"
 #include "util/cli_main.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"

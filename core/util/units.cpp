@@ -1,10 +1,10 @@
-#include "units.hpp"
+#include "util/units.hpp"
 
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 
-namespace mcdnn::rt {
+namespace mcdnn {
 
 const std::vector<Unit>& units() {
   static const std::vector<Unit> u = {
@@ -104,4 +104,4 @@ std::string format_quantity(double v, Quantity q) {
   return "?";
 }
 
-}  // namespace mcdnn::rt
+}  // namespace mcdnn

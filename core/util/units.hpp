@@ -1,10 +1,10 @@
-// Quantities with units in scenario files: "12MB", "0.5 Wh", "10h", "1000ms", "0.33/s", "$0.0667".
+// Quantities with units in scenario files and command-line budgets: "12MB", "0.5 Wh", "10h", "1000ms", "0.33/s", "$0.0667".
 // One table (units.cpp) drives parsing, error messages and scenarios/README.md.
 #pragma once
 #include <string>
 #include <vector>
 
-namespace mcdnn::rt {
+namespace mcdnn {
 
 // Each quantity has a base unit: bytes, joules, seconds, dollars, requests per second.
 enum class Quantity { Bytes, Energy, Time, Money, Rate };
@@ -27,4 +27,4 @@ bool parse_quantity(const std::string& text, Quantity q, double* value, std::str
 // Human-readable: 12.0 MB, 350 mJ, 2.5 h, $0.0012, 0.33/s.
 std::string format_quantity(double value, Quantity q);
 
-}  // namespace mcdnn::rt
+}  // namespace mcdnn

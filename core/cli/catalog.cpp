@@ -1,0 +1,345 @@
+// mcdnn-catalog: read a catalog back from the command line, LibTorch-free (it starts at once).
+//   mcdnn-catalog show DIR [--sort KEY] [--fronts] [--json]      every variant, human units
+//   mcdnn-catalog show DIR --variant ID [--json]                  one variant, layer by layer
+//   mcdnn-catalog select DIR [--max-bytes S] [--max-flops N] [--max-latency T] [--max-energy E]
+//                            [--min-accuracy A] [--json]          the most accurate within every budget
+//   mcdnn-catalog diff A B [--json]                               what changed between two catalogs
+// Exit codes: 0 found / shown, 2 bad flags or unknown variant, 7 catalog unreadable or damaged,
+// 9 select: no variant within the budgets.
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <optional>
+
+#include "catalog/catalog_index.hpp"
+#include "util/cli_main.hpp"
+#include "util/error.hpp"
+#include "util/units.hpp"
+#include "version.hpp"
+
+using namespace mcdnn;
+using json = nlohmann::json;
+
+namespace {
+
+constexpr int kNoneFits = 9;
+
+std::string human_count(double v) {
+  char b[32];
+  if (v >= 1e9) std::snprintf(b, sizeof b, "%.3g G", v / 1e9);
+  else if (v >= 1e6) std::snprintf(b, sizeof b, "%.3g M", v / 1e6);
+  else if (v >= 1e3) std::snprintf(b, sizeof b, "%.3g K", v / 1e3);
+  else std::snprintf(b, sizeof b, "%.0f", v);
+  return b;
+}
+
+// "bytes(knee), flops, latency" — the fronts a variant is on, its knees marked.
+std::string fronts(const VariantRecord& r) {
+  std::string s;
+  auto add = [&](bool on, bool knee, const char* name) {
+    if (!on) return;
+    s += (s.empty() ? "" : ", ") + std::string(name) + (knee ? "(knee)" : "");
+  };
+  add(r.pareto_bytes, r.knee_bytes, "bytes");
+  add(r.pareto_flops, r.knee_flops, "flops");
+  add(r.pareto_latency, r.knee_latency, "latency");
+  add(r.pareto_energy, r.knee_energy, "energy");
+  return s;
+}
+
+json record_json(const VariantRecord& r, bool measured) {
+  json j = {{"id", r.id},
+            {"parent", r.parent},
+            {"accuracy", r.accuracy},
+            {"bytes", r.profile.bytes},
+            {"params", r.profile.params},
+            {"params_nonzero", r.profile.params_nonzero},
+            {"flops", r.profile.flops},
+            {"flops_effective", r.profile.flops_effective},
+            {"pareto", {{"bytes", r.pareto_bytes}, {"flops", r.pareto_flops}, {"latency", r.pareto_latency}, {"energy", r.pareto_energy}}},
+            {"knee", {{"bytes", r.knee_bytes}, {"flops", r.knee_flops}, {"latency", r.knee_latency}, {"energy", r.knee_energy}}}};
+  if (measured)
+    j["measured"] = {{"latency_ms", r.measured.latency_ms},       {"latency_p95_ms", r.measured.latency_p95_ms},
+                     {"exec_mj", r.measured.exec_mj},             {"load_mj", r.measured.load_mj},
+                     {"load_cold_ms", r.measured.load_cold_ms},   {"resident_bytes", r.measured.resident_bytes}};
+  return j;
+}
+
+// Levenshtein distance, for "did you mean".
+size_t distance(const std::string& a, const std::string& b) {
+  std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    cur[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j)
+      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
+    std::swap(prev, cur);
+  }
+  return prev[b.size()];
+}
+
+const VariantRecord& find_variant(const CatalogIndex& c, const std::string& id) {
+  if (const VariantRecord* r = c.find(id)) return *r;
+  const VariantRecord* best = nullptr;
+  size_t bd = SIZE_MAX;
+  for (const auto& r : c.records) {
+    const size_t d = distance(id, r.id);
+    if (d < bd) bd = d, best = &r;
+  }
+  fail(ErrorClass::Usage, c.dir + ": no variant '" + id + "'" + (best ? "; did you mean '" + best->id + "'?" : "") + " (" +
+                              std::to_string(c.records.size()) + " variants: mcdnn-catalog show " + c.dir + ")");
+}
+
+// The sort keys, one table for parsing, help and ordering.
+struct SortKey {
+  const char* name;
+  bool needs_measured;
+  double (*value)(const VariantRecord&);
+  bool descending;
+};
+const std::vector<SortKey>& sort_keys() {
+  static const std::vector<SortKey> k = {
+      {"order", false, [](const VariantRecord&) { return 0.0; }, false},
+      {"accuracy", false, [](const VariantRecord& r) { return r.accuracy; }, true},
+      {"bytes", false, [](const VariantRecord& r) { return static_cast<double>(r.profile.bytes); }, false},
+      {"flops", false, [](const VariantRecord& r) { return static_cast<double>(r.profile.flops_effective); }, false},
+      {"latency", true, [](const VariantRecord& r) { return r.measured.latency_ms; }, false},
+      {"energy", true, [](const VariantRecord& r) { return r.measured.exec_mj; }, false},
+  };
+  return k;
+}
+
+void require_measured(const CatalogIndex& c, const std::string& what) {
+  if (!c.measured)
+    fail(ErrorClass::Usage, c.dir + ": " + what + " needs measured costs, and this catalog was built with --measure-seconds 0; rebuild it with measuring");
+}
+
+int show(const std::string& dir, const std::string& sort, bool only_fronts, const std::string& variant, bool as_json) {
+  const CatalogIndex c = read_catalog_index(dir);
+  if (!variant.empty()) {
+    const VariantRecord& r = find_variant(c, variant);
+    if (as_json) {
+      json j = record_json(r, c.measured);
+      j["layers"] = json::array();
+      for (const auto& l : r.profile.layers)
+        j["layers"].push_back({{"name", l.name}, {"kind", l.kind}, {"repr", l.repr}, {"params", l.params},
+                               {"params_nonzero", l.params_nonzero}, {"flops_effective", l.flops_effective}, {"bytes", l.bytes}});
+      if (c.measured) {
+        j["steps"] = json::array();
+        for (const auto& s : r.measured.layers) j["steps"].push_back({{"name", s.name}, {"kernel", s.kernel}, {"ms", s.ms}});
+      }
+      std::cout << j.dump(1) << "\n";
+      return 0;
+    }
+    std::printf("%s: %.2f%% accuracy, %s stored, %s effective FLOPs%s\n", r.id.c_str(), 100 * r.accuracy,
+                format_quantity(static_cast<double>(r.profile.bytes), Quantity::Bytes).c_str(),
+                human_count(static_cast<double>(r.profile.flops_effective)).c_str(), r.parent.empty() ? " (the base)" : "");
+    if (!r.parent.empty()) std::printf("  derived from %s\n", r.parent.c_str());
+    if (c.measured)
+      std::printf("  batch 1: %.3f ms (p95 %.3f), %.3f mJ; load %.2f ms cold, %.2f mJ; %s resident\n", r.measured.latency_ms,
+                  r.measured.latency_p95_ms, r.measured.exec_mj, r.measured.load_cold_ms, r.measured.load_mj,
+                  format_quantity(static_cast<double>(r.measured.resident_bytes), Quantity::Bytes).c_str());
+    const std::string fr = fronts(r);
+    if (!fr.empty()) std::printf("  fronts: %s\n", fr.c_str());
+    std::printf("\n  %-10s %-10s %-34s %10s %10s %12s %10s\n", "layer", "kind", "stored as", "params", "nonzero", "eff. FLOPs", "bytes");
+    for (const auto& l : r.profile.layers)
+      std::printf("  %-10s %-10s %-34s %10s %10s %12s %10s\n", l.name.c_str(), l.kind.c_str(), l.repr.empty() ? "-" : l.repr.c_str(),
+                  human_count(static_cast<double>(l.params)).c_str(), human_count(static_cast<double>(l.params_nonzero)).c_str(),
+                  human_count(static_cast<double>(l.flops_effective)).c_str(),
+                  l.bytes ? format_quantity(static_cast<double>(l.bytes), Quantity::Bytes).c_str() : "-");
+    if (c.measured && !r.measured.layers.empty()) {
+      std::printf("\n  %-28s %-36s %10s\n", "executor step", "kernel", "ms");
+      for (const auto& s : r.measured.layers)
+        std::printf("  %-28s %-36s %10.4f\n", s.name.c_str(), s.kernel.empty() ? "-" : s.kernel.c_str(), s.ms);
+    }
+    return 0;
+  }
+  const SortKey* key = nullptr;
+  for (const auto& k : sort_keys())
+    if (sort == k.name) key = &k;
+  if (key->needs_measured) require_measured(c, "--sort " + sort);
+  std::vector<const VariantRecord*> rows;
+  for (const auto& r : c.records)
+    if (!only_fronts || r.pareto_bytes || r.pareto_flops || r.pareto_latency || r.pareto_energy) rows.push_back(&r);
+  std::stable_sort(rows.begin(), rows.end(), [&](const VariantRecord* a, const VariantRecord* b) {
+    const double x = key->value(*a), y = key->value(*b);
+    return key->descending ? x > y : x < y;
+  });
+  if (as_json) {
+    json j = json::array();
+    for (const auto* r : rows) j.push_back(record_json(*r, c.measured));
+    std::cout << j.dump(1) << "\n";
+    return 0;
+  }
+  size_t w = 7;
+  for (const auto* r : rows) w = std::max(w, r->id.size());
+  const int wi = static_cast<int>(w);
+  std::printf("%-*s %9s %10s %11s %11s %10s  %s\n", wi, "variant", "accuracy", "bytes", "eff. FLOPs", "latency ms", "energy mJ", "fronts");
+  for (const auto* r : rows) {
+    char lat[32] = "-", en[32] = "-";
+    if (c.measured) {
+      std::snprintf(lat, sizeof lat, "%.3f", r->measured.latency_ms);
+      std::snprintf(en, sizeof en, "%.3f", r->measured.exec_mj);
+    }
+    std::printf("%-*s %8.2f%% %10s %11s %11s %10s  %s\n", wi, r->id.c_str(), 100 * r->accuracy,
+                format_quantity(static_cast<double>(r->profile.bytes), Quantity::Bytes).c_str(),
+                human_count(static_cast<double>(r->profile.flops_effective)).c_str(), lat, en, fronts(*r).c_str());
+  }
+  std::printf("%zu of %zu variants%s; schema %s\n", rows.size(), c.records.size(), only_fronts ? " (on a front)" : "", c.schema.c_str());
+  return 0;
+}
+
+struct Budgets {
+  std::string max_bytes, max_flops, max_latency, max_energy, min_accuracy;
+};
+
+double parse_budget(const std::string& flag, const std::string& text, Quantity q) {
+  double v = 0;
+  std::string why;
+  if (!parse_quantity(text, q, &v, &why)) fail(ErrorClass::Usage, flag + " " + text + ": expected " + why);
+  return v;
+}
+
+int select(const std::string& dir, const Budgets& b, bool as_json) {
+  const CatalogIndex c = read_catalog_index(dir);
+  std::optional<double> max_bytes, max_flops, max_latency_ms, max_energy_mj, min_acc;
+  if (!b.max_bytes.empty()) max_bytes = parse_budget("--max-bytes", b.max_bytes, Quantity::Bytes);
+  if (!b.max_flops.empty()) {
+    std::string t = b.max_flops;
+    double f = 1;
+    if (!t.empty() && (t.back() == 'K' || t.back() == 'M' || t.back() == 'G')) {
+      f = t.back() == 'K' ? 1e3 : t.back() == 'M' ? 1e6 : 1e9;
+      t.pop_back();
+    }
+    char* end = nullptr;
+    const double v = std::strtod(t.c_str(), &end);
+    if (t.empty() || *end || !(v >= 0)) fail(ErrorClass::Usage, "--max-flops " + b.max_flops + ": expected a count, e.g. 5M");
+    max_flops = v * f;
+  }
+  if (!b.max_latency.empty()) {
+    require_measured(c, "--max-latency");
+    max_latency_ms = parse_budget("--max-latency", b.max_latency, Quantity::Time) * 1e3;
+  }
+  if (!b.max_energy.empty()) {
+    require_measured(c, "--max-energy");
+    max_energy_mj = parse_budget("--max-energy", b.max_energy, Quantity::Energy) * 1e3;
+  }
+  if (!b.min_accuracy.empty()) {
+    std::string t = b.min_accuracy;
+    const bool pct = !t.empty() && t.back() == '%';
+    if (pct) t.pop_back();
+    char* end = nullptr;
+    double v = std::strtod(t.c_str(), &end);
+    if (t.empty() || *end) fail(ErrorClass::Usage, "--min-accuracy " + b.min_accuracy + ": expected a fraction (0.92) or a percentage (92%)");
+    if (pct || v > 1) v /= 100;
+    if (!(v >= 0 && v <= 1)) fail(ErrorClass::Usage, "--min-accuracy " + b.min_accuracy + ": expected between 0 and 100%");
+    min_acc = v;
+  }
+  const VariantRecord* best = nullptr;
+  for (const auto& r : c.records) {
+    if (max_bytes && static_cast<double>(r.profile.bytes) > *max_bytes) continue;
+    if (max_flops && static_cast<double>(r.profile.flops_effective) > *max_flops) continue;
+    if (max_latency_ms && r.measured.latency_ms > *max_latency_ms) continue;
+    if (max_energy_mj && r.measured.exec_mj > *max_energy_mj) continue;
+    if (min_acc && r.accuracy < *min_acc) continue;
+    // The most accurate; ties: fewer bytes, then catalog order.
+    if (!best || r.accuracy > best->accuracy || (r.accuracy == best->accuracy && r.profile.bytes < best->profile.bytes)) best = &r;
+  }
+  if (!best) {
+    if (as_json) std::cout << "null\n";
+    std::cerr << "no variant of " << dir << " is within every budget (" << c.records.size()
+              << " variants; mcdnn-catalog show " << dir << " --sort bytes lists them)\n";
+    return kNoneFits;
+  }
+  if (as_json) {
+    std::cout << record_json(*best, c.measured).dump(1) << "\n";
+    return 0;
+  }
+  std::printf("%s\n  accuracy %.2f%%, %s stored (%lld bytes), %s effective FLOPs", best->id.c_str(), 100 * best->accuracy,
+              format_quantity(static_cast<double>(best->profile.bytes), Quantity::Bytes).c_str(),
+              static_cast<long long>(best->profile.bytes), human_count(static_cast<double>(best->profile.flops_effective)).c_str());
+  if (c.measured) std::printf(", %.3f ms, %.3f mJ", best->measured.latency_ms, best->measured.exec_mj);
+  std::printf("\n");
+  return 0;
+}
+
+int diff(const std::string& a_dir, const std::string& b_dir, bool as_json) {
+  const CatalogIndex a = read_catalog_index(a_dir), b = read_catalog_index(b_dir);
+  json changed = json::array(), only_a = json::array(), only_b = json::array();
+  for (const auto& r : a.records) {
+    const VariantRecord* o = b.find(r.id);
+    if (!o) {
+      only_a.push_back(r.id);
+      continue;
+    }
+    if (r.accuracy != o->accuracy || r.profile.bytes != o->profile.bytes || r.sha256 != o->sha256 ||
+        r.profile.flops_effective != o->profile.flops_effective)
+      changed.push_back({{"id", r.id},
+                         {"accuracy", {r.accuracy, o->accuracy}},
+                         {"bytes", {r.profile.bytes, o->profile.bytes}},
+                         {"flops_effective", {r.profile.flops_effective, o->profile.flops_effective}},
+                         {"same_file", r.sha256 == o->sha256}});
+  }
+  for (const auto& r : b.records)
+    if (!a.find(r.id)) only_b.push_back(r.id);
+  if (as_json) {
+    std::cout << json{{"changed", changed}, {"only_in_a", only_a}, {"only_in_b", only_b}}.dump(1) << "\n";
+    return 0;
+  }
+  for (const auto& ch : changed)
+    std::printf("~ %s: accuracy %.2f%% -> %.2f%%, bytes %lld -> %lld%s\n", ch["id"].get<std::string>().c_str(),
+                100 * ch["accuracy"][0].get<double>(), 100 * ch["accuracy"][1].get<double>(), ch["bytes"][0].get<long long>(),
+                ch["bytes"][1].get<long long>(), ch["same_file"].get<bool>() ? "" : " (file differs)");
+  for (const auto& id : only_a) std::printf("- %s (only in %s)\n", id.get<std::string>().c_str(), a_dir.c_str());
+  for (const auto& id : only_b) std::printf("+ %s (only in %s)\n", id.get<std::string>().c_str(), b_dir.c_str());
+  std::printf("%zu changed, %zu only in %s, %zu only in %s, %zu identical\n", changed.size(), only_a.size(), a_dir.c_str(),
+              only_b.size(), b_dir.c_str(), a.records.size() - changed.size() - only_a.size());
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"mcdnn-catalog: show, select from and compare mcdnn catalogs (no LibTorch)", "mcdnn-catalog"};
+  app.set_version_flag("--version", std::string("mcdnn-catalog ") + kVersion);
+  app.require_subcommand(1);
+  std::string dir, dir_b, sort = "order", variant;
+  bool only_fronts = false, as_json = false;
+  Budgets b;
+  std::vector<std::string> keys;
+  for (const auto& k : sort_keys()) keys.push_back(k.name);
+
+  auto* show_cmd = app.add_subcommand("show", "list the variants (human units, fronts and knees marked), or one variant's layers");
+  show_cmd->add_option("catalog", dir, "catalog directory")->required();
+  show_cmd->add_option("--sort", sort, "order, accuracy (most first), bytes, flops, latency or energy (least first)")
+      ->check(CLI::IsMember(keys));
+  show_cmd->add_flag("--fronts", only_fronts, "only variants on a Pareto front");
+  show_cmd->add_option("--variant", variant, "one variant, layer by layer");
+  show_cmd->add_flag("--json", as_json, "machine-readable output");
+
+  auto* sel = app.add_subcommand("select", "the most accurate variant within every budget (exit 9 when none fits)");
+  sel->add_option("catalog", dir, "catalog directory")->required();
+  sel->add_option("--max-bytes", b.max_bytes, "stored bytes, e.g. 200KB");
+  sel->add_option("--max-flops", b.max_flops, "effective FLOPs, e.g. 5M");
+  sel->add_option("--max-latency", b.max_latency, "measured batch-1 latency, e.g. 2ms");
+  sel->add_option("--max-energy", b.max_energy, "execution energy, e.g. 1mJ");
+  sel->add_option("--min-accuracy", b.min_accuracy, "e.g. 92% or 0.92");
+  sel->add_flag("--json", as_json, "machine-readable output (null when none fits)");
+
+  auto* dif = app.add_subcommand("diff", "variants changed, added or removed between two catalogs");
+  dif->add_option("a", dir, "catalog directory")->required();
+  dif->add_option("b", dir_b, "catalog directory")->required();
+  dif->add_flag("--json", as_json, "machine-readable output");
+
+  app.footer("Exit codes: 0 success, 2 bad flags or unknown variant, 7 catalog unreadable or damaged,\n"
+             "            9 select: no variant within the budgets.");
+  return parse_and_run(app, argc, argv, [&] {
+    if (*show_cmd) return show(dir, sort, only_fronts, variant, as_json);
+    if (*sel) return select(dir, b, as_json);
+    return diff(dir, dir_b, as_json);
+  });
+}

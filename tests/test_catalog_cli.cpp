@@ -1,0 +1,135 @@
+// mcdnn-catalog end to end on a small catalog: show (sorted, fronts only, one variant's layers,
+// JSON), select against answers computed here by brute force over catalog.json, the "none fits"
+// exit code, diff, and errors (unknown variant with a suggestion, unreadable catalog, bad budget).
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "catalog/catalog_index.hpp"
+#include "catch.hpp"
+#include "fixtures.hpp"
+
+using namespace mcdnn;
+using namespace mcdnn::test;
+using Catch::Matchers::Contains;
+
+namespace {
+struct CatalogCli {
+  TempDir dir;
+  std::string cat;
+  CatalogCli() {
+    cat = dir / "cat";
+    std::string log;
+    const int rc = compile_every_form(dir, 101, &log);
+    INFO(log);
+    REQUIRE(rc == 0);
+  }
+  int run(const std::string& args, std::string* out) const { return run_command(std::string(MCDNN_CATALOG) + " " + args, out); }
+};
+
+// The most accurate record within the budgets (ties: fewer bytes, then order), or null.
+const VariantRecord* brute_force(const CatalogIndex& c, double max_bytes, double max_latency_ms, double min_acc) {
+  const VariantRecord* best = nullptr;
+  for (const auto& r : c.records) {
+    if (static_cast<double>(r.profile.bytes) > max_bytes || r.measured.latency_ms > max_latency_ms || r.accuracy < min_acc) continue;
+    if (!best || r.accuracy > best->accuracy || (r.accuracy == best->accuracy && r.profile.bytes < best->profile.bytes)) best = &r;
+  }
+  return best;
+}
+}  // namespace
+
+TEST_CASE("mcdnn-catalog select returns the most accurate variant within every budget", "[catalog-cli][cli]") {
+  CatalogCli f;
+  const CatalogIndex c = read_catalog_index(f.cat);
+  REQUIRE(c.measured);
+  std::vector<int64_t> sizes;
+  for (const auto& r : c.records) sizes.push_back(r.profile.bytes);
+  std::sort(sizes.begin(), sizes.end());
+  int checked = 0;
+  for (int64_t limit : {sizes.front(), sizes[sizes.size() / 3], sizes[sizes.size() / 2], sizes.back()}) {
+    for (double lat : {1e9, c.records[0].measured.latency_ms}) {
+      const VariantRecord* want = brute_force(c, static_cast<double>(limit), lat, 0);
+      std::string out;
+      char args[256];
+      std::snprintf(args, sizeof args, " --max-bytes %lldB --max-latency %.9fms --json", static_cast<long long>(limit), lat);
+      const int rc = f.run("select " + f.cat + args, &out);
+      INFO(args << "\n" << out);
+      if (!want) {
+        CHECK(rc == 9);
+        continue;
+      }
+      REQUIRE(rc == 0);
+      const auto j = nlohmann::json::parse(out);
+      CHECK(j["id"] == want->id);
+      ++checked;
+    }
+  }
+  CHECK(checked >= 4);
+  // Nothing that small: exit 9, a message, and JSON null.
+  std::string out;
+  CHECK(f.run("select " + f.cat + " --max-bytes 1B", &out) == 9);
+  CHECK_THAT(out, Contains("within every budget"));
+  CHECK(f.run("select " + f.cat + " --min-accuracy 101%", &out) == 2);
+  CHECK(f.run("select " + f.cat + " --max-bytes 12parsecs", &out) == 2);
+  CHECK_THAT(out, Contains("--max-bytes 12parsecs: expected"));
+  // Human output names the variant and its numbers.
+  REQUIRE(f.run("select " + f.cat + " --min-accuracy 0%", &out) == 0);
+  CHECK_THAT(out, Contains(brute_force(c, 1e18, 1e18, 0)->id) && Contains("accuracy"));
+}
+
+TEST_CASE("mcdnn-catalog show lists, sorts, filters and details variants", "[catalog-cli][cli]") {
+  CatalogCli f;
+  const CatalogIndex c = read_catalog_index(f.cat);
+  std::string out;
+  REQUIRE(f.run("show " + f.cat, &out) == 0);
+  for (const auto& r : c.records) CHECK_THAT(out, Contains(r.id));
+  CHECK_THAT(out, Contains(std::to_string(c.records.size()) + " of " + std::to_string(c.records.size()) + " variants"));
+  REQUIRE(f.run("show " + f.cat + " --sort bytes --json", &out) == 0);
+  auto j = nlohmann::json::parse(out);
+  REQUIRE(j.size() == c.records.size());
+  for (size_t i = 1; i < j.size(); ++i) CHECK(j[i]["bytes"].get<int64_t>() >= j[i - 1]["bytes"].get<int64_t>());
+  REQUIRE(f.run("show " + f.cat + " --sort accuracy --fronts --json", &out) == 0);
+  j = nlohmann::json::parse(out);
+  for (const auto& v : j) {
+    const auto& p = v["pareto"];
+    CHECK((p["bytes"].get<bool>() || p["flops"].get<bool>() || p["latency"].get<bool>() || p["energy"].get<bool>()));
+  }
+  for (size_t i = 1; i < j.size(); ++i) CHECK(j[i]["accuracy"].get<double>() <= j[i - 1]["accuracy"].get<double>());
+  REQUIRE(f.run("show " + f.cat + " --variant base", &out) == 0);
+  CHECK_THAT(out, Contains("fc1") && Contains("executor step") && Contains("(the base)"));
+  REQUIRE(f.run("show " + f.cat + " --variant base --json", &out) == 0);
+  CHECK(nlohmann::json::parse(out)["layers"].size() == c.records[0].profile.layers.size());
+  // An unknown id suggests the nearest.
+  CHECK(f.run("show " + f.cat + " --variant bsae", &out) == 2);
+  CHECK_THAT(out, Contains("no variant 'bsae'; did you mean 'base'?"));
+  CHECK(f.run("show " + (f.dir / "nowhere"), &out) == 7);
+  CHECK(f.run("show " + f.cat + " --sort colour", &out) == 2);
+}
+
+TEST_CASE("mcdnn-catalog diff compares two catalogs", "[catalog-cli][cli]") {
+  CatalogCli f;
+  std::string out;
+  REQUIRE(f.run("diff " + f.cat + " " + f.cat + " --json", &out) == 0);
+  auto j = nlohmann::json::parse(out);
+  CHECK(j["changed"].empty());
+  CHECK(j["only_in_a"].empty());
+  // A copy with one variant's accuracy changed and one variant removed from the index.
+  namespace fs = std::filesystem;
+  fs::copy(f.cat, f.dir / "cat2", fs::copy_options::recursive);
+  const std::vector<uint8_t> bytes = read_bytes(f.dir / "cat2/catalog.json");
+  auto idx = nlohmann::json::parse(std::string(bytes.begin(), bytes.end()));
+  auto& vs = idx["variants"];
+  REQUIRE(vs.size() >= 3);
+  const std::string removed = vs.back()["id"];
+  const std::string changed = vs[1]["id"];
+  vs[1]["accuracy"] = 0.5;
+  vs.erase(vs.size() - 1);
+  const std::string text = idx.dump(1);
+  write_bytes(f.dir / "cat2/catalog.json", std::vector<uint8_t>(text.begin(), text.end()));
+  REQUIRE(f.run("diff " + f.cat + " " + (f.dir / "cat2") + " --json", &out) == 0);
+  j = nlohmann::json::parse(out);
+  REQUIRE(j["changed"].size() == 1);
+  CHECK(j["changed"][0]["id"] == changed);
+  CHECK(j["only_in_a"] == nlohmann::json::array({removed}));
+  REQUIRE(f.run("diff " + f.cat + " " + (f.dir / "cat2"), &out) == 0);
+  CHECK_THAT(out, Contains("~ " + changed) && Contains("- " + removed) && Contains("1 changed, 1 only in"));
+}
