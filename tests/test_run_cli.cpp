@@ -179,6 +179,8 @@ TEST_CASE("mcdnn-run errors: scenario, catalog, output directory, flags", "[run]
     CHECK_THAT(out, Contains("apps[0].stream: trace:") && Contains("is not a regular file"));
     f.scenario(two_apps("simulated"));
   }
+  CHECK(f.run(f.dir / "s.yaml" + " --explain -2", &out) == 2);
+  CHECK_THAT(out, Contains("--explain: expected an integer >= 0, got '-2'"));  // not CLI11's 300-digit range
   CHECK(f.run(f.dir / "s.yaml" + " --policy greedy", &out) == 2);
   CHECK_THAT(out, Contains("unknown policy 'greedy'"));
   CHECK(f.run(f.dir / "missing.yaml", &out) == 8);

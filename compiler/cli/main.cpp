@@ -19,14 +19,14 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 4096));
   app.add_option("--device", opt.device, "auto, cpu or cuda")->check(CLI::IsMember({"auto", "cpu", "cuda"}));
   app.add_flag("--profile-only", opt.profile_only, "print per-layer parameters, FLOPs and bytes; no data, no training");
-  app.add_option("--epochs", opt.epochs, "override training.epochs")->check(CLI::PositiveNumber);
+  app.add_option("--epochs", opt.epochs, "override training.epochs")->check(mcdnn::at_least(1));
   app.add_flag("--force", opt.force, "rebuild even if the catalog is up to date with the schema and data");
   app.add_flag("--restart", opt.restart, "discard an interrupted build's checkpoint (DIR.partial) instead of resuming it");
   app.add_option("--measure-seconds", opt.measure_seconds, "batch-1 timing per variant with the executor (0: do not measure)")
       ->check(CLI::Range(0.0, 60.0));
   app.add_option("--device-profile", opt.device_profile, "energy model device profile: epyc-zen4-core or jetson-tk1-mcdnn")
       ->check(CLI::IsMember({"epyc-zen4-core", "jetson-tk1-mcdnn"}));
-  app.add_option("--limit", opt.limit, "use at most N training and N validation examples")->check(CLI::PositiveNumber);
+  app.add_option("--limit", opt.limit, "use at most N training and N validation examples")->check(mcdnn::at_least(1));
   app.footer(
       "Exit codes: 0 success, 1 internal error, 2 bad flags, 3 schema error, 4 data error,\n"
       "            5 output not writable or not safe to replace, 6 training diverged, 7 catalog unreadable,\n"

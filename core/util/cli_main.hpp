@@ -5,12 +5,29 @@
 #pragma once
 #include <CLI/CLI.hpp>
 
+#include <cerrno>
+#include <cstdlib>
 #include <exception>
+#include <string>
 #include <iostream>
 
 #include "util/error.hpp"
 
 namespace mcdnn {
+
+// "--limit: expected an integer >= 1, got '0'" (CLI11's PositiveNumber prints its range as a
+// 300-digit number).
+inline CLI::Validator at_least(long long lo) {
+  return CLI::Validator(
+      [lo](std::string& s) -> std::string {
+        char* end = nullptr;
+        errno = 0;
+        const long long v = std::strtoll(s.c_str(), &end, 10);
+        if (s.empty() || *end || errno == ERANGE || v < lo) return "expected an integer >= " + std::to_string(lo) + ", got '" + s + "'";
+        return "";
+      },
+      "INT>=" + std::to_string(lo));
+}
 
 template <class Body>
 int parse_and_run(CLI::App& app, int argc, char** argv, Body&& body) {

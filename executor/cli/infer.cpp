@@ -136,9 +136,9 @@ int main(int argc, char** argv) {
   app.add_option("--images-dataset", o.images_dataset, "HDF5: the images dataset (N x C x H x W or N x H x W x C)");
   app.add_option("--labels-dataset", o.labels_dataset, "HDF5: the labels dataset");
   app.add_option("--layout", o.layout, "HDF5 images layout")->check(CLI::IsMember({"NCHW", "NHWC"}));
-  app.add_option("--limit", o.limit, "classify at most N images")->check(CLI::PositiveNumber);
+  app.add_option("--limit", o.limit, "classify at most N images")->check(mcdnn::at_least(1));
   app.add_option("--batch", o.batch, "batch size of the throughput pass")->check(CLI::Range(1, 65536));
-  app.add_option("--predictions", o.predictions, "print the first N predictions (index, class, name)")->check(CLI::NonNegativeNumber);
+  app.add_option("--predictions", o.predictions, "print the first N predictions (index, class, name)")->check(mcdnn::at_least(0));
   app.add_option("--int8", o.int8, "int8 layers: integer (uint8 activations, VNNI/AVX2) or float")
       ->check(CLI::IsMember({"integer", "float"}));
   app.add_option("--sparse", o.sparse, "sparse layers: auto (measured break-even), sparse or dense")

@@ -198,7 +198,7 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"simulated", "real"}));
   app.add_option("--traces", f.traces, "independent traces per point (overrides the scenario)")->check(CLI::Range(1, 1000));
   app.add_option("--explain", f.explain, "print the budgets and every candidate for request N of the first trace")
-      ->check(CLI::NonNegativeNumber);
+      ->check(mcdnn::at_least(0));
   app.add_flag("-q,--quiet", f.quiet, "print only the summary");
   app.footer("Exit codes: 0 success, 2 bad flags, 4 unreadable images (real mode), 5 output directory not writable\n"
              "            or not mcdnn-run's, 7 catalog unreadable, unmeasured or damaged, 8 scenario or trace invalid.");
