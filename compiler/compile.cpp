@@ -17,7 +17,9 @@
 #include "sweep/sweep.hpp"
 #include "train/finetune.hpp"
 #include "profile/profile.hpp"
+#include "schema/check.hpp"
 #include "schema/schema.hpp"
+#include "catalog/variant_table.hpp"
 #include "train/train.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
@@ -56,13 +58,12 @@ int run(const CompileOptions& opt, std::ostream& out) {
   if (opt.epochs > 0) schema.training.epochs = opt.epochs;
   if (opt.limit > 0) schema.data.limit_train = schema.data.limit_validation = opt.limit;
 
+  if (opt.check) return run_check(opt, out);
+  if (opt.profile_only) return run_profile_only(opt, out);
   Profile prof = profile_layers(schema.layers);
-  if (opt.profile_only) {
-    out << schema.name << ": input " << schema.input.str() << ", " << schema.num_classes << " classes, "
-        << schema.layers.size() << " layers\n"
-        << format_profile(prof);
-    return 0;
-  }
+  if (opt.sort != "order" && !find_sort_key(opt.sort)) fail(ErrorClass::Usage, "--sort " + opt.sort + ": unknown order");
+  if (find_sort_key(opt.sort)->needs_measured && opt.measure_seconds <= 0)
+    fail(ErrorClass::Usage, "--sort " + opt.sort + " needs measured variants; drop --measure-seconds 0 or sort by accuracy, bytes or flops");
 
   std::string out_dir = opt.out_dir.empty() ? schema.name + "-catalog" : opt.out_dir;
   check_output_dir(out_dir);  // fail before training, not after
@@ -146,7 +147,7 @@ int run(const CompileOptions& opt, std::ostream& out) {
     bool sweeping = !schema.catalog.variants_given || !schema.catalog.steps.empty();
     if (sweeping)
       out << "\ncatalog: fine-tuning " << fts.epochs << " epoch(s) on " << sub_n << " examples, Adam lr " << fts.lr
-          << "; accuracy change vs base, bytes and effective FLOPs reduction, frozen = layers served from cache\n";
+          << "; frozen N layers = a prefix served from cached activations\n";
     CheckpointStore store(build, schema);
     SweepResult sw = run_sweep(schema, base, rec, cache, store, out);
     std::optional<ExecutorInfo> executor;
@@ -154,7 +155,9 @@ int run(const CompileOptions& opt, std::ostream& out) {
     mark_pareto(sw.records);
     build.finish(catalog_json(schema, sw.records, key, sw.notes, executor ? &*executor : nullptr));
 
-    out << "\nsummary\n" << format_summary(sw.records);
+    out << "\nsummary: " << sw.records.size() << " variants" << (opt.sort == "order" ? " in build order" : ", by " + opt.sort)
+        << "; vs base = accuracy points, smaller / fewer / faster = base / variant\n"
+        << format_variant_table(sw.records, executor.has_value(), opt.sort);
     char buf[640];
     double ips = rec.train_seconds > 0 ? static_cast<double>(train_set.n) * schema.training.epochs / rec.train_seconds : 0;
     std::snprintf(buf, sizeof buf,

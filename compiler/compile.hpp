@@ -1,28 +1,11 @@
 // The compiler as a library call: schema -> data -> trained base model -> catalog.
 // The mcdnn-compile executable only parses flags into CompileOptions and calls compile().
 #pragma once
-#include <cstdint>
 #include <ostream>
-#include <string>
+
+#include "cli/compile_options.hpp"
 
 namespace mcdnn {
-
-struct CompileOptions {
-  std::string schema_path;
-  std::string out_dir;          // "" = "<schema name>-catalog" in the working directory
-  int threads = 0;              // > 0: fixed; 0 = default_threads(), adapted to the load (util/thread_policy.hpp)
-  std::string device = "auto";  // auto | cpu | cuda
-  bool profile_only = false;    // print the per-layer cost table; touch no data
-  int64_t epochs = 0;           // > 0 overrides training.epochs
-  int64_t limit = 0;            // > 0 caps train and validation examples
-  bool progress_bar = false;    // per-batch bar (the CLI enables it on a terminal)
-  bool force = false;           // rebuild even when the catalog at out_dir is up to date
-  bool restart = false;         // discard an interrupted build's checkpoint instead of resuming
-  // Executor measurement of every variant (executor/measure.hpp): seconds of batch-1 runs per
-  // variant (0 = do not measure), and the device energy profile (executor/energy.hpp).
-  double measure_seconds = 0.25;
-  std::string device_profile = "epyc-zen4-core";
-};
 
 // Runs the job; output for the user goes to `out`, errors to `err`. Returns the process exit
 // code (0 success; see ErrorClass in util/error.hpp for the rest).

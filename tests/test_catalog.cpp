@@ -50,8 +50,8 @@ struct Built {
 };
 }  // namespace
 
-// Logits of variant `id` of the catalog at `cat` for inputs `x`, computed by tools/mcdnn_run.py
-// (json + h5py + numpy only); `scratch` is a directory for the exchange file.
+// Logits of variant `id` of the catalog at `cat` for inputs `x` (already preprocessed), computed
+// by tools/mcdnn_run.py (json + h5py + numpy only); `scratch` is a directory for the exchange files.
 torch::Tensor python_logits(const std::string& cat, const std::string& id, const torch::Tensor& x, const TempDir& scratch) {
   h5::quiet();
   auto xs = x.contiguous();
@@ -59,13 +59,15 @@ torch::Tensor python_logits(const std::string& cat, const std::string& id, const
     auto f = h5::create_file(scratch / "io.h5");
     h5::write_f32(f.id(), "x", xs.sizes().vec(), xs.data_ptr<float>());
   }
+  const auto input = read_bytes(scratch / "io.h5");
   std::string out;
   int rc = run_command(std::string(MCDNN_PYTHON) + " " + MCDNN_SOURCE_DIR + "/tools/mcdnn_run.py " + cat + " " + id + " " +
-                           (scratch / "io.h5"),
+                           (scratch / "io.h5") + " --preprocessed --logits " + (scratch / "logits.h5"),
                        &out);
   INFO(out);
   REQUIRE(rc == 0);
-  auto f = h5::open_file(scratch / "io.h5");
+  CHECK(read_bytes(scratch / "io.h5") == input);  // the input is only read
+  auto f = h5::open_file(scratch / "logits.h5");
   std::vector<int64_t> shape;
   auto y = h5::read_f32(f.id(), "logits", &shape);
   return torch::from_blob(y.data(), shape, torch::kFloat32).clone();

@@ -1,7 +1,9 @@
 // The mcdnn-compile executable end to end: flags, exit codes, messages, output directory.
 #include <algorithm>
 #include <filesystem>
+#include <cmath>
 #include <map>
+#include <nlohmann/json.hpp>
 
 #include "catch.hpp"
 #include "fixtures.hpp"
@@ -11,6 +13,10 @@ namespace fs = std::filesystem;
 
 namespace {
 std::string cli() { return MCDNN_CLI; }
+std::string read_text(const std::string& path) {
+  const auto b = read_bytes(path);
+  return std::string(b.begin(), b.end());
+}
 
 struct Project {
   TempDir dir;
@@ -53,12 +59,43 @@ TEST_CASE("cli: --version, --help and bad flags", "[cli]") {
 TEST_CASE("cli: a full run on a few hundred examples writes the catalog", "[cli]") {
   Project p;
   std::string out;
+  // --check first: it lists exactly the variants the build then makes, in build order, with
+  // their stored bytes estimated within 1% (10% for global pruning, whose shared threshold
+  // keeps more of some layers than of others; the estimate assumes an even spread).
+  REQUIRE(p.run("s.yaml -o cat --check --json", &out) == 0);
+  CHECK(p.outputs().empty());
+  const auto plan = nlohmann::json::parse(out);
+  REQUIRE(plan["variants"].size() > 20);
   int rc = p.run("s.yaml -o cat --threads 1", &out);
   INFO(out);
   REQUIRE(rc == 0);
   CHECK(out.find("epoch   1/2") != std::string::npos);
   CHECK(out.find("epoch   2/2") != std::string::npos);
   CHECK(out.find("summary") != std::string::npos);
+  const auto cat = nlohmann::json::parse(read_text(p.dir / "cat/catalog.json"));
+  REQUIRE(cat["variants"].size() == plan["variants"].size() + 1);
+  for (size_t i = 0; i < plan["variants"].size(); ++i) {
+    const auto& want = plan["variants"][i];
+    const auto& got = cat["variants"][i + 1];
+    CHECK(want["id"] == got["id"]);
+    CHECK(want["parent"] == got["parent"]);
+    const double est = want["estimated_bytes"].get<double>(), real = got["bytes"].get<double>();
+    INFO(want["id"] << ": estimated " << est << " bytes, stored " << real);
+    const bool global = want["id"].get<std::string>().find("-global") != std::string::npos;
+    CHECK(std::fabs(est / real - 1) < (global ? 0.1 : 0.01));
+  }
+  // Progress lines count up to the total; the summary has one header per column.
+  const std::string total = std::to_string(plan["variants"].size());
+  CHECK(out.find("[ 1/" + total + "] " + plan["variants"][0]["id"].get<std::string>()) != std::string::npos);
+  CHECK(out.find("[" + total + "/" + total + "] ") != std::string::npos);
+  const size_t head = out.find("\n  variant ", out.find("summary"));
+  REQUIRE(head != std::string::npos);
+  const std::string header = out.substr(head + 1, out.find('\n', head + 1) - head - 1);
+  for (const char* col : {"accuracy", "vs base", "bytes", "smaller", "FLOPs", "fewer", "latency", "faster", "energy", "build", "fronts"}) {
+    INFO(header);
+    CHECK(header.find(col) != std::string::npos);
+    CHECK(header.find(col) == header.rfind(col));
+  }
   CHECK(fs::exists(p.dir / "cat/catalog.json"));
   CHECK(fs::exists(p.dir / "cat/base.h5"));
   CHECK(p.outputs() == std::vector<std::string>{"cat"});
@@ -77,6 +114,54 @@ TEST_CASE("cli: a full run on a few hundred examples writes the catalog", "[cli]
   CHECK(fs::exists(p.dir / "tiny-catalog/catalog.json"));
 }
 
+TEST_CASE("cli: --check validates everything short of training and writes nothing", "[cli][check]") {
+  Project p;
+  std::string out;
+  REQUIRE(p.run("s.yaml -o cat --check", &out) == 0);
+  CHECK(out.find("s.yaml: valid; nothing trained or written") == 0);
+  CHECK(out.find("300 training examples") != std::string::npos);
+  CHECK(out.find("100 validation examples") != std::string::npos);
+  CHECK(out.find("variants (the default sweep)") != std::string::npos);
+  CHECK(out.find("quant-int8") != std::string::npos);
+  CHECK(out.find("epoch   1/") == std::string::npos);
+  CHECK(p.outputs().empty());
+  // A chain the passes would reject: the same error, exit 3, as the full run gives.
+  write_bytes(p.dir / "bad.yaml", Project::bytes(read_text(p.dir / "s.yaml") +
+                                                 "catalog:\n  variants:\n    - quantize: {formats: [int8], then: [{prune: {sparsity: [0.5]}}]}\n"));
+  std::string full;
+  CHECK(p.run("bad.yaml -o cat --check", &out) == 3);
+  CHECK(p.run("bad.yaml -o cat", &full) == 3);
+  CHECK(out == full);
+  CHECK(out.find("prune on quant-int8: prune: quant-int8 is quantized; prune before quantizing") != std::string::npos);
+  // A misspelt layer in a step.
+  write_bytes(p.dir / "bad.yaml", Project::bytes(read_text(p.dir / "s.yaml") +
+                                                 "catalog:\n  variants:\n    - svd: {layers: [fc01], ranks: [1/2]}\n"));
+  CHECK(p.run("bad.yaml -o cat --check", &out) == 3);
+  CHECK(out.find("did you mean 'fc1'?") != std::string::npos);
+  // Output directory refused: exit 5.
+  write_bytes(p.dir / "blocker", {1});
+  CHECK(p.run("s.yaml -o blocker --check", &out) == 5);
+  fs::remove(p.dir / "blocker");
+  // Data: labels out of range and a wrong labels file, exit 4, as the full run.
+  auto labels = read_bytes(p.dir / "val-labels.idx");
+  labels[8 + 5] = 7;
+  write_bytes(p.dir / "val-labels.idx", labels);
+  CHECK(p.run("s.yaml -o cat --check", &out) == 4);
+  CHECK(out.find("example 5 has label 7 outside the schema's 4 classes") != std::string::npos);
+  write_bytes(p.dir / "val-labels.idx", read_bytes(p.dir / "train-labels.idx"));
+  CHECK(p.run("s.yaml -o cat --check", &out) == 4);
+  CHECK(out.find("has 300 labels but") != std::string::npos);
+  CHECK(p.outputs().empty());
+}
+
+TEST_CASE("cli: --help, --version, --check and --profile-only answer without LibTorch", "[cli][check]") {
+  // The front end execs mcdnn-compile-torch only to train: these must not even load it.
+  std::string out;
+  REQUIRE(run_command("ldd " + cli() + " 2>&1", &out) == 0);
+  CHECK(out.find("libtorch") == std::string::npos);
+  CHECK(out.find("libc10") == std::string::npos);
+}
+
 TEST_CASE("cli: --profile-only needs no data and prints the table", "[cli]") {
   std::string out;
   int rc = run_command(cli() + " --profile-only " + MCDNN_SOURCE_DIR + "/schemas/vgg16.yaml", &out);
@@ -84,6 +169,11 @@ TEST_CASE("cli: --profile-only needs no data and prints the table", "[cli]") {
   CHECK(out.find("conv5_3") != std::string::npos);
   CHECK(out.find("138357544") != std::string::npos);
   CHECK(out.find("30940528640") != std::string::npos);
+  REQUIRE(run_command(cli() + " --profile-only --json " + MCDNN_SOURCE_DIR + "/schemas/vgg16.yaml", &out) == 0);
+  const auto j = nlohmann::json::parse(out);
+  CHECK(j["params"] == 138357544);
+  CHECK(j["flops"] == 30940528640LL);
+  CHECK(j["layers"].back()["name"] == "fc8");
 }
 
 TEST_CASE("cli: an invalid schema exits 3 with one error and writes nothing", "[cli]") {

@@ -141,8 +141,8 @@ TEST_CASE("invalid schemas give one exact error", "[schema]") {
        "for newer schemas), got 'mcdnn-schema/2'"},
       {"name: x\n", "t.yaml:1:1: : missing required key 'format'"},
       {kHead + "nmae: x\n" + kNet,
-       "t.yaml:5:1: nmae: unknown key 'nmae'; valid keys here: format, name, input, classes, data, network, training, "
-       "catalog"},
+       "t.yaml:5:1: nmae: unknown key 'nmae'; did you mean 'name'? (valid keys here: format, name, input, classes, data, "
+       "network, training, catalog)"},
       {"format: mcdnn-schema/1\nname: tiny\ninput: {channels: 1, width: 12}\nclasses: 4\n" + kNet,
        "t.yaml:3:8: input: missing required key 'height'"},
       {kHead + "network:\n  - conv2d: {out: 8, kernel: three}\n",
@@ -157,14 +157,14 @@ TEST_CASE("invalid schemas give one exact error", "[schema]") {
        "t.yaml:7:5: network[1]: the network must end in 4 flat outputs (one logit per class), but its output is "
        "5; end with `- linear: {out: 4}`"},
       {kHead + "network:\n  - conv3d: {out: 8}\n",
-       "t.yaml:6:5: network[0]: unknown layer kind 'conv3d'; valid kinds: conv2d, linear, relu, maxpool, avgpool, "
-       "flatten, dropout, batchnorm"},
+       "t.yaml:6:5: network[0]: unknown layer kind 'conv3d'; did you mean 'conv2d'? (valid kinds: conv2d, linear, relu, "
+       "maxpool, avgpool, flatten, dropout, batchnorm)"},
       {kHead + "network:\n  - flatten\n  - dropout: {p: 1.5}\n  - linear: {out: 4}\n",
        "t.yaml:7:18: network[1].dropout.p: expected a number in [0, 1), got '1.5'"},
       {kHead + "network:\n  - flatten\n  - linear: {out: 4, name: fc1}\n  - linear: {out: 4, name: fc1}\n",
        "t.yaml:8:5: network[2]: duplicate layer name 'fc1'"},
       {kHead + "network:\n  - flatten\n  - linear: {out: 4, stride: 2}\n",
-       "t.yaml:7:22: network[1].linear.stride: unknown key 'stride'; valid keys here: name, out, bias"},
+       "t.yaml:7:22: network[1].linear.stride: unknown key 'stride' (valid keys here: name, out, bias)"},
       {kHead + kNet + "training: {optimizer: adam, momentum: 0.9}\n",
        "t.yaml:11:39: training.momentum: momentum applies to optimizer: sgd only (Adam has no momentum setting)"},
       {kHead + kNet + "training: {optimizer: rmsprop}\n",
@@ -176,7 +176,7 @@ TEST_CASE("invalid schemas give one exact error", "[schema]") {
       {kHead + "data:\n  train: {idx: {images: a}}\n  validation: {idx: {images: a, labels: b}}\n" + kNet,
        "t.yaml:6:16: data.train.idx: missing required key 'labels'"},
       {kHead + "data:\n  train: {csv: a}\n  validation: {idx: {images: a, labels: b}}\n" + kNet,
-       "t.yaml:6:11: data.train.csv: unknown key 'csv'; valid keys here: idx, hdf5"},
+       "t.yaml:6:11: data.train.csv: unknown key 'csv' (valid keys here: idx, hdf5)"},
       {kHead + "data:\n  train: {idx: {images: a, labels: b}}\n  validation: {idx: {images: a, labels: b}}\n"
                "  relabel: {0: shoes}\n" + kNet,
        "t.yaml:8:16: data.relabel.0: expected a class index 0..3, got 'shoes'"},
@@ -184,7 +184,13 @@ TEST_CASE("invalid schemas give one exact error", "[schema]") {
        "t.yaml:11:22: training.schedule: missing required key 'step_size'"},
       {"format: mcdnn-schema/1\nname: [a\n", "t.yaml:3:1: not valid YAML: end of sequence flow not found"},
       {kHead + kNet + "catalog:\n  variants:\n    - distill: {layers: [fc1]}\n",
-       "t.yaml:13:7: catalog.variants[0]: unknown pass 'distill'; valid passes: svd, prune, quantize, narrow, remove"},
+       "t.yaml:13:7: catalog.variants[0]: unknown pass 'distill' (valid passes: svd, prune, quantize, narrow, remove)"},
+      {kHead + kNet + "catalog:\n  variants:\n    - prnue: {sparsity: [0.5]}\n",
+       "t.yaml:13:7: catalog.variants[0]: unknown pass 'prnue'; did you mean 'prune'? (valid passes: svd, prune, quantize, "
+       "narrow, remove)"},
+      {kHead + kNet + "catalog:\n  variants:\n    - svd: {layers: [fc01], ranks: [1/2]}\n",
+       "t.yaml:13:22: catalog.variants[0].svd.layers[0]: expected a conv2d or linear layer name (conv1, fc1), got 'fc01'; "
+       "did you mean 'fc1'?"},
       {kHead + kNet + "catalog:\n  variants:\n    - svd: {layers: [relu1], ranks: [1/2]}\n",
        "t.yaml:13:22: catalog.variants[0].svd.layers[0]: expected a conv2d or linear layer name (conv1, fc1), got "
        "'relu1'"},

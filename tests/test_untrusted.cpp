@@ -346,10 +346,13 @@ TEST_CASE("the Python reader checks the checksum and fails in one line", "[catal
   }
   std::string out;
   std::string py = std::string(MCDNN_PYTHON) + " " + MCDNN_SOURCE_DIR + "/tools/mcdnn_run.py ";
-  CHECK(run_command(py + d + " base " + (scratch / "io.h5"), &out) == 7);
+  CHECK(run_command(py + d + " base " + (scratch / "io.h5") + " --preprocessed", &out) == 7);
   CHECK(out.rfind("error: " + d + "/base.h5: SHA-256 ", 0) == 0);
   CHECK(std::count(out.begin(), out.end(), '\n') == 1);
-  CHECK(run_command(py + d + " nope " + (scratch / "io.h5"), &out) == 7);
+  CHECK(run_command(py + d + " nope " + (scratch / "io.h5") + " --preprocessed", &out) == 7);
   CHECK(out.rfind("error: " + d + ": no variant 'nope'", 0) == 0);
   CHECK(out.find("Traceback") == std::string::npos);
+  CHECK(run_command(py + d + " bsae " + (scratch / "io.h5") + " --preprocessed", &out) == 7);
+  CHECK(out.find("did you mean 'base'?") != std::string::npos);
+  CHECK(std::count(out.begin(), out.end(), '\n') == 1);
 }

@@ -1,50 +1,125 @@
 #!/usr/bin/env python3
 """Rebuild and run an mcdnn catalog variant with only json, h5py and numpy.
 
-    python3 tools/mcdnn_run.py CATALOG_DIR VARIANT_ID INPUT.h5
+    python3 tools/mcdnn_run.py CATALOG VARIANT IMAGES [LABELS] [options]
 
-INPUT.h5 holds a float32 dataset "x" of preprocessed inputs, shape (N, C, H, W) (see
-catalog.json "input.preprocess"); the logits are written back to it as dataset "logits" (N, classes)
-and the predicted classes are printed. docs/catalog-format.md documents the layout this reads.
-Errors (a damaged catalog, an unknown variant) are one line on stderr, exit status 7.
+The inputs are mcdnn-infer's: IMAGES is an IDX file (raw or .gz) and LABELS an optional IDX
+labels file, or, with --images-dataset and --labels-dataset, IMAGES is an HDF5 file. They are
+preprocessed as catalog.json "input" says, in float32 exactly as mcdnn-infer does (uint8: / 255;
+then (x - mean[c]) * (1 / std[c])). Prints the first --predictions predictions (index, class,
+name), the number of images and, with labels, the accuracy. --logits OUT.npy or OUT.h5 (dataset
+"logits") writes the logits (N x classes) to a new file; inputs are never opened for writing.
+--preprocessed: IMAGES is an HDF5 file whose float32 dataset --images-dataset (default "x",
+N x C x H x W) is already preprocessed; --labels-dataset is then optional.
+docs/catalog-format.md documents the layout this reads.
+Errors are one line on stderr. Exit status: 2 bad flags, 4 unreadable or mismatched images or
+labels, 5 the --logits file cannot be written, 7 a damaged catalog or an unknown variant.
 """
+import argparse
+import difflib
+import gzip
 import hashlib
 import json
+import math
+import os
+import re
 import sys
+import time
+import zlib
 
-import h5py
-import numpy as np
+try:
+    import h5py
+    import numpy as np
+except ImportError as e:  # e.g. a pyenv python3 beside Debian's
+    sys.exit(f"error: {sys.executable} lacks {e.name}: install python3-h5py and python3-numpy (Debian) "
+             "and run /usr/bin/python3, or pip install h5py numpy")
 
 
-class CatalogError(Exception):
-    pass
+class Failure(Exception):
+    status = 1
+
+
+class UsageError(Failure):
+    status = 2
+
+
+class DataError(Failure):
+    status = 4
+
+
+class OutputError(Failure):
+    status = 5
+
+
+class CatalogError(Failure):
+    status = 7
+
+
+def load_catalog(catalog_dir):
+    """catalog.json, checked for what this reader uses."""
+    path = os.path.join(catalog_dir, "catalog.json")
+    try:
+        with open(path, "rb") as f:
+            catalog = json.loads(f.read().decode("utf-8"))
+    except OSError as e:
+        raise CatalogError(f"{path}: cannot open ({e.strerror}); expected a catalog directory written by mcdnn-compile")
+    except ValueError as e:  # not UTF-8, not JSON
+        raise CatalogError(f"{path}: not valid JSON ({e}); the file is damaged, copy or build the catalog again")
+
+    def need(ok, what):
+        if not ok:
+            raise CatalogError(f"{path}: {what}")
+
+    need(isinstance(catalog, dict) and catalog.get("format") == "mcdnn-catalog" and
+         catalog.get("format_version") in (2, 3), "not an mcdnn catalog of format version 2 or 3")
+    inp, classes, variants = catalog.get("input"), catalog.get("classes"), catalog.get("variants")
+    need(isinstance(inp, dict) and isinstance(inp.get("shape"), list) and len(inp["shape"]) == 3 and
+         all(type(d) is int and d > 0 for d in inp["shape"]), "input.shape: expected [C, H, W], positive integers")
+    for key in ("mean", "std"):
+        v = inp.get(key)
+        need(isinstance(v, list) and len(v) in (0, inp["shape"][0]) and len(v) == len(inp.get("mean") or []) and
+             all(type(a) in (int, float) and math.isfinite(a) and (key == "mean" or a > 0) for a in v),
+             f"input.{key}: expected {inp['shape'][0]} finite numbers (std > 0) or none, as many as input.mean")
+    need(isinstance(classes, dict) and type(classes.get("count")) is int and classes["count"] > 0 and
+         isinstance(classes.get("names"), list) and len(classes["names"]) in (0, classes["count"]) and
+         all(isinstance(n, str) for n in classes["names"]), "classes: expected a positive count and 0 or count names")
+    need(isinstance(variants, list) and all(isinstance(v, dict) and all(isinstance(v.get(k), str) for k in
+                                                                         ("id", "file", "sha256")) for v in variants),
+         "variants: expected a list of objects with string id, file and sha256")
+    return catalog
 
 
 def load_variant(catalog_dir, variant_id):
-    with open(f"{catalog_dir}/catalog.json") as f:
-        catalog = json.load(f)
-    if catalog.get("format") != "mcdnn-catalog" or catalog.get("format_version") not in (2, 3):
-        raise CatalogError(f"{catalog_dir}/catalog.json: not an mcdnn catalog of format version 2 or 3")
-    entry = next((v for v in catalog["variants"] if v["id"] == variant_id), None)
-    if entry is None:
-        raise CatalogError(f"{catalog_dir}: no variant '{variant_id}' (catalog.json lists "
-                           f"{len(catalog['variants'])}: {', '.join(v['id'] for v in catalog['variants'][:5])}, ...)")
-    path = f"{catalog_dir}/{entry['file']}"
-    if "/" in entry["file"] or not entry["file"].endswith(".h5"):
+    catalog = load_catalog(catalog_dir)
+    ids = [v["id"] for v in catalog["variants"]]
+    if variant_id not in ids:
+        close = difflib.get_close_matches(variant_id, ids, n=1)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        raise CatalogError(f"{catalog_dir}: no variant '{variant_id}' in catalog.json ({hint}{len(ids)} variants, "
+                           f"e.g. {', '.join(ids[:5])})")
+    entry = catalog["variants"][ids.index(variant_id)]
+    if not re.fullmatch(r"[A-Za-z0-9_+-][A-Za-z0-9._+-]*\.h5", entry["file"]):
         raise CatalogError(f"{catalog_dir}/catalog.json: variant {variant_id}: file '{entry['file']}' is not a plain name")
+    path = os.path.join(catalog_dir, entry["file"])
     # The checksum first: libhdf5 itself may crash on a damaged file.
-    with open(path, "rb") as f:
-        digest = hashlib.sha256(f.read()).hexdigest()
+    try:
+        with open(path, "rb") as f:
+            digest = hashlib.sha256(f.read()).hexdigest()
+    except OSError as e:
+        raise CatalogError(f"{path}: cannot open ({e.strerror}); catalog.json lists it as variant '{variant_id}'")
     if digest != entry["sha256"]:
         raise CatalogError(f"{path}: SHA-256 {digest} differs from catalog.json's {entry['sha256']}: "
                            "the file was damaged or changed after the catalog was written")
     layers = []
-    with h5py.File(path, "r") as h5:
-        for key in sorted(h5["layers"]):  # "000", "001", ...: the layer order
-            g = h5["layers"][key]
-            layer = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in g.attrs.items()}
-            layer["tensors"] = {name: read_tensor(g[name]) for name in g}  # float32, PyTorch layout
-            layers.append(layer)
+    try:
+        with h5py.File(path, "r") as h5:
+            for key in sorted(h5["layers"]):  # "000", "001", ...: the layer order
+                g = h5["layers"][key]
+                layer = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in g.attrs.items()}
+                layer["tensors"] = {name: read_tensor(g[name]) for name in g}  # float32, PyTorch layout
+                layers.append(layer)
+    except Exception as e:  # a file with the right checksum but not the layout below
+        raise CatalogError(f"{path}: not a readable mcdnn variant file ({type(e).__name__}: {e})")
     return catalog, entry, layers
 
 
@@ -118,7 +193,7 @@ def forward(layers, x):
         t, kind = L["tensors"], L["kind"]
         lowrank = L.get("repr") == "lowrank"
         if L.get("repr", "dense") not in ("dense", "lowrank"):
-            raise SystemExit(f"layer {L['name']}: representation {L['repr']} not supported by this reader")
+            raise CatalogError(f"layer {L['name']}: representation {L['repr']} not supported by this reader")
         if kind == "conv2d" and lowrank:  # kxk conv with `rank` filters, then 1x1 conv
             x = conv2d(x, t["weight_a"], None, L["stride"], L["padding"])
             x = conv2d(x, t["weight_b"], t.get("bias"), [1, 1], [0, 0])
@@ -141,31 +216,282 @@ def forward(layers, x):
             scale = t["weight"] / np.sqrt(t["running_var"] + L["eps"])
             x = (x - t["running_mean"].reshape(shape)) * scale.reshape(shape) + t["bias"].reshape(shape)
         else:
-            raise SystemExit(f"unknown layer kind {kind}")
+            raise CatalogError(f"layer {L.get('name')}: unknown layer kind {kind}")
         x = x.astype(np.float32)
     return x
 
 
-def main():
-    if len(sys.argv) != 4:
-        raise SystemExit(__doc__)
+# --- Inputs, read and checked as mcdnn-infer reads them (core/data/idx.cpp, hdf5_source.cpp) ---
+
+def dims_str(dims):
+    return "x".join(str(d) for d in dims)
+
+
+def read_exact(f, path, n, offset, what):
     try:
-        run()
-    except Exception as e:  # one line, never a traceback: the catalog is input
-        sys.stderr.write(f"error: {e if isinstance(e, CatalogError) else f'{type(e).__name__}: {e}'}\n")
-        sys.exit(7)
+        data = f.read(n)
+    except (OSError, EOFError, zlib.error) as e:
+        raise DataError(f"{path}: read error after byte offset {offset}: {e} (is the .gz file corrupt?)")
+    if len(data) < n:
+        raise DataError(f"{path}: truncated: expected {n} bytes of {what} at byte offset {offset}, found only "
+                        f"{len(data)}; the file is incomplete, download or convert it again")
+    return data
 
 
-def run():
-    catalog_dir, variant_id, io_path = sys.argv[1:]
-    catalog, entry, layers = load_variant(catalog_dir, variant_id)
-    with h5py.File(io_path, "r+") as io:
-        logits = forward(layers, io["x"][()].astype(np.float32))
-        if "logits" in io:
-            del io["logits"]
-        io["logits"] = logits
-    names = catalog["classes"]["names"] or [str(i) for i in range(catalog["classes"]["count"])]
-    print(" ".join(names[i] for i in logits.argmax(1)))
+def read_idx(path, kind, n_max, what, check_dims):
+    """The first n_max (or all) rows of an IDX file, raw or gzip: (array, rows in the file)."""
+    try:
+        with open(path, "rb") as f:
+            gz = f.read(2) == b"\x1f\x8b"
+        size = os.path.getsize(path)
+        f = gzip.open(path, "rb") if gz else open(path, "rb")
+    except OSError as e:
+        raise DataError(f"{path}: cannot open ({e.strerror}); expected an IDX {kind} file (raw or .gz)")
+    with f:
+        magic = read_exact(f, path, 4, 0, "IDX magic number")
+        if magic[:2] != b"\0\0" or magic[2] not in (0x08, 0x0D) or not 1 <= magic[3] <= 4:
+            raise DataError(f"{path}: bad IDX magic number at byte offset 0: expected 00 00 08|0d <rank 1-4>, found "
+                            f"{' '.join(f'{b:02x}' for b in magic)}; is this an IDX file (MNIST format)?")
+        dims = [int(d) for d in np.frombuffer(read_exact(f, path, 4 * magic[3], 4, "IDX dimensions"), ">u4")]
+        check_dims(magic[2], dims)
+        n = min(dims[0], n_max) if n_max else dims[0]
+        dtype = np.dtype(np.uint8 if magic[2] == 0x08 else ">f4")
+        count = n * int(np.prod(dims[1:], dtype=np.int64))
+        header, nbytes = 4 + 4 * magic[3], count * dtype.itemsize
+        if not gz and header + nbytes > size:  # refused before anything is allocated
+            raise DataError(f"{path}: truncated: expected {nbytes} bytes of {what} at byte offset {header}, found only "
+                            f"{size - header}; the file is incomplete, download or convert it again")
+        if gz and nbytes > 1032 * size + 4096:
+            raise DataError(f"{path}: the header claims {nbytes} bytes of {what}, more than a {size}-byte gzip file "
+                            "can hold; the file is damaged, download or convert it again")
+        return np.frombuffer(read_exact(f, path, nbytes, header, what), dtype), dims[0]
+
+
+def read_idx_images(path, shape, limit):
+    c, h, w = shape
+
+    def check(code, dims):
+        if not ((len(dims) == 3 and c == 1 and dims[1:] == [h, w]) or (len(dims) == 4 and dims[1:] == [c, h, w])):
+            raise DataError(f"{path}: images have dimensions {dims_str(dims)} but the variant takes {dims_str(shape)} "
+                            f"images (expected N x {'' if c == 1 else f'{c} x '}{h} x {w})")
+
+    x, total = read_idx(path, "images", limit, "image data", check)
+    x = x.reshape(-1, c, h, w)
+    if x.dtype == np.uint8:
+        return x.astype(np.float32) / np.float32(255), total  # float32 division, as mcdnn-infer
+    x = x.astype(np.float32)
+    bad = np.flatnonzero(~np.isfinite(x.reshape(len(x), -1)).all(1))
+    if len(bad):
+        raise DataError(f"{path}: non-finite value in image {bad[0]}; expected finite float32 pixels")
+    return x, total
+
+
+def read_idx_labels(path, images_path, images_total, n):
+    def check(code, dims):
+        if len(dims) != 1 or code != 0x08:
+            raise DataError(f"{path}: expected a 1-D uint8 label file (magic 00 00 08 01), found rank {len(dims)} "
+                            f"type 0x{code:02x}")
+        if dims[0] != images_total:
+            raise DataError(f"{path}: has {dims[0]} labels but {images_path} has {images_total} images; they must be "
+                            "the same set")
+
+    return read_idx(path, "labels", n, "labels", check)[0].astype(np.int64)
+
+
+def read_hdf5(path, images_name, labels_name, layout, shape, limit, preprocessed):
+    expected = f"an HDF5 file with {'a dataset ' + repr(images_name) if preprocessed else 'images and labels datasets'}"
+    try:
+        open(path, "rb").close()
+    except OSError as e:
+        raise DataError(f"{path}: cannot open ({e.strerror}); expected {expected}")
+    try:
+        f = h5py.File(path, "r")  # read only, always
+    except OSError:
+        raise DataError(f"{path}: cannot open as HDF5 (not an HDF5 file, or truncated); expected {expected}")
+    with f:
+        def dataset(name, role):
+            try:
+                ds = f.get(name)
+            except Exception:  # a name h5py refuses
+                ds = None
+            if not isinstance(ds, h5py.Dataset):
+                raise DataError(f"{path}: no dataset '{name}' (the {role}); check the name with h5ls")
+            return ds
+
+        def rows(ds, name, n):  # rows [0, n), refusing a dataset that claims more than the file holds
+            nbytes = n * int(np.prod(ds.shape[1:], dtype=np.int64)) * ds.dtype.itemsize
+            filtered = ds.id.get_create_plist().get_nfilters() > 0
+            stored = ds.id.get_storage_size()
+            if nbytes > (1032 if filtered else 1) * stored + 4096:
+                raise DataError(f"{path}: dataset '{name}' claims {dims_str(ds.shape)} but the file stores only "
+                                f"{stored} bytes of it; the file is truncated or damaged, convert it again")
+            try:
+                return ds[:n]
+            except Exception as e:
+                raise DataError(f"{path}: cannot read dataset '{name}' ({e}); file truncated or corrupt?")
+
+        im = dataset(images_name, "preprocessed images" if preprocessed else "images")
+        c, h, w = shape
+        want = [c, h, w] if layout == "NCHW" else [h, w, c]
+        if im.ndim != 4 or list(im.shape[1:]) != want:
+            raise DataError(f"{path}: dataset '{images_name}' has shape {dims_str(im.shape)} but the variant takes "
+                            f"{dims_str(shape)} images: layout {layout} needs N x {' x '.join(map(str, want))}")
+        f32, u8 = im.dtype.kind == "f" and im.dtype.itemsize == 4, im.dtype.kind == "u" and im.dtype.itemsize == 1
+        if not f32 and (preprocessed or not u8):
+            want = "float32 (with --preprocessed: inputs already preprocessed)" if preprocessed else "uint8 or float32"
+            raise DataError(f"{path}: dataset '{images_name}' must be {want}, found {im.dtype}; convert it")
+        lb = None if labels_name is None else dataset(labels_name, "labels")
+        if lb is not None and (lb.ndim != 1 or lb.dtype.kind not in "iu"):
+            raise DataError(f"{path}: dataset '{labels_name}' must be a 1-D integer array of labels, found "
+                            f"{lb.dtype} of shape {dims_str(lb.shape)}")
+        if lb is not None and lb.shape[0] != im.shape[0]:
+            raise DataError(f"{path}: dataset '{labels_name}' has {lb.shape[0]} labels but '{images_name}' has "
+                            f"{im.shape[0]} images")
+        n = min(im.shape[0], limit) if limit else im.shape[0]
+        x = rows(im, images_name, n)
+        x = x.astype(np.float32) / np.float32(255) if u8 else x.astype(np.float32)
+        if layout == "NHWC":
+            x = np.ascontiguousarray(x.transpose(0, 3, 1, 2))
+        bad = np.flatnonzero(~np.isfinite(x.reshape(len(x), -1)).all(1))
+        if len(bad):
+            raise DataError(f"{path}: dataset '{images_name}': non-finite value in image {bad[0]}; expected finite "
+                            "float32 values")
+        return x, None if lb is None else rows(lb, labels_name, n).astype(np.int64)
+
+
+def preprocess(x, mean, std):
+    """In place, as mcdnn-infer (core/data/dataset.cpp normalize): (x - mean[c]) * float32(1 / std[c])."""
+    for c, (m, s) in enumerate(zip(mean, std)):
+        x[:, c] = (x[:, c] - np.float32(m)) * np.float32(1.0 / s)
+    return x
+
+
+# --- Command line ---
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise UsageError(f"{message} (see --help)")
+
+
+def positive(s):
+    if not s.isdigit() or int(s) < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got '{s}'")
+    return int(s)
+
+
+def parse_args(argv):
+    p = Parser(prog="mcdnn_run.py", description=__doc__.split("\n")[0],
+               epilog="Exit codes: 0 success, 2 bad flags, 4 unreadable or mismatched images/labels, 5 --logits "
+                      "not writable, 7 catalog or variant file unreadable or damaged, or no such variant.")
+    p.add_argument("catalog", help="catalog directory (holds catalog.json)")
+    p.add_argument("variant", help="variant id, e.g. base")
+    p.add_argument("images", help="IDX images file (raw or .gz), or an HDF5 file with --images-dataset/--preprocessed")
+    p.add_argument("labels", nargs="?", help="IDX labels file: print the accuracy")
+    p.add_argument("--images-dataset", metavar="NAME", help="HDF5: the images dataset (N x C x H x W or N x H x W x C)")
+    p.add_argument("--labels-dataset", metavar="NAME", help="HDF5: the labels dataset")
+    p.add_argument("--layout", choices=["NCHW", "NHWC"], default="NCHW", help="HDF5 images layout")
+    p.add_argument("--preprocessed", action="store_true",
+                   help='IMAGES is an HDF5 file of preprocessed float32 inputs (dataset --images-dataset, default "x")')
+    p.add_argument("--limit", type=positive, metavar="N", help="classify at most N images")
+    p.add_argument("--predictions", type=int, default=10, metavar="N", help="print the first N predictions (10)")
+    p.add_argument("--batch", type=positive, default=256, metavar="N", help="images per numpy pass (memory; 256)")
+    p.add_argument("--logits", metavar="OUT", help="write the logits (N x classes) to a new OUT.npy or OUT.h5")
+    a = p.parse_args(argv)
+    if a.predictions < 0:
+        p.error(f"--predictions: expected an integer >= 0, got {a.predictions}")
+    if a.preprocessed and a.images_dataset is None:
+        a.images_dataset = "x"
+    if a.images_dataset is not None:
+        if a.labels is not None:
+            p.error("an HDF5 input takes its labels from --labels-dataset, not from a LABELS file")
+        if a.labels_dataset is None and not a.preprocessed:
+            p.error("an HDF5 input needs --labels-dataset as well as --images-dataset")
+    elif a.labels_dataset is not None:
+        p.error("--labels-dataset needs an HDF5 input (--images-dataset or --preprocessed)")
+    if a.logits is not None and not a.logits.endswith((".npy", ".h5")):
+        p.error(f"--logits {a.logits}: expected a file name ending in .npy or .h5")
+    return a
+
+
+def write_logits(out, logits, inputs):
+    for path in inputs:
+        if os.path.realpath(out) == os.path.realpath(path) or (
+                os.path.exists(out) and os.path.exists(path) and os.path.samefile(out, path)):
+            raise UsageError(f"--logits {out}: is an input of this run; name a new file")
+    tmp = f"{out}.tmp-{os.getpid()}"  # written whole, then renamed over `out`
+    try:
+        if out.endswith(".npy"):
+            with open(tmp, "wb") as f:
+                np.save(f, logits)
+        else:
+            with h5py.File(tmp, "w") as f:
+                f["logits"] = logits
+        os.replace(tmp, out)
+    except OSError as e:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise OutputError(f"{out}: cannot write the logits ({e.strerror or e})")
+
+
+def run(argv):
+    a = parse_args(argv)
+    t0 = time.perf_counter()
+    catalog, entry, layers = load_variant(a.catalog, a.variant)
+    load_s = time.perf_counter() - t0
+    shape, count = catalog["input"]["shape"], catalog["classes"]["count"]
+    if a.images_dataset is None:
+        x, total = read_idx_images(a.images, shape, a.limit)
+        y = None if a.labels is None else read_idx_labels(a.labels, a.images, total, len(x))
+        label_source = a.labels
+    else:
+        x, y = read_hdf5(a.images, a.images_dataset, a.labels_dataset, a.layout, shape, a.limit, a.preprocessed)
+        label_source = f"{a.images} (dataset '{a.labels_dataset}')"
+    if y is not None and len(y) and (y.min() < 0 or y.max() >= count):
+        bad = int(y[(y < 0) | (y >= count)][0])
+        raise DataError(f"{label_source}: label {bad} is not one of the catalog's {count} classes (0..{count - 1})")
+    if not a.preprocessed:
+        preprocess(x, catalog["input"]["mean"], catalog["input"]["std"])
+    variant_path = os.path.join(a.catalog, entry["file"])
+    t1 = time.perf_counter()
+    try:
+        logits = np.concatenate([forward(layers, x[i:i + a.batch]) for i in range(0, len(x), a.batch)]
+                                or [np.zeros((0, count), np.float32)])
+    except CatalogError as e:
+        raise CatalogError(f"{variant_path}: {e}")
+    except Exception as e:  # weights that do not fit together or with the input
+        raise CatalogError(f"{variant_path}: cannot run the variant on {dims_str(shape)} inputs ({type(e).__name__}: {e})")
+    run_s = time.perf_counter() - t1
+    if logits.shape != (len(x), count):
+        raise CatalogError(f"{variant_path}: the variant gives logits of shape {dims_str(logits.shape)}, expected "
+                           f"N x {count} (catalog.json classes.count)")
+    if a.logits is not None:
+        inputs = [a.images, a.labels or a.images, os.path.join(a.catalog, "catalog.json"), variant_path]
+        write_logits(a.logits, logits, inputs)
+    names = catalog["classes"]["names"] or [str(i) for i in range(count)]
+    pred = logits.argmax(1)
+    for i in range(min(a.predictions, len(pred))):
+        print(f"{i}\t{pred[i]}\t{names[pred[i]]}")
+    print(f"variant {a.variant}: {len(x)} images, numpy float32, loaded in {load_s * 1e3:.0f} ms, "
+          f"ran in {run_s:.2f} s ({len(x) / max(run_s, 1e-9):.0f} images/s)")
+    if y is not None:
+        correct, recorded = int((pred == y).sum()), entry.get("accuracy")
+        recorded = f"{100 * recorded:.2f}%" if type(recorded) in (int, float) else "no accuracy"
+        print(f"accuracy {100 * correct / max(len(x), 1):.2f}% ({correct}/{len(x)}; catalog.json records "
+              f"{recorded} on its validation set)")
+
+
+def main():
+    try:
+        run(sys.argv[1:])
+    except Failure as e:  # one line, never a traceback: the catalog and the data are input
+        sys.stderr.write(f"error: {' '.join(str(e).splitlines())}\n")
+        sys.exit(e.status)
+    except KeyboardInterrupt:
+        sys.stderr.write("error: interrupted\n")
+        sys.exit(130)
+    except Exception as e:
+        sys.stderr.write(f"internal error: {type(e).__name__}: {' '.join(str(e).splitlines())}\n")
+        sys.exit(1)
 
 
 if __name__ == "__main__":

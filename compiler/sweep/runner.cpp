@@ -7,7 +7,9 @@
 #include <map>
 #include <memory>
 
+#include "catalog/variant_table.hpp"
 #include "passes/passes.hpp"
+#include "schema/plan.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/interrupt.hpp"
@@ -27,8 +29,11 @@ void seed_from(const std::string& what, int64_t seed) {
 class Runner {
  public:
   // `out` already holds the base model's record (records[0]).
-  Runner(const Schema& s, Variant base, FeatureCache& cache, VariantStore& store, std::ostream& log, SweepResult& out)
-      : s_(s), cache_(cache), store_(store), log_(log), out_(out) {
+  Runner(const Schema& s, Variant base, FeatureCache& cache, VariantStore& store, std::ostream& log, SweepResult& out,
+         const std::vector<PlannedVariant>& plan)
+      : s_(s), cache_(cache), store_(store), log_(log), out_(out),
+        table_(VariantTable::View::Progress, out.records.front(), id_width(plan), false, plan.size()) {
+    log_ << table_.header();
     shared_.push_back(base.net->layers().size());
     vars_.push_back(std::make_unique<Variant>(std::move(base)));
     pins_.push_back(1);  // the base is never dropped
@@ -135,18 +140,8 @@ class Runner {
   }
 
   void print(const VariantRecord& r, size_t frozen, bool resumed) {
-    const VariantRecord& b = out_.records.front();
-    char buf[512], before[32] = "";
-    if (r.accuracy_before_finetune >= 0) std::snprintf(before, sizeof before, "(FT from %.2f%%)", 100 * r.accuracy_before_finetune);
-    std::snprintf(buf, sizeof buf, "[%3zu] %-34s acc %6.2f%% %+6.2f %-17s %9s %6.1fx %11s %5.1fx  %s%5.1f s%s\n",
-                  out_.records.size(), r.id.c_str(), 100 * r.accuracy, 100 * (r.accuracy - b.accuracy), before,
-                  human(static_cast<double>(r.profile.bytes), "B").c_str(),
-                  static_cast<double>(b.profile.bytes) / static_cast<double>(r.profile.bytes),
-                  human(static_cast<double>(r.profile.flops_effective), "FLOPs").c_str(),
-                  static_cast<double>(b.profile.flops_effective) / static_cast<double>(std::max<int64_t>(r.profile.flops_effective, 1)),
-                  frozen ? ("frozen " + std::to_string(frozen) + " ").c_str() : "          ", r.build_seconds,
-                  resumed ? "  (built before the interruption)" : "");
-    log_ << buf << std::flush;
+    std::string note = resumed ? "(built before the interruption)" : frozen ? "frozen " + std::to_string(frozen) + " layers" : "";
+    log_ << table_.row(r, out_.records.size(), note) << std::flush;
   }
 
   // Fine-tunes, profiles, stores and records a child whose pass started at t0; applies `then`
@@ -206,11 +201,18 @@ class Runner {
     return me;
   }
 
+  static size_t id_width(const std::vector<PlannedVariant>& plan) {
+    size_t w = 0;
+    for (const auto& v : plan) w = std::max(w, v.id.size());
+    return w;
+  }
+
   const Schema& s_;
   FeatureCache& cache_;
   VariantStore& store_;
   std::ostream& log_;
   SweepResult& out_;
+  VariantTable table_;
   // Per variant (index = record index): the variant while resident, how many leading layers it
   // shares with the base model, and how many steps in progress derive from it.
   std::vector<std::unique_ptr<Variant>> vars_;
@@ -234,7 +236,7 @@ SweepResult run_sweep(const Schema& s, Variant base, const VariantRecord& base_r
   auto t0 = Clock::now();
   SweepResult out;
   out.records.push_back(base_record);
-  Runner run(s, std::move(base), cache, store, log, out);
+  Runner run(s, std::move(base), cache, store, log, out, plan_variants(s));
   auto steps = s.catalog.variants_given ? s.catalog.steps : default_sweep(s);
   for (const auto& st : steps) run.apply(st, 0);
   out.seconds = since(t0);

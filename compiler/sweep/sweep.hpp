@@ -10,8 +10,7 @@
 #include "nn/variant.hpp"
 #include "schema/schema.hpp"
 #include "train/finetune.hpp"
-#include "sweep/default_sweep.hpp"
-#include "sweep/summary.hpp"
+#include "schema/default_sweep.hpp"
 
 namespace mcdnn {
 

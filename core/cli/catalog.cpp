@@ -16,8 +16,10 @@
 #include <optional>
 
 #include "catalog/catalog_index.hpp"
+#include "catalog/variant_table.hpp"
 #include "util/cli_main.hpp"
 #include "util/error.hpp"
+#include "util/suggest.hpp"
 #include "util/units.hpp"
 #include "version.hpp"
 
@@ -35,20 +37,6 @@ std::string human_count(double v) {
   else if (v >= 1e3) std::snprintf(b, sizeof b, "%.3g K", v / 1e3);
   else std::snprintf(b, sizeof b, "%.0f", v);
   return b;
-}
-
-// "bytes(knee), flops, latency" — the fronts a variant is on, its knees marked.
-std::string fronts(const VariantRecord& r) {
-  std::string s;
-  auto add = [&](bool on, bool knee, const char* name) {
-    if (!on) return;
-    s += (s.empty() ? "" : ", ") + std::string(name) + (knee ? "(knee)" : "");
-  };
-  add(r.pareto_bytes, r.knee_bytes, "bytes");
-  add(r.pareto_flops, r.knee_flops, "flops");
-  add(r.pareto_latency, r.knee_latency, "latency");
-  add(r.pareto_energy, r.knee_energy, "energy");
-  return s;
 }
 
 json record_json(const VariantRecord& r, bool measured) {
@@ -69,48 +57,12 @@ json record_json(const VariantRecord& r, bool measured) {
   return j;
 }
 
-// Levenshtein distance, for "did you mean".
-size_t distance(const std::string& a, const std::string& b) {
-  std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    cur[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j)
-      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
-    std::swap(prev, cur);
-  }
-  return prev[b.size()];
-}
-
 const VariantRecord& find_variant(const CatalogIndex& c, const std::string& id) {
   if (const VariantRecord* r = c.find(id)) return *r;
-  const VariantRecord* best = nullptr;
-  size_t bd = SIZE_MAX;
-  for (const auto& r : c.records) {
-    const size_t d = distance(id, r.id);
-    if (d < bd) bd = d, best = &r;
-  }
-  fail(ErrorClass::Usage, c.dir + ": no variant '" + id + "'" + (best ? "; did you mean '" + best->id + "'?" : "") + " (" +
+  std::vector<std::string> ids;
+  for (const auto& r : c.records) ids.push_back(r.id);
+  fail(ErrorClass::Usage, c.dir + ": no variant '" + id + "'" + did_you_mean(id, ids) + " (" +
                               std::to_string(c.records.size()) + " variants: mcdnn-catalog show " + c.dir + ")");
-}
-
-// The sort keys, one table for parsing, help and ordering.
-struct SortKey {
-  const char* name;
-  bool needs_measured;
-  double (*value)(const VariantRecord&);
-  bool descending;
-};
-const std::vector<SortKey>& sort_keys() {
-  static const std::vector<SortKey> k = {
-      {"order", false, [](const VariantRecord&) { return 0.0; }, false},
-      {"accuracy", false, [](const VariantRecord& r) { return r.accuracy; }, true},
-      {"bytes", false, [](const VariantRecord& r) { return static_cast<double>(r.profile.bytes); }, false},
-      {"flops", false, [](const VariantRecord& r) { return static_cast<double>(r.profile.flops_effective); }, false},
-      {"latency", true, [](const VariantRecord& r) { return r.measured.latency_ms; }, false},
-      {"energy", true, [](const VariantRecord& r) { return r.measured.exec_mj; }, false},
-  };
-  return k;
 }
 
 void require_measured(const CatalogIndex& c, const std::string& what) {
@@ -143,7 +95,7 @@ int show(const std::string& dir, const std::string& sort, bool only_fronts, cons
       std::printf("  batch 1: %.3f ms (p95 %.3f), %.3f mJ; load %.2f ms cold, %.2f mJ; %s resident\n", r.measured.latency_ms,
                   r.measured.latency_p95_ms, r.measured.exec_mj, r.measured.load_cold_ms, r.measured.load_mj,
                   format_quantity(static_cast<double>(r.measured.resident_bytes), Quantity::Bytes).c_str());
-    const std::string fr = fronts(r);
+    const std::string fr = fronts_text(r);
     if (!fr.empty()) std::printf("  fronts: %s\n", fr.c_str());
     std::printf("\n  %-10s %-10s %-34s %10s %10s %12s %10s\n", "layer", "kind", "stored as", "params", "nonzero", "eff. FLOPs", "bytes");
     for (const auto& l : r.profile.layers)
@@ -158,37 +110,22 @@ int show(const std::string& dir, const std::string& sort, bool only_fronts, cons
     }
     return 0;
   }
-  const SortKey* key = nullptr;
-  for (const auto& k : sort_keys())
-    if (sort == k.name) key = &k;
+  const SortKey* key = find_sort_key(sort);
   if (key->needs_measured) require_measured(c, "--sort " + sort);
   std::vector<const VariantRecord*> rows;
   for (const auto& r : c.records)
     if (!only_fronts || r.pareto_bytes || r.pareto_flops || r.pareto_latency || r.pareto_energy) rows.push_back(&r);
-  std::stable_sort(rows.begin(), rows.end(), [&](const VariantRecord* a, const VariantRecord* b) {
-    const double x = key->value(*a), y = key->value(*b);
-    return key->descending ? x > y : x < y;
-  });
   if (as_json) {
+    std::stable_sort(rows.begin(), rows.end(), [&](const VariantRecord* a, const VariantRecord* b) {
+      const double x = key->value(*a), y = key->value(*b);
+      return key->descending ? x > y : x < y;
+    });
     json j = json::array();
     for (const auto* r : rows) j.push_back(record_json(*r, c.measured));
     std::cout << j.dump(1) << "\n";
     return 0;
   }
-  size_t w = 7;
-  for (const auto* r : rows) w = std::max(w, r->id.size());
-  const int wi = static_cast<int>(w);
-  std::printf("%-*s %9s %10s %11s %11s %10s  %s\n", wi, "variant", "accuracy", "bytes", "eff. FLOPs", "latency ms", "energy mJ", "fronts");
-  for (const auto* r : rows) {
-    char lat[32] = "-", en[32] = "-";
-    if (c.measured) {
-      std::snprintf(lat, sizeof lat, "%.3f", r->measured.latency_ms);
-      std::snprintf(en, sizeof en, "%.3f", r->measured.exec_mj);
-    }
-    std::printf("%-*s %8.2f%% %10s %11s %11s %10s  %s\n", wi, r->id.c_str(), 100 * r->accuracy,
-                format_quantity(static_cast<double>(r->profile.bytes), Quantity::Bytes).c_str(),
-                human_count(static_cast<double>(r->profile.flops_effective)).c_str(), lat, en, fronts(*r).c_str());
-  }
+  std::cout << format_variant_table(c.records, c.measured, sort, only_fronts);
   std::printf("%zu of %zu variants%s; schema %s\n", rows.size(), c.records.size(), only_fronts ? " (on a front)" : "", c.schema.c_str());
   return 0;
 }
@@ -310,8 +247,7 @@ int main(int argc, char** argv) {
   std::string dir, dir_b, sort = "order", variant;
   bool only_fronts = false, as_json = false;
   Budgets b;
-  std::vector<std::string> keys;
-  for (const auto& k : sort_keys()) keys.push_back(k.name);
+  const std::vector<std::string> keys = sort_key_names();
 
   auto* show_cmd = app.add_subcommand("show", "list the variants (human units, fronts and knees marked), or one variant's layers");
   show_cmd->add_option("catalog", dir, "catalog directory")->required();

@@ -1,6 +1,7 @@
 #include "profile/profile.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <stdexcept>
 
@@ -59,6 +60,58 @@ Profile profile_layers(const std::vector<LayerSpec>& layers) {
     // A lowrank layer also holds its rank-k intermediate.
     if (l.repr == "lowrank" && l.kind == LayerKind::Conv2d) lp.activation_bytes += 4 * l.rank * l.out_shape.h * l.out_shape.w;
     if (l.repr == "lowrank" && l.kind == LayerKind::Linear) lp.activation_bytes += 4 * l.rank;
+    p.add(lp);
+  }
+  return p;
+}
+
+int64_t estimate_encoded_bytes(const std::vector<int64_t>& shape, const std::string& storage, bool sparse, double density) {
+  int64_t numel = 1;
+  for (auto d : shape) numel *= d;
+  const int64_t rows = shape.empty() ? 1 : shape[0];
+  double entries = static_cast<double>(numel);
+  int64_t index_bytes = 0;
+  if (sparse) {
+    const double d = std::clamp(density, 0.0, 1.0);
+    const double nnz = std::round(d * static_cast<double>(numel));
+    // A gap between kept weights is geometric with q = 1 - d; a gap of g needs floor(g / 256)
+    // fillers, whose expectation is q^256 / (1 - q^256).
+    const double q256 = std::pow(1 - d, 256);
+    const double fillers = d > 0 && q256 < 1 ? nnz * q256 / (1 - q256) : 0;
+    entries = nnz + fillers;
+    const double per_row = rows > 0 ? entries / static_cast<double>(rows) : 0;
+    index_bytes = rows * (per_row < 65536 ? 2 : 4) + std::llround(entries);  // row counts + 8-bit gaps
+  }
+  const int64_t e = std::llround(entries);
+  int64_t values = 0;
+  if (storage == "f16") values = 2 * e;
+  else if (storage == "int8") values = e + 4 * rows;
+  else if (const int bits = codebook_bits(storage)) values = (e * bits + 7) / 8 + 4 * std::min<int64_t>(int64_t(1) << bits, std::max<int64_t>(e, 1));
+  else values = 4 * e;
+  return values + index_bytes;
+}
+
+Profile profile_planned(const std::vector<LayerSpec>& layers, const std::vector<double>& density) {
+  Profile p;
+  for (size_t i = 0; i < layers.size(); ++i) {
+    const LayerSpec& l = layers[i];
+    LayerProfile lp = profile_layers({l}).layers.front();
+    const double d = i < density.size() ? density[i] : 1.0;
+    lp.bytes = 0;
+    lp.params_nonzero = 0;
+    lp.flops_effective = 0;
+    for (const auto& t : tensors_of(l)) {
+      if (!t.matrix) {
+        lp.bytes += 4 * t.numel();
+        if (t.trainable) lp.params_nonzero += t.numel();
+        continue;
+      }
+      const double kept = l.sparse ? d : 1.0;
+      const int64_t nz = std::llround(kept * static_cast<double>(t.numel()));
+      lp.bytes += estimate_encoded_bytes(t.shape, l.storage, l.sparse, kept);
+      lp.params_nonzero += nz;
+      lp.flops_effective += weight_flops(l, t, nz);
+    }
     p.add(lp);
   }
   return p;

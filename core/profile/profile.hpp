@@ -67,6 +67,17 @@ Profile profile_layers(const std::vector<LayerSpec>& layers);
 // holds layer i's tensors in tensors_of() order, each well-formed (check_encoding()).
 Profile profile_stored(const std::vector<LayerSpec>& layers, const std::vector<std::vector<EncodedTensor>>& tensors);
 
+// Estimated profile of a planned variant (schema/plan.hpp) before any weights exist: each
+// conv2d/linear weight stored as its spec says, keeping `density[i]` of layer i's weights when
+// the layer is sparse. Bytes follow storage.hpp's layout exactly for dense tensors; for sparse
+// ones they assume the kept weights are spread uniformly at random (filler entries from the
+// expected gap lengths), so real files differ by the row-count width and the fillers.
+Profile profile_planned(const std::vector<LayerSpec>& layers, const std::vector<double>& density);
+
+// The bytes encode_tensor() would produce for a rows x cols tensor (`shape`) in `storage`,
+// sparse with `density` of its entries nonzero (uniformly spread), as above.
+int64_t estimate_encoded_bytes(const std::vector<int64_t>& shape, const std::string& storage, bool sparse, double density);
+
 // Dense FLOPs of one conv2d/linear weight tensor given its nonzero count.
 int64_t weight_flops(const LayerSpec& layer, const TensorSpec& t, int64_t nonzero);
 

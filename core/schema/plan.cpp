@@ -6,9 +6,11 @@
 #include <cstdio>
 #include <map>
 
+#include "schema/default_sweep.hpp"
 #include "schema/levels.hpp"
 #include "schema/schema.hpp"
 #include "util/error.hpp"
+#include "util/suggest.hpp"
 
 namespace mcdnn {
 
@@ -28,11 +30,13 @@ std::string sanitize(const std::string& t) {
 
 size_t plan_layer_index(const PlanState& p, const std::string& name) {
   std::string names;
+  std::vector<std::string> all;
   for (size_t i = 0; i < p.layers.size(); ++i) {
     if (p.layers[i].name == name) return i;
     if (has_weights(p.layers[i])) names += (names.empty() ? "" : ", ") + p.layers[i].name;
+    all.push_back(p.layers[i].name);
   }
-  fail(ErrorClass::Schema, "no layer named '" + name + "' in variant " + p.id + " (weight layers: " + names + ")");
+  fail(ErrorClass::Schema, "no layer named '" + name + "' in variant " + p.id + did_you_mean(name, all) + " (weight layers: " + names + ")");
 }
 
 std::vector<size_t> plan_weight_layers(const PlanState& p, const std::vector<std::string>& names, const std::string& pass) {
@@ -120,28 +124,45 @@ std::string variant_id(const std::vector<std::string>& transforms) {
 
 namespace {
 
-struct Walker {
-  const Schema& s;
+// A variant on specs, with what the listing needs beyond the rules' PlanState.
+struct Node {
+  PlanState state;
+  std::vector<double> density;
+  bool rank_from_weights = false;
+};
 
-  PlanState child(const PlanState& p, std::vector<LayerSpec> specs, const std::string& label, std::vector<std::string>* tr) {
-    PlanState c = p;
-    c.layers = std::move(specs);
-    *tr = transforms_of(p);
-    tr->push_back(label);
-    c.id = variant_id(*tr);
-    return c;
-  }
+struct Walker {
+  explicit Walker(const Schema& schema, std::vector<PlannedVariant>* list = nullptr) : s(schema), out(list) {}
+  const Schema& s;
+  std::vector<PlannedVariant>* out;  // null: check only
   std::map<std::string, std::vector<std::string>> lineage;  // id -> transforms
+  std::map<std::string, bool> seen{{"base", true}};
+
   std::vector<std::string> transforms_of(const PlanState& p) { return p.id == "base" ? std::vector<std::string>{} : lineage[p.id]; }
 
-  void then(const PassStep& st, const PlanState& c, const std::vector<std::string>& tr) {
-    lineage[c.id] = tr;
+  Node child(const Node& p, std::vector<LayerSpec> specs, std::vector<double> density, const std::string& label) {
+    Node c = p;
+    c.state.layers = std::move(specs);
+    c.density = std::move(density);
+    std::vector<std::string> tr = transforms_of(p.state);
+    tr.push_back(label);
+    c.state.id = variant_id(tr);
+    lineage[c.state.id] = tr;
+    return c;
+  }
+
+  // Records the child (once per id, as the sweep builds it once) and applies the step's `then`.
+  void then(const PassStep& st, const Node& parent, const Node& c) {
+    if (out && !seen[c.state.id]) {
+      seen[c.state.id] = true;
+      out->push_back({c.state.id, parent.state.id, c.state.layers, c.density, c.rank_from_weights});
+    }
     for (const auto& t : st.then) apply(t, c);
   }
 
-  void apply(const PassStep& st, const PlanState& p) {
+  void apply(const PassStep& st, const Node& pn) {
+    const PlanState& p = pn.state;
     try {
-      std::vector<std::string> tr;
       if (st.pass == "quantize") {
         auto idx = plan_weight_layers(p, st.layers, "quantize");
         rule_quantize(p, idx);
@@ -150,26 +171,27 @@ struct Walker {
           for (size_t i : idx) specs[i].storage = f;
           std::string what;
           for (const auto& n : st.layers) what += (what.empty() ? " " : ",") + n;
-          PlanState c = child(p, specs, "quant " + f + what + (st.finetune ? " ft" : ""), &tr);
-          c.quantized = true;
-          then(st, c, tr);
+          Node c = child(pn, specs, pn.density, "quant " + f + what + (st.finetune ? " ft" : ""));
+          c.state.quantized = true;
+          then(st, pn, c);
         }
       } else if (st.pass == "prune") {
-        PlanState from = p;
+        Node from = pn;
         for (const auto& lv : st.levels) {
-          rule_prune(from);
-          auto idx = plan_weight_layers(from, st.layers, "prune");
-          auto specs = from.layers;
-          for (size_t i : idx) specs[i].sparse = true;
+          rule_prune(from.state);
+          auto idx = plan_weight_layers(from.state, st.layers, "prune");
+          auto specs = from.state.layers;
+          auto density = from.density;
           double v = 0;
           parse_sparsity(lv, &v);
+          for (size_t i : idx) specs[i].sparse = true, density[i] = std::min(density[i], 1 - v);
           char pct[32];
           std::snprintf(pct, sizeof pct, "%g%%", v * 100);
           std::string what = st.layers.empty() ? "all" : "";
           for (const auto& n : st.layers) what += (what.empty() ? "" : ",") + n;
-          PlanState c = child(from, specs, "prune " + what + " " + pct + (st.global && idx.size() > 1 ? " global" : ""), &tr);
-          c.masked = true;
-          then(st, c, tr);
+          Node c = child(from, specs, density, "prune " + what + " " + pct + (st.global && idx.size() > 1 ? " global" : ""));
+          c.state.masked = true;
+          then(st, from, c);
           if (st.iterative) from = c;
         }
       } else if (st.pass == "svd") {
@@ -182,14 +204,17 @@ struct Walker {
             const LayerSpec& l = p.layers[i];
             const int64_t m = l.out, n = l.kind == LayerKind::Conv2d ? l.in.c * l.kh * l.kw : l.in.numel();
             const int64_t full = std::min(m, n);
+            const bool energy = r.kind == RankSpec::Kind::Energy;
             int64_t k = r.kind == RankSpec::Kind::Fraction ? std::max<int64_t>(1, std::llround(r.value * static_cast<double>(full)))
                         : r.kind == RankSpec::Kind::Absolute ? std::min<int64_t>(static_cast<int64_t>(r.value), full)
-                                                              : 1;  // energy: depends on the weights; the rules do not
-            if (k * (m + n) >= m * n) continue;                    // skipped with a note, as the sweep does
+                                                              : std::max<int64_t>(1, full / 4);  // depends on the weights
+            if (k * (m + n) >= m * n) continue;  // skipped with a note, as the sweep does
             auto specs = p.layers;
             specs[i].repr = "lowrank";
             specs[i].rank = k;
-            then(st, child(p, specs, "svd " + layer + " k=" + std::to_string(k), &tr), tr);
+            Node c = child(pn, specs, pn.density, "svd " + layer + " k=" + (energy ? std::string("?") : std::to_string(k)));
+            c.rank_from_weights = c.rank_from_weights || energy;
+            then(st, pn, c);
           }
         }
       } else if (st.pass == "narrow") {
@@ -204,7 +229,7 @@ struct Walker {
             auto specs = p.layers;
             specs[i].out = keep;
             reinfer_shapes(specs, s.input, "narrow " + layer);
-            then(st, child(p, specs, "narrow " + layer + " " + std::to_string(keep), &tr), tr);
+            then(st, pn, child(pn, specs, pn.density, "narrow " + layer + " " + std::to_string(keep)));
           }
         }
       } else if (st.pass == "remove") {
@@ -212,9 +237,11 @@ struct Walker {
           size_t i = plan_layer_index(p, layer);
           size_t end = rule_remove(p, i);
           auto specs = p.layers;
+          auto density = pn.density;
           specs.erase(specs.begin() + static_cast<long>(i), specs.begin() + static_cast<long>(end));
+          density.erase(density.begin() + static_cast<long>(i), density.begin() + static_cast<long>(end));
           reinfer_shapes(specs, s.input, "remove " + layer);
-          then(st, child(p, specs, "remove " + layer, &tr), tr);
+          then(st, pn, child(pn, specs, density, "remove " + layer));
         }
       }
     } catch (const Error& e) {
@@ -224,15 +251,23 @@ struct Walker {
       fail(ErrorClass::Schema, st.where + ": " + st.pass + " on " + p.id + ": " + msg + " (checked before training)");
     }
   }
+
+  void walk(const std::vector<PassStep>& steps) {
+    Node base;
+    base.state.layers = s.layers;
+    base.density.assign(s.layers.size(), 1.0);
+    for (const auto& st : steps) apply(st, base);
+  }
 };
 
 }  // namespace
 
-void check_plan(const Schema& schema) {
-  Walker w{schema, {}};
-  PlanState base;
-  base.layers = schema.layers;
-  for (const auto& st : schema.catalog.steps) w.apply(st, base);
+void check_plan(const Schema& schema) { Walker(schema).walk(schema.catalog.steps); }
+
+std::vector<PlannedVariant> plan_variants(const Schema& schema) {
+  std::vector<PlannedVariant> out;
+  Walker(schema, &out).walk(schema.catalog.variants_given ? schema.catalog.steps : default_sweep(schema));
+  return out;
 }
 
 }  // namespace mcdnn

@@ -21,6 +21,17 @@ struct PlanState {
   bool masked = false;     // some weights pruned (a prune step ran)
 };
 
+// One variant a build will make, as the rules see it before any training.
+struct PlannedVariant {
+  std::string id;
+  std::string parent;
+  std::vector<LayerSpec> layers;  // storage, sparsity, rank and shapes as the passes will set them
+  std::vector<double> density;    // per layer: the share of weights pruning keeps (1 = dense)
+  // An svd `energy` rank depends on the trained weights: the id's k and the estimates assume
+  // rank 1/4 of full, the real variant may differ (and is skipped when it would not be smaller).
+  bool rank_from_weights = false;
+};
+
 // Each throws Error(Schema) saying why the pass cannot apply to `p`.
 size_t plan_layer_index(const PlanState& p, const std::string& name);
 std::vector<size_t> plan_weight_layers(const PlanState& p, const std::vector<std::string>& names, const std::string& pass);
@@ -40,5 +51,10 @@ std::string variant_id(const std::vector<std::string>& transforms);
 // Walks schema.catalog.steps on specs; throws Error(Schema) at the step (file:line:col) whose
 // pass cannot apply to its parent.
 void check_plan(const Schema& schema);
+
+// Every variant a build of `schema` makes (its catalog steps, or the default sweep when it has
+// none), in build order, each id once (a chain the sweep already built is reused, not rebuilt),
+// the base model not included. Throws as check_plan() does.
+std::vector<PlannedVariant> plan_variants(const Schema& schema);
 
 }  // namespace mcdnn

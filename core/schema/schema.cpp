@@ -11,6 +11,7 @@
 
 #include "schema/levels.hpp"
 #include "schema/plan.hpp"
+#include "util/suggest.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/yaml_cursor.hpp"
@@ -147,7 +148,8 @@ LayerSpec parse_layer(const Cursor& c, std::map<std::string, int>& counters) {
     c.expected("a layer: one of " + all_kind_names() + " (e.g. `- relu` or `- conv2d: {out: 32, kernel: 3}`)");
   }
   if (!kind_from_name(kind_str, &l.kind))
-    c.fail_here("unknown layer kind '" + kind_str + "'; valid kinds: " + all_kind_names());
+    c.fail_here("unknown layer kind '" + kind_str + "'" + did_you_mean(kind_str, split_names(all_kind_names())) +
+                " (valid kinds: " + all_kind_names() + ")");
 
   auto need = [&](const char* key) -> Cursor {
     if (!params) c.fail_here(kind_str + ": missing required key '" + key + "'");
@@ -265,7 +267,7 @@ PassStep parse_step(const Cursor& c, const Schema& s, int depth, size_t* count) 
   p.where = c.where();
   p.pass = c.node().begin()->first.Scalar();
   if (p.pass != "svd" && p.pass != "prune" && p.pass != "quantize" && p.pass != "narrow" && p.pass != "remove")
-    c.fail_here("unknown pass '" + p.pass + "'; valid passes: " + kinds);
+    c.fail_here("unknown pass '" + p.pass + "'" + did_you_mean(p.pass, split_names(kinds)) + " (valid passes: " + kinds + ")");
   auto a = c.at(p.pass.c_str());
   a.require_map("a mapping of " + p.pass + " settings");
   auto weight_layers = [&](const Cursor& lc) {
@@ -279,7 +281,11 @@ PassStep parse_step(const Cursor& c, const Schema& s, int depth, size_t* count) 
           ok = ok || l.name == names[i];
           valid += (valid.empty() ? "" : ", ") + l.name;
         }
-      if (!ok) (lc.is_seq() ? lc.index(i) : lc).expected("a conv2d or linear layer name (" + valid + ")");
+      if (!ok) {
+        const Cursor at = lc.is_seq() ? lc.index(i) : lc;
+        at.fail_here("expected a conv2d or linear layer name (" + valid + "), got " + at.describe() +
+                     did_you_mean(names[i], split_names(valid)));
+      }
     }
     return names;
   };

@@ -29,6 +29,24 @@ inline CLI::Validator at_least(long long lo) {
       "INT>=" + std::to_string(lo));
 }
 
+// "--measure-seconds: expected a number in [0, 60], got '99'".
+inline CLI::Validator number_in(double lo, double hi) {
+  auto show = [](double v) {
+    std::string s = std::to_string(v);
+    s.erase(s.find_last_not_of('0') + 1);
+    if (!s.empty() && s.back() == '.') s.pop_back();
+    return s;
+  };
+  return CLI::Validator(
+      [=](std::string& s) -> std::string {
+        char* end = nullptr;
+        const double v = std::strtod(s.c_str(), &end);
+        if (s.empty() || *end || !(v >= lo && v <= hi)) return "expected a number in [" + show(lo) + ", " + show(hi) + "], got '" + s + "'";
+        return "";
+      },
+      "NUMBER in [" + show(lo) + ", " + show(hi) + "]");
+}
+
 template <class Body>
 int parse_and_run(CLI::App& app, int argc, char** argv, Body&& body) {
   try {

@@ -16,6 +16,7 @@
 #include <string>
 
 #include "util/error.hpp"
+#include "util/suggest.hpp"
 
 namespace mcdnn {
 
@@ -66,9 +67,10 @@ class Cursor {
       for (auto a : allowed) ok = ok || k == a;
       if (!ok) {
         std::string list;
-        for (auto a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
+        std::vector<std::string> names;
+        for (auto a : allowed) list += (list.empty() ? "" : ", ") + std::string(a), names.emplace_back(a);
         Cursor kc(file_, it->first, join(k), cls_);
-        kc.fail_here("unknown key '" + k + "'; valid keys here: " + list);
+        kc.fail_here("unknown key '" + k + "'" + did_you_mean(k, names) + " (valid keys here: " + list + ")");
       }
     }
   }

@@ -1,4 +1,6 @@
-#include "sweep/default_sweep.hpp"
+#include "schema/default_sweep.hpp"
+
+#include <algorithm>
 
 namespace mcdnn {
 

@@ -2,7 +2,8 @@
 #pragma once
 #include <vector>
 
-#include "passes/passes.hpp"
+#include <string>
+#include <vector>
 #include "schema/schema.hpp"
 
 namespace mcdnn {

@@ -1,0 +1,157 @@
+#include "schema/check.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "catalog/output_dir.hpp"
+#include "data/dataset.hpp"
+#include "profile/profile.hpp"
+#include "schema/plan.hpp"
+#include "schema/schema.hpp"
+#include "util/units.hpp"
+
+namespace mcdnn {
+
+namespace {
+using json = nlohmann::json;
+
+Schema load(const CompileOptions& opt) {
+  Schema s = parse_schema_file(opt.schema_path);
+  if (opt.epochs > 0) s.training.epochs = opt.epochs;
+  if (opt.limit > 0) s.data.limit_train = s.data.limit_validation = opt.limit;
+  return s;
+}
+
+json profile_json(const Profile& p) {
+  json layers = json::array();
+  for (const auto& l : p.layers)
+    layers.push_back({{"name", l.name},
+                      {"kind", l.kind},
+                      {"input", l.in.str()},
+                      {"output", l.out.str()},
+                      {"params", l.params},
+                      {"flops", l.flops},
+                      {"other_ops", l.other_ops},
+                      {"bytes", l.bytes},
+                      {"activation_bytes", l.activation_bytes}});
+  return {{"layers", layers},
+          {"params", p.params},
+          {"flops", p.flops},
+          {"other_ops", p.other_ops},
+          {"bytes", p.bytes},
+          {"activation_bytes", p.activation_bytes}};
+}
+
+std::string source_text(const DataSource& s) {
+  return s.format == "idx" ? s.images + " + " + s.labels : s.file + " ('" + s.images_dataset + "', '" + s.labels_dataset + "')";
+}
+
+// What the build will find at `dir` (after check_output_dir() accepted it).
+std::string output_state(const std::string& dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (fs::exists(dir + ".partial", ec)) return "an interrupted build in " + dir + ".partial: its finished variants will be resumed";
+  if (fs::exists(dir + "/catalog.json", ec)) return "holds a catalog: skipped if up to date, else rebuilt";
+  if (fs::exists(dir, ec)) return "empty: the catalog will be written there";
+  return "new";
+}
+}  // namespace
+
+int run_profile_only(const CompileOptions& opt, std::ostream& out) {
+  const Schema schema = load(opt);
+  const Profile prof = profile_layers(schema.layers);
+  if (opt.json) {
+    json j = profile_json(prof);
+    j["schema"] = schema.name;
+    j["input"] = schema.input.str();
+    j["classes"] = schema.num_classes;
+    out << j.dump(1) << "\n";
+    return 0;
+  }
+  out << schema.name << ": input " << schema.input.str() << ", " << schema.num_classes << " classes, " << schema.layers.size()
+      << " layers\n"
+      << format_profile(prof);
+  return 0;
+}
+
+int run_check(const CompileOptions& opt, std::ostream& out) {
+  const auto t0 = std::chrono::steady_clock::now();
+  Schema schema = load(opt);
+  const std::vector<PlannedVariant> plan = plan_variants(schema);
+  const std::string out_dir = opt.out_dir.empty() ? schema.name + "-catalog" : opt.out_dir;
+  check_output_dir(out_dir);
+  Dataset train, val;
+  load_data(schema, &train, &val);
+  const Profile base = profile_layers(schema.layers);
+  std::vector<Profile> est;
+  for (const auto& v : plan) est.push_back(profile_planned(v.layers, v.density));
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const bool default_sweep = !schema.catalog.variants_given;
+
+  if (opt.json) {
+    json vs = json::array();
+    for (size_t i = 0; i < plan.size(); ++i)
+      vs.push_back({{"id", plan[i].id},
+                    {"parent", plan[i].parent},
+                    {"estimated_bytes", est[i].bytes},
+                    {"estimated_params_nonzero", est[i].params_nonzero},
+                    {"estimated_flops_effective", est[i].flops_effective},
+                    {"rank_from_weights", plan[i].rank_from_weights}});
+    json j = {{"schema", schema.name},
+              {"schema_file", schema.path},
+              {"valid", true},
+              {"base", profile_json(base)},
+              {"data", {{"train", train.n}, {"validation", val.n}}},
+              {"training", {{"epochs", schema.training.epochs}, {"batch_size", schema.training.batch_size}}},
+              {"output", {{"dir", out_dir}, {"state", output_state(out_dir)}}},
+              {"sweep", default_sweep ? "default" : "schema"},
+              {"variants", vs},
+              {"seconds", seconds}};
+    out << j.dump(1) << "\n";
+    return 0;
+  }
+
+  char b[256];
+  out << schema.path << ": valid; nothing trained or written\n";
+  out << "  model   " << schema.name << ": input " << schema.input.str() << ", " << schema.num_classes << " classes, "
+      << schema.layers.size() << " layers; " << human(static_cast<double>(base.params)) << " params, "
+      << human(static_cast<double>(base.flops), "FLOPs") << ", " << format_quantity(static_cast<double>(base.bytes), Quantity::Bytes)
+      << " of weights\n";
+  out << "  data    " << train.n << " training examples (" << source_text(schema.data.train) << ")\n"
+      << "          " << val.n << " validation examples (" << source_text(schema.data.validation) << ")\n";
+  out << "  train   " << schema.training.epochs << " epochs, batch " << schema.training.batch_size << ", "
+      << schema.training.optimizer << " lr " << schema.training.lr << "\n";
+  out << "  output  " << out_dir << " (" << output_state(out_dir) << ")\n";
+  out << "  catalog " << plan.size() << " variants (" << (default_sweep ? "the default sweep" : "the schema's catalog.variants")
+      << "); sizes and FLOPs estimated from the layer specs:\n\n";
+  size_t w = 7;
+  for (const auto& v : plan) w = std::max(w, v.id.size());
+  const int wi = static_cast<int>(w), cw = static_cast<int>(2 * std::to_string(plan.size()).size() + 3);
+  std::snprintf(b, sizeof b, "  %-*s %-*s  %9s  %7s  %9s  %6s  %s\n", cw, "", wi, "variant", "bytes", "smaller", "FLOPs", "fewer",
+                "derived from");
+  out << b;
+  std::snprintf(b, sizeof b, "  %-*s %-*s  %9s  %7s  %9s\n", cw, "", wi, "", "estimated", "", "effective");
+  out << b;
+  bool any_energy = false;
+  for (size_t i = 0; i < plan.size(); ++i) {
+    char counter[32];
+    std::snprintf(counter, sizeof counter, "[%*zu/%zu]", static_cast<int>(std::to_string(plan.size()).size()), i + 1, plan.size());
+    std::snprintf(b, sizeof b, "  %-*s %-*s  %9s  %6.1fx  %9s  %5.1fx  %s%s\n", cw, counter, wi, plan[i].id.c_str(),
+                  format_quantity(static_cast<double>(est[i].bytes), Quantity::Bytes).c_str(),
+                  static_cast<double>(base.bytes) / static_cast<double>(std::max<int64_t>(est[i].bytes, 1)),
+                  human(static_cast<double>(est[i].flops_effective)).c_str(),
+                  static_cast<double>(base.flops) / static_cast<double>(std::max<int64_t>(est[i].flops_effective, 1)),
+                  plan[i].parent.c_str(), plan[i].rank_from_weights ? "  (rank from the trained weights)" : "");
+    out << b;
+    any_energy = any_energy || plan[i].rank_from_weights;
+  }
+  if (any_energy) out << "  k=? : an svd `energy` rank is chosen from the trained weights; its estimate assumes 1/4 of the full rank\n";
+  std::snprintf(b, sizeof b, "\nchecked in %.2f s\n", seconds);
+  out << b;
+  return 0;
+}
+
+}  // namespace mcdnn
