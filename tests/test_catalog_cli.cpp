@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "catalog/catalog_index.hpp"
+#include "catalog/report.hpp"
 #include "catch.hpp"
 #include "fixtures.hpp"
 
@@ -132,4 +133,43 @@ TEST_CASE("mcdnn-catalog diff compares two catalogs", "[catalog-cli][cli]") {
   CHECK(j["only_in_a"] == nlohmann::json::array({removed}));
   REQUIRE(f.run("diff " + f.cat + " " + (f.dir / "cat2"), &out) == 0);
   CHECK_THAT(out, Contains("~ " + changed) && Contains("- " + removed) && Contains("1 changed, 1 only in"));
+}
+
+TEST_CASE("the catalog report renders in headless Chromium with one point per variant per axis", "[catalog-cli][report]") {
+  CatalogCli f;
+  const CatalogIndex c = read_catalog_index(f.cat);
+  const std::string n = std::to_string(c.records.size());
+  // mcdnn-compile wrote it with the catalog; mcdnn-catalog report writes the same page.
+  REQUIRE(std::filesystem::exists(f.cat + "/report.html"));
+  std::string out, written;
+  REQUIRE(f.run("report " + f.cat + " -o " + (f.dir / "again.html"), &out) == 0);
+  CHECK(read_bytes(f.cat + "/report.html") == read_bytes(f.dir / "again.html"));
+  const std::string check = std::string(MCDNN_PYTHON) + " " + MCDNN_SOURCE_DIR + "/tools/check_report.py ";
+  const int rc = run_command(check + f.cat + "/report.html --expect-variants " + n, &out);
+  INFO(out);
+  REQUIRE(rc == 0);
+  CHECK_THAT(out, Contains("4 panels (bytes, flops, latency, energy), " + n + " points per panel"));
+  // The checker fails a page with the wrong number of points.
+  CHECK(run_command(check + f.cat + "/report.html --expect-variants 999", &out) == 1);
+
+  // A catalog string cannot end the script element: ids with markup render as text.
+  std::string text;
+  {
+    const auto b = read_bytes(f.cat + "/catalog.json");
+    text.assign(b.begin(), b.end());
+  }
+  const std::string evil = "</script><img src=x onerror=alert(1)><!--<script>";
+  auto j = nlohmann::json::parse(text);
+  j["schema"] = evil;
+  j["notes"] = nlohmann::json::array({evil});
+  const std::string page = catalog_report_html(j.dump(1));
+  CHECK(page.find(evil) == std::string::npos);
+  write_bytes(f.dir / "evil.html", std::vector<uint8_t>(page.begin(), page.end()));
+  CHECK(run_command(check + (f.dir / "evil.html") + " --expect-variants " + n, &out) == 0);
+
+  // Refresh in place; never replaces a file that is not a report.
+  CHECK(f.run("report " + f.cat, &out) == 0);
+  write_bytes(f.dir / "mine.html", {'h', 'i'});
+  CHECK(f.run("report " + f.cat + " -o " + (f.dir / "mine.html"), &out) == 5);
+  CHECK(read_bytes(f.dir / "mine.html") == std::vector<uint8_t>{'h', 'i'});
 }

@@ -279,3 +279,27 @@ TEST_CASE("cli: never replaces a directory that is not an mcdnn catalog", "[cli]
   CHECK(p.run("s.yaml -o empty --threads 1", &out) == 0);
   CHECK(out.find("epoch   2/2") != std::string::npos);
 }
+
+TEST_CASE("cli: cmake --install puts commands, tools and docs in place, and the installed compiler trains", "[cli][install]") {
+  TempDir prefix;
+  std::string out;
+  REQUIRE(run_command(std::string(MCDNN_CMAKE) + " --install " + MCDNN_BINARY_DIR + " --prefix " + prefix.path().string(), &out) == 0);
+  for (const char* f : {"bin/mcdnn-compile", "bin/mcdnn-catalog", "bin/mcdnn-infer", "bin/mcdnn-run", "libexec/mcdnn/mcdnn-compile-torch",
+                        "share/mcdnn/tools/mcdnn_run.py", "share/mcdnn/tools/plot_catalog.py", "share/mcdnn/schemas/fashion-mnist.yaml",
+                        "share/mcdnn/docs/catalog-format.md", "share/mcdnn/README.md"}) {
+    INFO(f);
+    CHECK(fs::exists(prefix / f));
+  }
+  REQUIRE(run_command(prefix / "bin/mcdnn-compile --version", &out) == 0);
+  CHECK(out.find("mcdnn-compile 0.") == 0);
+  // The installed front end finds its LibTorch half in ../libexec/mcdnn and builds a catalog.
+  Project p;
+  write_bytes(p.dir / "b.yaml", Project::bytes(read_text(p.dir / "s.yaml") + "catalog:\n  variants:\n    - quantize: {formats: [int8]}\n"));
+  const int rc = run_command("cd " + p.dir.path().string() + " && " + (prefix / "bin/mcdnn-compile") +
+                                 " b.yaml -o cat --epochs 1 --threads 1 --measure-seconds 0.02",
+                             &out);
+  INFO(out);
+  REQUIRE(rc == 0);
+  CHECK(fs::exists(p.dir / "cat/quant-int8.h5"));
+  CHECK(fs::exists(p.dir / "cat/report.html"));
+}

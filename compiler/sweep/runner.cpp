@@ -236,7 +236,14 @@ SweepResult run_sweep(const Schema& s, Variant base, const VariantRecord& base_r
   auto t0 = Clock::now();
   SweepResult out;
   out.records.push_back(base_record);
-  Runner run(s, std::move(base), cache, store, log, out, plan_variants(s));
+  // The plan gives the progress lines their total and width. A schema that did not come through
+  // parse_schema_file() may hold a chain the plan rejects: then the passes report it themselves.
+  std::vector<PlannedVariant> plan;
+  try {
+    plan = plan_variants(s);
+  } catch (const Error&) {
+  }
+  Runner run(s, std::move(base), cache, store, log, out, plan);
   auto steps = s.catalog.variants_given ? s.catalog.steps : default_sweep(s);
   for (const auto& st : steps) run.apply(st, 0);
   out.seconds = since(t0);

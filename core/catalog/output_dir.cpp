@@ -1,4 +1,5 @@
 #include "catalog/output_dir.hpp"
+#include "catalog/report.hpp"
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -71,7 +72,8 @@ Inspection inspect(const fs::path& d, bool partial) {
   if (st.type() == fs::file_type::not_found) return r;
   if (st.type() == fs::file_type::symlink) return {Kind::Foreign, "is a symbolic link", {}};
   if (st.type() != fs::file_type::directory) return {Kind::Foreign, "exists and is not a directory", {}};
-  std::set<std::string> allowed = {"catalog.json", "checkpoint.json", ".lock"};
+  // report.html: written with every catalog; catalog.png/.svg: tools/plot_catalog.py's default output.
+  std::set<std::string> allowed = {"catalog.json", "checkpoint.json", ".lock", "report.html", "catalog.png", "catalog.svg"};
   json cat;
   bool marked = false;
   if (partial) {
@@ -259,9 +261,10 @@ void BuildDir::write_checkpoint(const Schema& schema) const {
 
 void BuildDir::finish(const std::string& catalog_json_text) {
   write_file_atomic(file("catalog.json"), catalog_json_text);
+  write_file_atomic(file("report.html"), catalog_report_html(catalog_json_text));
   // Leftovers of killed runs (a half-written variant file, a temporary) do not go into DIR:
   // keep only what the final catalog lists, and the checkpoint files removed after the rename.
-  std::set<std::string> keep = {"catalog.json", "checkpoint.json", ".lock"};
+  std::set<std::string> keep = {"catalog.json", "report.html", "checkpoint.json", ".lock"};
   const json final_index = json::parse(catalog_json_text);
   for (const auto& v : final_index.at("variants")) keep.insert(v.at("file").get<std::string>());
   std::error_code ec;

@@ -4,19 +4,24 @@
 //   mcdnn-catalog select DIR [--max-bytes S] [--max-flops N] [--max-latency T] [--max-energy E]
 //                            [--min-accuracy A] [--json]          the most accurate within every budget
 //   mcdnn-catalog diff A B [--json]                               what changed between two catalogs
-// Exit codes: 0 found / shown, 2 bad flags or unknown variant, 7 catalog unreadable or damaged,
+//   mcdnn-catalog report DIR [-o FILE]                            the interactive HTML report
+// Exit codes: 0 found / shown, 2 bad flags or unknown variant, 5 report file not ours to replace,
+// 7 catalog unreadable or damaged,
 // 9 select: no variant within the budgets.
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <optional>
 
 #include "catalog/catalog_index.hpp"
+#include "catalog/report.hpp"
 #include "catalog/variant_table.hpp"
+#include "util/fs.hpp"
 #include "util/cli_main.hpp"
 #include "util/error.hpp"
 #include "util/suggest.hpp"
@@ -238,6 +243,22 @@ int diff(const std::string& a_dir, const std::string& b_dir, bool as_json) {
   return 0;
 }
 
+// Writes the interactive report of catalog `dir` to `out` (default DIR/report.html); replaces
+// only a report mcdnn wrote.
+int report(const std::string& dir, std::string out) {
+  read_catalog_index(dir);  // validated before anything of it is embedded
+  const std::string text = read_file(dir + "/catalog.json", static_cast<int>(ErrorClass::Catalog));
+  if (out.empty()) out = dir + "/report.html";
+  std::error_code ec;
+  if (std::filesystem::exists(out, ec)) {
+    if (!std::filesystem::is_regular_file(out, ec) || !is_catalog_report(read_file(out, static_cast<int>(ErrorClass::Output))))
+      fail(ErrorClass::Output, out + ": exists and is not an mcdnn catalog report; choose another file with -o or move it away");
+  }
+  write_file_atomic(out, catalog_report_html(text));
+  std::printf("%s: the catalog report of %s (open it in a browser; it works offline)\n", out.c_str(), dir.c_str());
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -271,11 +292,18 @@ int main(int argc, char** argv) {
   dif->add_option("b", dir_b, "catalog directory")->required();
   dif->add_flag("--json", as_json, "machine-readable output");
 
-  app.footer("Exit codes: 0 success, 2 bad flags or unknown variant, 7 catalog unreadable or damaged,\n"
+  std::string report_out;
+  auto* rep = app.add_subcommand("report", "write the interactive HTML report (DIR/report.html unless -o)");
+  rep->add_option("catalog", dir, "catalog directory")->required();
+  rep->add_option("-o,--output", report_out, "the HTML file to write (replaces only an mcdnn report)");
+
+  app.footer("Exit codes: 0 success, 2 bad flags or unknown variant, 5 report file not ours to replace,\n"
+             "            7 catalog unreadable or damaged,\n"
              "            9 select: no variant within the budgets.");
   return parse_and_run(app, argc, argv, [&] {
     if (*show_cmd) return show(dir, sort, only_fronts, variant, as_json);
     if (*sel) return select(dir, b, as_json);
+    if (*rep) return report(dir, report_out);
     return diff(dir, dir_b, as_json);
   });
 }
