@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <cmath>
+#include <cstdio>
 #include <map>
 #include <nlohmann/json.hpp>
 
@@ -81,6 +82,13 @@ TEST_CASE("cli: a full run on a few hundred examples writes the catalog", "[cli]
     CHECK(want["parent"] == got["parent"]);
     const double est = want["estimated_bytes"].get<double>(), real = got["bytes"].get<double>();
     INFO(want["id"] << ": estimated " << est << " bytes, stored " << real);
+    // Its progress row gives the bytes reduction against the base model.
+    const std::string id = want["id"].get<std::string>();
+    const size_t at = out.find("] " + id + " ");
+    REQUIRE(at != std::string::npos);
+    char smaller[32];
+    std::snprintf(smaller, sizeof smaller, " %.1fx ", cat["variants"][0]["bytes"].get<double>() / real);
+    CHECK(out.substr(at, out.find('\n', at) - at).find(smaller) != std::string::npos);
     const bool global = want["id"].get<std::string>().find("-global") != std::string::npos;
     CHECK(std::fabs(est / real - 1) < (global ? 0.1 : 0.01));
   }

@@ -39,7 +39,7 @@ class VariantTable {
 
  private:
   View view_;
-  const VariantRecord& base_;
+  VariantRecord base_;  // a copy: the records it came from may grow
   size_t id_width_;
   bool measured_;
   size_t total_;
