@@ -75,7 +75,8 @@ int run(const CompileOptions& opt, std::ostream& out) {
   const std::string key = build_key(schema);
   if (!opt.force && existing_build_key(out_dir) == key) {
     out << out_dir << " is up to date with " << opt.schema_path
-        << " and its data (same schema, data files and compiler); --force rebuilds it\n";
+        << " and its data (same schema, data files and compiler); --force rebuilds it, `mcdnn-catalog show " << out_dir
+        << "` lists its variants\n";
     return 0;
   }
   install_interrupt_handlers();

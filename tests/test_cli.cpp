@@ -110,7 +110,11 @@ TEST_CASE("cli: a full run on a few hundred examples writes the catalog", "[cli]
   // Nothing changed: the second run is skipped; --force rebuilds.
   rc = p.run("s.yaml -o cat --threads 1", &out);
   REQUIRE(rc == 0);
-  CHECK(out == "cat is up to date with s.yaml and its data (same schema, data files and compiler); --force rebuilds it\n");
+  CHECK(out == "cat is up to date with s.yaml and its data (same schema, data files and compiler); --force rebuilds it, "
+               "`mcdnn-catalog show cat` lists its variants\n");
+  // A catalog.json given as the schema says what it is.
+  CHECK(p.run("cat/catalog.json -o cat2", &out) == 3);
+  CHECK(out.find("this is a catalog.json, which mcdnn-compile writes, not a schema") != std::string::npos);
   rc = p.run("s.yaml -o cat --threads 1 --force", &out);
   REQUIRE(rc == 0);
   CHECK(out.find("epoch   2/2") != std::string::npos);

@@ -77,6 +77,8 @@ TEST_CASE("mcdnn-infer errors: unknown variant, wrong image size, damaged catalo
   std::string out;
   CHECK(p.run(p.cat + " nope " + (p.dir / "val-images.idx"), &out) == 2);
   CHECK(out.find("no variant 'nope'") != std::string::npos);
+  CHECK(p.run(p.cat + " bsae " + (p.dir / "val-images.idx"), &out) == 2);
+  CHECK(out.find("no variant 'bsae'; did you mean 'base'?") != std::string::npos);
 
   write_synthetic_idx(make_synthetic(5, 8, 4, 3), p.dir / "small");
   CHECK(p.run(p.cat + " base " + (p.dir / "small-images.idx"), &out) == 4);

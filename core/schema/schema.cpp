@@ -371,6 +371,9 @@ Schema parse_schema_string(const std::string& text, const std::string& display_n
   // The format version is checked before anything else: a newer schema gets a clear message.
   auto fmt = c.at("format");
   std::string want = "mcdnn-schema/" + std::to_string(kSchemaVersion);
+  if (fmt.str() == "mcdnn-catalog")
+    fmt.fail_here("this is a catalog.json, which mcdnn-compile writes, not a schema, which it reads; inspect a catalog with "
+                  "`mcdnn-catalog show DIR` (schemas/README.md describes schemas)");
   if (fmt.str() != want) {
     fmt.expected("'" + want + "' (this compiler reads schema format version " + std::to_string(kSchemaVersion) +
                  "; upgrade mcdnn for newer schemas)");

@@ -16,6 +16,7 @@
 #include "model.hpp"
 #include "util/cli_main.hpp"
 #include "util/error.hpp"
+#include "util/suggest.hpp"
 #include "version.hpp"
 
 using namespace mcdnn;
@@ -38,9 +39,14 @@ int infer(const InferOptions& o) {
   const VariantRecord* rec = index.find(o.variant);
   if (!rec) {
     std::string ids;
-    for (size_t i = 0; i < index.records.size() && i < 8; ++i) ids += (i ? ", " : "") + index.records[i].id;
-    fail(ErrorClass::Usage, o.catalog + ": no variant '" + o.variant + "' (" + std::to_string(index.records.size()) +
-                                " variants, e.g. " + ids + "; see catalog.json)");
+    std::vector<std::string> all;
+    for (size_t i = 0; i < index.records.size(); ++i) {
+      if (i < 8) ids += (i ? ", " : "") + index.records[i].id;
+      all.push_back(index.records[i].id);
+    }
+    fail(ErrorClass::Usage, o.catalog + ": no variant '" + o.variant + "'" + did_you_mean(o.variant, all) + " (" +
+                                std::to_string(index.records.size()) + " variants, e.g. " + ids + "; mcdnn-catalog show " +
+                                o.catalog + " lists them)");
   }
   const auto t_load = Clock::now();
   const VariantFile f = load_variant(index, *rec);
