@@ -15,6 +15,7 @@ packages=(
   dataset-fashion-mnist              # the default schema's data
   python3 python3-h5py python3-numpy # the catalog's Python reader (tools/mcdnn_run.py) and its test
   python3-matplotlib                 # tools/plot_catalog.py
+  python3-onnx python3-opencv        # tools/mcdnn_export_onnx.py and its check in OpenCV DNN
   chromium fonts-dejavu-core         # the catalog report test (headless Chromium renders report.html)
   clang libclang-rt-14-dev           # tools/fuzz.sh (libFuzzer); tools/sanitize.sh uses g++'s ASan/UBSan
 )
