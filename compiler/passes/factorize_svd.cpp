@@ -1,4 +1,3 @@
-#include <Eigen/Dense>
 #include <cmath>
 #include <cstdlib>
 
@@ -8,38 +7,45 @@
 namespace mcdnn {
 
 namespace {
-using Mat = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-
-Mat weight_matrix(const Variant& v, size_t i) {
-  auto w = v.net->tensors(i)[0].detach().to(torch::kCPU).to(torch::kFloat64).contiguous();
-  int64_t m = w.size(0), n = w.numel() / m;
-  return Eigen::Map<const Mat>(w.data_ptr<double>(), m, n);
+torch::Tensor weight_matrix(const Variant& v, size_t i) {
+  auto w = v.net->tensors(i)[0].detach().to(torch::kCPU).to(torch::kFloat64);
+  return w.reshape({w.size(0), -1}).contiguous();
 }
-
 }  // namespace
 
+LayerSvd layer_svd(const Variant& v, const std::string& layer) {
+  torch::NoGradGuard no_grad;
+  const size_t i = layer_index(v, layer);
+  rule_svd(plan_state(v), i);
+  auto usv = torch::linalg_svd(weight_matrix(v, i), /*full_matrices=*/false);
+  return {layer, std::get<0>(usv), std::get<1>(usv), std::get<2>(usv).transpose(0, 1).contiguous()};
+}
+
 std::vector<double> singular_values(const Variant& v, const std::string& layer) {
-  size_t i = layer_index(v, layer);
-  Eigen::BDCSVD<Mat> svd(weight_matrix(v, i));
-  auto s = svd.singularValues();
-  return std::vector<double>(s.data(), s.data() + s.size());
+  torch::NoGradGuard no_grad;
+  auto s = torch::linalg_svdvals(weight_matrix(v, layer_index(v, layer))).contiguous();
+  return std::vector<double>(s.data_ptr<double>(), s.data_ptr<double>() + s.numel());
 }
 
 std::optional<Variant> factorize_svd(const Variant& parent, const std::string& layer, const RankSpec& rank,
-                                     std::string* note) {
+                                     std::string* note, const LayerSvd* given) {
   size_t i = layer_index(parent, layer);
   rule_svd(plan_state(parent), i);
-  Mat w = weight_matrix(parent, i);
-  const int64_t m = w.rows(), n = w.cols(), full = std::min(m, n);
-  Eigen::BDCSVD<Mat> svd(w, Eigen::ComputeThinU | Eigen::ComputeThinV);
-  const auto& s = svd.singularValues();
+  const auto ws = parent.net->tensors(i)[0].sizes();
+  const int64_t m = ws[0], n = parent.net->tensors(i)[0].numel() / m, full = std::min(m, n);
+  LayerSvd computed;
+  if (!given || given->layer != layer) computed = layer_svd(parent, layer);
+  const LayerSvd& svd = given && given->layer == layer ? *given : computed;
+  const auto s = svd.s.contiguous();
+  const double* sv = s.data_ptr<double>();
   int64_t k = 0;
   switch (rank.kind) {
     case RankSpec::Kind::Fraction: k = std::max<int64_t>(1, std::llround(rank.value * static_cast<double>(full))); break;
     case RankSpec::Kind::Absolute: k = static_cast<int64_t>(rank.value); break;
     case RankSpec::Kind::Energy: {
-      double total = s.squaredNorm(), acc = 0;
-      while (k < full && acc < rank.value * total) acc += s(k) * s(k), ++k;
+      double total = 0, acc = 0;
+      for (int64_t j = 0; j < full; ++j) total += sv[j] * sv[j];
+      while (k < full && acc < rank.value * total) acc += sv[k] * sv[k], ++k;
       k = std::max<int64_t>(k, 1);
       break;
     }
@@ -52,9 +58,10 @@ std::optional<Variant> factorize_svd(const Variant& parent, const std::string& l
             " layer's parameters";
     return std::nullopt;
   }
-  Eigen::VectorXd root = s.head(k).cwiseSqrt();
-  Mat b = svd.matrixU().leftCols(k) * root.asDiagonal();          // m x k
-  Mat a = root.asDiagonal() * svd.matrixV().leftCols(k).transpose();  // k x n
+  torch::NoGradGuard no_grad;
+  auto root = s.slice(0, 0, k).sqrt();
+  auto b = svd.u.slice(1, 0, k) * root.unsqueeze(0);                  // m x k
+  auto a = (svd.v.slice(1, 0, k) * root.unsqueeze(0)).transpose(0, 1);  // k x n
 
   std::vector<LayerSpec> specs = parent.net->layers();
   specs[i].repr = "lowrank";
@@ -62,14 +69,9 @@ std::optional<Variant> factorize_svd(const Variant& parent, const std::string& l
   std::string label = "svd " + layer + " k=" + std::to_string(k);
   Variant c = begin_child(parent, specs, label);
   c.first_changed = i;
-  torch::NoGradGuard no_grad;
   auto ts = tensors_of(specs[i]);
-  auto to_tensor = [](const Mat& mat, const std::vector<int64_t>& shape) {
-    Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> f = mat.cast<float>();
-    return torch::from_blob(f.data(), shape, torch::kFloat32).clone();
-  };
-  c.net->tensors(i)[0].copy_(to_tensor(a, ts[0].shape));
-  c.net->tensors(i)[1].copy_(to_tensor(b, ts[1].shape));
+  c.net->tensors(i)[0].copy_(a.to(torch::kFloat32).reshape(ts[0].shape));
+  c.net->tensors(i)[1].copy_(b.to(torch::kFloat32).reshape(ts[1].shape));
   if (specs[i].bias) c.net->tensors(i)[2].copy_(parent.net->tensors(i)[1]);
   return c;
 }

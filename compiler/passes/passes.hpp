@@ -24,8 +24,17 @@ namespace mcdnn {
 // weight_a = sqrt(S_k) V_k^T (k x n): the best rank-k approximation (Eckart-Young), with
 // Frobenius error sqrt(sum_{i>k} s_i^2). A rank that would not reduce parameters
 // (k >= m n / (m + n)) returns nullopt with *note saying so.
+//
+// The decomposition is LAPACK's divide-and-conquer SVD (gesdd, through LibTorch and OpenBLAS)
+// in float64. It depends only on the layer, so a sweep computes it once (layer_svd) and passes
+// it for every rank; `svd` null computes it here.
+struct LayerSvd {
+  std::string layer;
+  torch::Tensor u, s, v;  // float64, CPU: W = u diag(s) v^T; u m x r, s r (descending), v n x r
+};
+LayerSvd layer_svd(const Variant& v, const std::string& layer);
 std::optional<Variant> factorize_svd(const Variant& parent, const std::string& layer, const RankSpec& rank,
-                                     std::string* note);
+                                     std::string* note, const LayerSvd* svd = nullptr);
 
 // Singular values of a layer's weight matrix (descending), for tests and energy ranks.
 std::vector<double> singular_values(const Variant& v, const std::string& layer);

@@ -72,18 +72,23 @@ class Runner {
         }
         if (from != parent) --pins_[from], release(from);
       } else if (st.pass == "svd") {
-        for (const auto& layer : st.layers)
+        for (const auto& layer : st.layers) {
+          // One decomposition per layer, shared by every rank (its time is split among them).
+          auto t_svd = Clock::now();
+          const LayerSvd svd = layer_svd(get(parent), layer);
+          const auto svd_share = (Clock::now() - t_svd) / std::max<size_t>(st.levels.size(), 1);
           for (const auto& lv : st.levels) {
             RankSpec r;
             if (!parse_rank(lv, &r)) fail(ErrorClass::Schema, context("bad rank '" + lv + "'"));
-            auto t0 = begin(layer + "|" + lv);
+            auto t0 = begin(layer + "|" + lv) - svd_share;
             std::string note;
-            auto c = factorize_svd(get(parent), layer, r, &note);
+            auto c = factorize_svd(get(parent), layer, r, &note, &svd);
             if (c)
               release(add(parent, std::move(*c), st, t0));
             else
               skip(pid + ": " + note);
           }
+        }
       } else if (st.pass == "narrow") {
         for (const auto& layer : st.layers)
           for (const auto& lv : st.levels) {
