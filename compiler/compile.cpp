@@ -61,8 +61,9 @@ int run(const CompileOptions& opt, std::ostream& out) {
   if (opt.check) return run_check(opt, out);
   if (opt.profile_only) return run_profile_only(opt, out);
   Profile prof = profile_layers(schema.layers);
-  if (opt.sort != "order" && !find_sort_key(opt.sort)) fail(ErrorClass::Usage, "--sort " + opt.sort + ": unknown order");
-  if (find_sort_key(opt.sort)->needs_measured && opt.measure_seconds <= 0)
+  const SortKey* sort_key = find_sort_key(opt.sort);
+  if (!sort_key) fail(ErrorClass::Usage, "--sort " + opt.sort + ": unknown order");
+  if (sort_key->needs_measured && opt.measure_seconds <= 0)
     fail(ErrorClass::Usage, "--sort " + opt.sort + " needs measured variants; drop --measure-seconds 0 or sort by accuracy, bytes or flops");
 
   std::string out_dir = opt.out_dir.empty() ? schema.name + "-catalog" : opt.out_dir;

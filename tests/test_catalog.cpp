@@ -10,6 +10,7 @@
 
 #include "catalog/catalog.hpp"
 #include "compile.hpp"
+#include "catalog/report.hpp"
 #include "catch.hpp"
 #include "data/dataset.hpp"
 #include "fixtures.hpp"
@@ -122,7 +123,7 @@ TEST_CASE("catalog.json carries the index fields and exact byte counts", "[catal
   CHECK_FALSE(fs::exists(b.dir / "cat.tmp-" + std::to_string(::getpid())));
 }
 
-TEST_CASE("rewriting a catalog replaces it whole; other directories are refused untouched", "[catalog]") {
+TEST_CASE("rewriting a catalog replaces it whole, and other directories are refused untouched", "[catalog]") {
   Built b;
   write_catalog(b.dir / "cat", b.schema, {b.rec}, {&b.var});
   auto first = read_bytes(b.dir / "cat/catalog.json");
@@ -136,13 +137,21 @@ TEST_CASE("rewriting a catalog replaces it whole; other directories are refused 
   CHECK(names.count("cat.partial") == 0);
   std::set<std::string> files;
   for (auto& e : fs::directory_iterator(b.dir / "cat")) files.insert(e.path().filename().string());
-  CHECK(files == std::set<std::string>{"base.h5", "catalog.json"});
+  CHECK(files == std::set<std::string>{"base.h5", "catalog.json", "report.html"});
   // The same catalog plus one file of the user's is not mcdnn's to replace: refused, untouched.
   write_bytes(b.dir / "cat/notes.txt", {'h', 'i'});
   auto before = read_bytes(b.dir / "cat/catalog.json");
   CHECK_THROWS_AS(write_catalog(b.dir / "cat", b.schema, {b.rec}, {&b.var}), Error);
   CHECK(read_bytes(b.dir / "cat/notes.txt") == std::vector<uint8_t>{'h', 'i'});
   CHECK(read_bytes(b.dir / "cat/catalog.json") == before);
+  fs::remove(b.dir / "cat/notes.txt");
+  // A report.html is the catalog's own only when mcdnn wrote it.
+  write_bytes(b.dir / "cat/report.html", {'<', 'p', '>'});
+  CHECK_THROWS_AS(write_catalog(b.dir / "cat", b.schema, {b.rec}, {&b.var}), Error);
+  CHECK(read_bytes(b.dir / "cat/report.html") == std::vector<uint8_t>{'<', 'p', '>'});
+  const std::string page = catalog_report_html("{}");
+  write_bytes(b.dir / "cat/report.html", std::vector<uint8_t>(page.begin(), page.end()));
+  CHECK_NOTHROW(write_catalog(b.dir / "cat", b.schema, {b.rec}, {&b.var}));
 }
 
 TEST_CASE("unreadable variant files give a catalog error", "[catalog]") {

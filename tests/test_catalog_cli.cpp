@@ -6,6 +6,7 @@
 
 #include "catalog/catalog_index.hpp"
 #include "catalog/report.hpp"
+#include "catalog/variant_table.hpp"
 #include "catch.hpp"
 #include "fixtures.hpp"
 
@@ -172,4 +173,28 @@ TEST_CASE("the catalog report renders in headless Chromium with one point per va
   write_bytes(f.dir / "mine.html", {'h', 'i'});
   CHECK(f.run("report " + f.cat + " -o " + (f.dir / "mine.html"), &out) == 5);
   CHECK(read_bytes(f.dir / "mine.html") == std::vector<uint8_t>{'h', 'i'});
+  // Nor a link, even one to nowhere.
+  std::filesystem::create_symlink(f.dir / "nowhere.html", f.dir / "link.html");
+  CHECK(f.run("report " + f.cat + " -o " + (f.dir / "link.html"), &out) == 5);
+  CHECK(std::filesystem::is_symlink(f.dir / "link.html"));
+}
+
+TEST_CASE("the variant table keeps its columns aligned for ids of any length", "[catalog-cli]") {
+  VariantRecord base, longer;
+  base.id = "base";
+  base.profile.bytes = 1000;
+  base.profile.flops_effective = 1000;
+  longer = base;
+  longer.id = std::string(300, 'x');
+  longer.parent = "base";
+  for (auto view : {VariantTable::View::Progress, VariantTable::View::Summary}) {
+    VariantTable t(view, base, longer.id.size(), false, 9);
+    const std::string head = t.header(), row = t.row(longer, 3);
+    const std::string first = head.substr(0, head.find('\n'));
+    // "accuracy" ends where the row's accuracy cell ends.
+    const size_t h = first.find("accuracy") + 8, r = row.find('%') + 1;
+    CHECK(h == r);
+    CHECK(row.find(longer.id) != std::string::npos);
+    CHECK(row.back() == '\n');
+  }
 }

@@ -54,6 +54,9 @@ TEST_CASE("cli: --version, --help and bad flags", "[cli]") {
   CHECK(run_command(cli() + " s.yaml --frobnicate", &out) == 2);
   CHECK(out.find("--frobnicate") != std::string::npos);
   CHECK(run_command(cli() + " s.yaml --device tpu", &out) == 2);
+  CHECK(run_command(cli() + " s.yaml --json", &out) == 2);
+  CHECK(out.find("--json applies to --check and --profile-only only") != std::string::npos);
+  CHECK(run_command(cli() + " s.yaml --check --profile-only", &out) == 2);
   CHECK(run_command(cli(), &out) == 2);
 }
 

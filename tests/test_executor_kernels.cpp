@@ -88,7 +88,7 @@ TEST_CASE("executor products match the reference for every storage, sparsity, sh
   CHECK(checked > 500);
 }
 
-TEST_CASE("densify keeps the product and the storage; sparse codebooks keep code 0 as zero", "[executor][kernels]") {
+TEST_CASE("densify keeps the product and the storage, and sparse codebooks keep code 0 as zero", "[executor][kernels]") {
   for (const char* fmt : {"f32", "f16", "int8", "cb8", "cb4", "cb2"}) {
     INFO(fmt);
     const auto w = random_weights(9 * 700, 0.9, 3);

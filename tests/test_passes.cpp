@@ -79,7 +79,7 @@ TEST_CASE("svd: a factorized conv equals the conv with the rank-k kernel", "[pas
   CHECK(torch::allclose(got, ref, 1e-5, 1e-5));
 }
 
-TEST_CASE("svd: ranks that would not reduce parameters are skipped; energy ranks", "[passes][svd]") {
+TEST_CASE("svd: ranks that would not reduce parameters are skipped, and energy ranks", "[passes][svd]") {
   Variant v = variant_of("  - flatten\n  - linear: {out: 9}\n", 1, 1, 13, 9);
   RankSpec r;
   REQUIRE(parse_rank("k=6", &r));  // 6 * (9 + 13) = 132 >= 117

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "catch.hpp"
+#include "schema/plan.hpp"
 #include "schema/levels.hpp"
 #include "schema/schema.hpp"
 #include "util/error.hpp"
@@ -329,6 +330,21 @@ TEST_CASE("chains the passes would reject fail when the schema is read", "[schem
                    "    - narrow: {layers: [conv1], keep: [1/2], then: [{svd: {layers: [fc1], ranks: [1/8],\n"
                    "               then: [{prune: {layers: [fc1], sparsity: [0.9], then: [{quantize: {formats: [cb4]}}]}}]}}]}\n") ==
         "accepted");
+}
+
+TEST_CASE("the plan lists every variant once, energy ranks included", "[schema][grammar]") {
+  const std::string text =
+      "format: mcdnn-schema/1\nname: t\ninput: {channels: 1, height: 12, width: 12}\nclasses: 4\nnetwork:\n"
+      "  - conv2d: {out: 8, kernel: 3}\n  - relu\n  - flatten\n  - linear: {out: 16}\n  - linear: {out: 4}\n"
+      "catalog:\n  variants:\n"
+      "    - svd: {layers: [fc1], ranks: [energy=0.9, energy=0.5, 1/4], then: [{quantize: {formats: [int8]}}]}\n";
+  const auto plan = plan_variants(parse_schema_string(text, "t.yaml", ""));
+  std::vector<std::string> ids;
+  for (const auto& v : plan) ids.push_back(v.id);
+  CHECK(ids == std::vector<std::string>{"svd-fc1-kenergy0.9", "svd-fc1-kenergy0.9+quant-int8", "svd-fc1-kenergy0.5",
+                                        "svd-fc1-kenergy0.5+quant-int8", "svd-fc1-k4", "svd-fc1-k4+quant-int8"});
+  CHECK(plan[0].rank_from_weights);
+  CHECK_FALSE(plan[4].rank_from_weights);
 }
 
 TEST_CASE("YAML aliases cannot make the catalog steps recurse or multiply without bound", "[schema]") {

@@ -30,7 +30,6 @@ operator definitions, written out below) and gives OpenCV the resulting float32 
 float form goes to OpenCV as written. Exit codes as tools/mcdnn_run.py (2 usage, 4 data,
 5 output, 7 catalog), 1 when the check fails.
 """
-import argparse
 import json
 import os
 import sys
@@ -89,9 +88,13 @@ def raw_weight(obj):
         return "int8", {"q": dense(obj["values"][()].astype(np.int8), np.int8), "scale": obj["scale"][()].astype(np.float32)}
     bits = int(storage[2:])
     per = 8 // bits
+    codebook = obj["codebook"][()].astype(np.float32)
+    if a["sparse"] and (len(codebook) == 0 or codebook[0] != 0):
+        raise reader.CatalogError(f"{obj.file.filename}: {obj.name}: a sparse codebook must hold 0 as its first entry "
+                                  "(pruned positions take code 0)")
     packed = obj["codes"][()]
     codes = ((packed[:, None] >> (np.arange(per, dtype=np.uint8) * bits)) & ((1 << bits) - 1)).reshape(-1)[:entries]
-    return storage, {"codes": dense(codes.astype(np.uint8), np.uint8), "codebook": obj["codebook"][()].astype(np.float32)}
+    return storage, {"codes": dense(codes.astype(np.uint8), np.uint8), "codebook": codebook}
 
 
 def decode(storage, p):
@@ -135,7 +138,11 @@ class Graph:
             return self.init(base, w.astype(np.float32))
         if storage == "int8":
             scale = p["scale"] * (fold if fold is not None else 1.0)
-            return self.node("DequantizeLinear", [self.init(base + "_q", p["q"]), self.init(base + "_scale", scale.astype(np.float32)),
+            q = p["q"]
+            if (scale < 0).any():  # a negative batchnorm scale: its sign goes into q (|q| <= 127)
+                sign = np.where(scale < 0, -1, 1).astype(np.int8).reshape((-1,) + (1,) * (q.ndim - 1))
+                q, scale = (q * sign).astype(np.int8), np.abs(scale)
+            return self.node("DequantizeLinear", [self.init(base + "_q", q), self.init(base + "_scale", scale.astype(np.float32)),
                                                   self.init(base + "_zero", np.zeros(len(scale), np.int8))], base, axis=0)
         if storage == "f16":
             w = self.node("Cast", [self.init(base + "_f16", p["values"])], base + "_f32", to=TensorProto.FLOAT)
@@ -326,12 +333,18 @@ def main(argv):
             ours = False
         if not ours:
             raise reader.OutputError(f"{a.out}: exists and is not an ONNX file this tool wrote; choose a new name")
-    tmp = a.out + ".tmp"
+    tmp = None
     try:
+        fd, tmp = tempfile.mkstemp(prefix=os.path.basename(a.out) + ".", suffix=".tmp", dir=os.path.dirname(a.out) or ".")
+        os.close(fd)
         onnx.save(model, tmp)
         os.replace(tmp, a.out)
+        tmp = None
     except OSError as e:
         raise reader.OutputError(f"{a.out}: cannot write ({e.strerror})")
+    finally:
+        if tmp is not None and os.path.exists(tmp):
+            os.remove(tmp)
     size = os.path.getsize(a.out)
     print(f"{a.out}: variant {entry['id']} ({a.form}), {len(model.graph.node)} nodes, {size} bytes "
           f"(catalog: {entry['bytes']} bytes stored)")

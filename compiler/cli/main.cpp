@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   CLI::App app{"mcdnn-compile: train a model from a schema and write its catalog of variants", "mcdnn-compile"};
   mcdnn::add_compile_flags(app, opt);
   return mcdnn::parse_and_run(app, argc, argv, [&] {
+    mcdnn::check_compile_flags(opt);
     opt.progress_bar = ::isatty(STDOUT_FILENO) != 0;
     return mcdnn::compile(opt, std::cout, std::cerr);
   });

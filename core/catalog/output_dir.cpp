@@ -2,6 +2,8 @@
 #include "catalog/report.hpp"
 
 #include <fcntl.h>
+
+#include <fstream>
 #include <sys/file.h>
 #include <unistd.h>
 
@@ -36,6 +38,15 @@ fs::path partial_of(const fs::path& target) {
 }
 
 // The value of `format` in a JSON file, "" when it cannot be read.
+// The first 16 KB of a file ("" when unreadable): enough to recognize an mcdnn report.
+std::string read_head(const fs::path& file) {
+  std::ifstream f(file, std::ios::binary);
+  std::string head(16384, '\0');
+  f.read(&head[0], static_cast<std::streamsize>(head.size()));
+  head.resize(static_cast<size_t>(std::max<std::streamsize>(f.gcount(), 0)));
+  return head;
+}
+
 std::string json_format(const fs::path& file, json* out = nullptr) {
   std::error_code ec;
   if (!fs::is_regular_file(fs::symlink_status(file, ec))) return "";
@@ -72,8 +83,11 @@ Inspection inspect(const fs::path& d, bool partial) {
   if (st.type() == fs::file_type::not_found) return r;
   if (st.type() == fs::file_type::symlink) return {Kind::Foreign, "is a symbolic link", {}};
   if (st.type() != fs::file_type::directory) return {Kind::Foreign, "exists and is not a directory", {}};
-  // report.html: written with every catalog; catalog.png/.svg: tools/plot_catalog.py's default output.
-  std::set<std::string> allowed = {"catalog.json", "checkpoint.json", ".lock", "report.html", "catalog.png", "catalog.svg"};
+  std::set<std::string> allowed = {"catalog.json", "checkpoint.json", ".lock"};
+  // report.html: written with every catalog; ours only when it is an mcdnn report.
+  std::error_code rec;
+  if (fs::is_regular_file(fs::symlink_status(d / "report.html", rec)) && is_catalog_report(read_head(d / "report.html")))
+    allowed.insert("report.html");
   json cat;
   bool marked = false;
   if (partial) {

@@ -104,11 +104,8 @@ VariantTable::VariantTable(View view, const VariantRecord& base, size_t id_width
 
 std::string VariantTable::header() const {
   std::string counter = view_ == View::Progress ? std::string(total_ ? 2 * std::to_string(total_).size() + 4 : 6, ' ') : "  ";
-  std::string l1 = counter, l2 = counter;
+  std::string l1 = counter + "variant" + std::string(id_width_ - 7, ' '), l2 = counter + std::string(id_width_, ' ');
   char b[64];
-  std::snprintf(b, sizeof b, "%-*s", static_cast<int>(id_width_), "variant");
-  l1 += b;
-  l2 += std::string(id_width_, ' ');
   for (const auto& c : kColumns) {
     if (!(view_ == View::Progress ? c.progress : c.summary) || (c.measured && !measured_)) continue;
     std::snprintf(b, sizeof b, "  %*s", c.width, c.head);
@@ -132,8 +129,7 @@ std::string VariantTable::row(const VariantRecord& r, size_t index, const std::s
   } else {
     o += "  ";
   }
-  std::snprintf(b, sizeof b, "%-*s", static_cast<int>(id_width_), r.id.c_str());
-  o += b;
+  o += r.id + std::string(id_width_ > r.id.size() ? id_width_ - r.id.size() : 0, ' ');
   const Ctx ctx{base_, r.parent.empty()};
   for (const auto& c : kColumns) {
     if (!(view_ == View::Progress ? c.progress : c.summary) || (c.measured && !measured_)) continue;

@@ -250,9 +250,11 @@ int report(const std::string& dir, std::string out) {
   const std::string text = read_file(dir + "/catalog.json", static_cast<int>(ErrorClass::Catalog));
   if (out.empty()) out = dir + "/report.html";
   std::error_code ec;
-  if (std::filesystem::exists(out, ec)) {
-    if (!std::filesystem::is_regular_file(out, ec) || !is_catalog_report(read_file(out, static_cast<int>(ErrorClass::Output))))
-      fail(ErrorClass::Output, out + ": exists and is not an mcdnn catalog report; choose another file with -o or move it away");
+  const auto st = std::filesystem::symlink_status(out, ec);
+  if (st.type() != std::filesystem::file_type::not_found) {
+    if (st.type() != std::filesystem::file_type::regular || !is_catalog_report(read_file(out, static_cast<int>(ErrorClass::Output))))
+      fail(ErrorClass::Output, out + ": exists and is not an mcdnn catalog report (or is a link); choose another file with -o or "
+                                     "move it away");
   }
   write_file_atomic(out, catalog_report_html(text));
   std::printf("%s: the catalog report of %s (open it in a browser; it works offline)\n", out.c_str(), dir.c_str());

@@ -10,6 +10,7 @@
 #include "catalog/variant_table.hpp"
 #include "cli/compile_options.hpp"
 #include "util/cli_main.hpp"
+#include "util/error.hpp"
 #include "version.hpp"
 
 namespace mcdnn {
@@ -18,6 +19,12 @@ inline const char* kCompileFooter =
     "Exit codes: 0 success, 1 internal error, 2 bad flags, 3 schema error, 4 data error,\n"
     "            5 output not writable or not safe to replace, 6 training diverged, 7 catalog unreadable,\n"
     "            130 interrupted (rerun the same command to resume).";
+
+// Flag combinations CLI11 cannot express; throws Error(Usage).
+inline void check_compile_flags(const CompileOptions& opt) {
+  if (opt.check && opt.profile_only) fail(ErrorClass::Usage, "--check and --profile-only: give one of them");
+  if (opt.json && !opt.check && !opt.profile_only) fail(ErrorClass::Usage, "--json applies to --check and --profile-only only");
+}
 
 inline void add_compile_flags(CLI::App& app, CompileOptions& opt) {
   app.set_version_flag("--version", std::string("mcdnn-compile ") + kVersion);

@@ -37,6 +37,7 @@ int main(int argc, char** argv) {
   CLI::App app{"mcdnn-compile: train a model from a schema and write its catalog of variants", "mcdnn-compile"};
   mcdnn::add_compile_flags(app, opt);
   return mcdnn::parse_and_run(app, argc, argv, [&] {
+    mcdnn::check_compile_flags(opt);
     if (opt.check) return mcdnn::run_check(opt, std::cout);
     if (opt.profile_only) return mcdnn::run_profile_only(opt, std::cout);
     const std::string torch = find_torch_half();

@@ -129,26 +129,27 @@ int run_check(const CompileOptions& opt, std::ostream& out) {
       << "); sizes and FLOPs estimated from the layer specs:\n\n";
   size_t w = 7;
   for (const auto& v : plan) w = std::max(w, v.id.size());
-  const int wi = static_cast<int>(w), cw = static_cast<int>(2 * std::to_string(plan.size()).size() + 3);
-  std::snprintf(b, sizeof b, "  %-*s %-*s  %9s  %7s  %9s  %6s  %s\n", cw, "", wi, "variant", "bytes", "smaller", "FLOPs", "fewer",
-                "derived from");
-  out << b;
-  std::snprintf(b, sizeof b, "  %-*s %-*s  %9s  %7s  %9s\n", cw, "", wi, "", "estimated", "", "effective");
-  out << b;
+  const size_t cw = 2 * std::to_string(plan.size()).size() + 3;
+  auto pad = [](const std::string& t, size_t width) { return t + std::string(width > t.size() ? width - t.size() : 0, ' '); };
+  std::snprintf(b, sizeof b, "  %9s  %7s  %9s  %6s  %s\n", "bytes", "smaller", "FLOPs", "fewer", "derived from");
+  out << "  " << pad("", cw) << " " << pad("variant", w) << b;
+  std::snprintf(b, sizeof b, "  %9s  %7s  %9s\n", "estimated", "", "effective");
+  out << "  " << pad("", cw) << " " << pad("", w) << b;
   bool any_energy = false;
   for (size_t i = 0; i < plan.size(); ++i) {
     char counter[32];
     std::snprintf(counter, sizeof counter, "[%*zu/%zu]", static_cast<int>(std::to_string(plan.size()).size()), i + 1, plan.size());
-    std::snprintf(b, sizeof b, "  %-*s %-*s  %9s  %6.1fx  %9s  %5.1fx  %s%s\n", cw, counter, wi, plan[i].id.c_str(),
-                  format_quantity(static_cast<double>(est[i].bytes), Quantity::Bytes).c_str(),
+    std::snprintf(b, sizeof b, "  %9s  %6.1fx  %9s  %5.1fx  ", format_quantity(static_cast<double>(est[i].bytes), Quantity::Bytes).c_str(),
                   static_cast<double>(base.bytes) / static_cast<double>(std::max<int64_t>(est[i].bytes, 1)),
                   human(static_cast<double>(est[i].flops_effective)).c_str(),
-                  static_cast<double>(base.flops) / static_cast<double>(std::max<int64_t>(est[i].flops_effective, 1)),
-                  plan[i].parent.c_str(), plan[i].rank_from_weights ? "  (rank from the trained weights)" : "");
-    out << b;
+                  static_cast<double>(base.flops) / static_cast<double>(std::max<int64_t>(est[i].flops_effective, 1)));
+    out << "  " << pad(counter, cw) << " " << pad(plan[i].id, w) << b << plan[i].parent
+        << (plan[i].rank_from_weights ? "  (rank from the trained weights)" : "") << "\n";
     any_energy = any_energy || plan[i].rank_from_weights;
   }
-  if (any_energy) out << "  k=? : an svd `energy` rank is chosen from the trained weights; its estimate assumes 1/4 of the full rank\n";
+  if (any_energy)
+    out << "  kenergy...: an svd `energy` rank is chosen from the trained weights (the built id carries the rank); its "
+           "estimate assumes 1/4 of the full rank\n";
   std::snprintf(b, sizeof b, "\nchecked in %.2f s\n", seconds);
   out << b;
   return 0;

@@ -212,7 +212,8 @@ struct Walker {
             auto specs = p.layers;
             specs[i].repr = "lowrank";
             specs[i].rank = k;
-            Node c = child(pn, specs, pn.density, "svd " + layer + " k=" + (energy ? std::string("?") : std::to_string(k)));
+            // An energy rank's k comes from the trained weights: its planned id names the level.
+            Node c = child(pn, specs, pn.density, "svd " + layer + " k=" + (energy ? lv : std::to_string(k)));
             c.rank_from_weights = c.rank_from_weights || energy;
             then(st, pn, c);
           }

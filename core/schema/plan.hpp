@@ -27,8 +27,9 @@ struct PlannedVariant {
   std::string parent;
   std::vector<LayerSpec> layers;  // storage, sparsity, rank and shapes as the passes will set them
   std::vector<double> density;    // per layer: the share of weights pruning keeps (1 = dense)
-  // An svd `energy` rank depends on the trained weights: the id's k and the estimates assume
-  // rank 1/4 of full, the real variant may differ (and is skipped when it would not be smaller).
+  // An svd `energy` rank depends on the trained weights: the planned id names the level
+  // ("svd-fc1-kenergy0.9") where the built one has the rank ("svd-fc1-k37"), the estimates
+  // assume 1/4 of the full rank, and the build skips it when it would not be smaller.
   bool rank_from_weights = false;
 };
 
