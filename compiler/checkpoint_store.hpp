@@ -16,6 +16,10 @@ class CheckpointStore : public VariantStore {
     write_variant(dir_.file(rec.file), rec, info_, v);
     dir_.commit(rec, CheckpointEntry{shared, unmasked_zeros(v)}, s_);
   }
+  size_t shared(const std::string& id) const override {
+    const CheckpointEntry* e = dir_.entry(id);
+    return e ? e->shared : 0;
+  }
   Variant load(const VariantRecord& rec) override {
     const CheckpointEntry* e = dir_.entry(rec.id);
     return variant_from_file(read_variant_file(dir_.file(rec.file)), e ? e->unmasked_zeros : std::map<std::string, std::vector<int64_t>>{});

@@ -8,6 +8,9 @@
 #include <optional>
 #include <thread>
 
+#include "build_jobs.hpp"
+#include "build_steps.hpp"
+#include "catalog/build_plan.hpp"
 #include "catalog/catalog.hpp"
 #include "checkpoint_store.hpp"
 #include "data/dataset.hpp"
@@ -33,25 +36,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
-// Fingerprint of everything a catalog is built from: compiler version and binary (size and
-// time of the running executable, so a rebuilt compiler rebuilds catalogs), schema text, the
-// effective epochs and limits, and each data file's path, size and modification time.
-std::string build_key(const Schema& s) {
-  std::string k = std::string(kVersion) + "|" + s.source_hash + "|" + std::to_string(s.training.epochs) + "|" +
-                  std::to_string(s.data.limit_train) + "|" + std::to_string(s.data.limit_validation);
-  std::vector<std::string> files = {"/proc/self/exe"};
-  for (const DataSource* src : {&s.data.train, &s.data.validation})
-    for (const std::string* f : {&src->images, &src->labels, &src->file})
-      if (!f->empty()) files.push_back(*f);
-  for (const std::string& f : files) {
-    std::error_code ec;
-    auto size = std::filesystem::file_size(f, ec);
-    auto mtime = std::filesystem::last_write_time(f, ec).time_since_epoch().count();
-    k += "|" + f + ":" + std::to_string(size) + ":" + std::to_string(mtime);
-  }
-  return fnv1a_hex(k);
-}
-
 int run(const CompileOptions& opt, std::ostream& out) {
   auto t_start = Clock::now();
   Schema schema = parse_schema_file(opt.schema_path);
@@ -67,13 +51,21 @@ int run(const CompileOptions& opt, std::ostream& out) {
     fail(ErrorClass::Usage, "--sort " + opt.sort + " needs measured variants; drop --measure-seconds 0 or sort by accuracy, bytes or flops");
 
   std::string out_dir = opt.out_dir.empty() ? schema.name + "-catalog" : opt.out_dir;
-  check_output_dir(out_dir);  // fail before training, not after
+  if (opt.plan_dir.empty()) check_output_dir(out_dir);  // fail before training, not after
   int threads = opt.threads > 0 ? opt.threads
                                 : default_threads(static_cast<double>(prof.flops) * static_cast<double>(schema.training.batch_size));
-  use_thread_policy(threads, /*adaptive=*/opt.threads == 0);
+  bool adaptive = opt.threads == 0;
+  // Build jobs fine-tune with the plan's thread count: the same count gives the same bits.
+  if (!opt.job.empty() && opt.threads == 0) threads = read_plan(opt.plan_dir).threads, adaptive = false;
+  use_thread_policy(threads, adaptive);
   tune_runtime();
   torch::Device device = pick_device(opt.device);
   const std::string key = build_key(schema);
+  if (!opt.plan_dir.empty() || !opt.merge_dir.empty()) {
+    install_interrupt_handlers();
+    JobContext ctx{opt, schema, threads, device, key, out};
+    return !opt.merge_dir.empty() ? merge_jobs(ctx) : opt.job.empty() ? make_plan(ctx) : build_jobs(ctx);
+  }
   if (!opt.force && existing_build_key(out_dir) == key) {
     out << out_dir << " is up to date with " << opt.schema_path
         << " and its data (same schema, data files and compiler); --force rebuilds it, `mcdnn-catalog show " << out_dir
@@ -88,14 +80,8 @@ int run(const CompileOptions& opt, std::ostream& out) {
   out << "  base model: " << human(prof.params) << " params, " << human(prof.flops, "FLOPs") << ", "
       << human(prof.bytes, "B") << " weights\n";
 
-  auto t_data = Clock::now();
   Dataset train_set, val_set;
-  load_data(schema, &train_set, &val_set);
-  out << "  data: " << train_set.n << " training, " << val_set.n << " validation examples (" << std::fixed;
-  out.precision(1);
-  out << since(t_data) << " s to load)\n";
-  out.unsetf(std::ios::fixed);
-  out.precision(6);
+  load_build_data(schema, &train_set, &val_set, out);
 
   BuildDir build(out_dir, key, opt.restart, out);
   try {
@@ -111,27 +97,7 @@ int run(const CompileOptions& opt, std::ostream& out) {
                     100 * rec.accuracy, rec.train_seconds);
       out << buf;
     } else {
-      torch::manual_seed(static_cast<uint64_t>(schema.training.seed));
-      Net net(schema.layers);
-      net->to(device);
-      TrainOptions topt;
-      topt.device = device;
-      topt.log = &out;
-      topt.progress_bar = opt.progress_bar;
-      out << "training " << schema.training.epochs << " epochs, batch " << schema.training.batch_size << ", "
-          << schema.training.optimizer << " lr " << schema.training.lr << " (" << schema.training.schedule << ")\n";
-      TrainResult tres = train(net, tr, va, schema.training, topt);
-      base.net = net;
-      rec.accuracy = tres.val_accuracy;
-      rec.train_seconds = tres.train_seconds;
-      rec.build_seconds = tres.total_seconds;
-      rec.eval_images_per_s = tres.epochs.empty() ? 0 : tres.epochs.back().eval_images_per_s;
-      rec.id = "base";
-      rec.file = "base.h5";
-      rec.validation_examples = val_set.n;
-      rec.epochs = schema.training.epochs;
-      base.net->to(torch::kCPU);
-      rec.profile = profile_variant(base);
+      base = train_base(schema, val_set, tr, va, device, opt, out, &rec);
       write_variant(build.file(rec.file), rec, input_info(schema), base);
       build.commit(rec, CheckpointEntry{schema.layers.size(), {}}, schema);
     }
@@ -141,11 +107,8 @@ int run(const CompileOptions& opt, std::ostream& out) {
 
     // The catalog of variants, fine-tuned on a fixed seeded subset of the training set.
     const FinetuneSpec& fts = schema.catalog.finetune;
-    int64_t sub_n = std::min<int64_t>(fts.examples, train_set.n);
-    torch::manual_seed(static_cast<uint64_t>(schema.training.seed) + 1);
-    auto pick = torch::randperm(train_set.n, torch::kInt64).slice(0, 0, sub_n).to(device);
-    TensorData sub{tr.x.index_select(0, pick), tr.y.index_select(0, pick)};
-    FeatureCache cache(base.net, sub, va, fts.cache_mb * (int64_t(1) << 20));
+    const int64_t sub_n = std::min<int64_t>(fts.examples, train_set.n);
+    FeatureCache cache(base.net, finetune_subset(schema, tr, device), va, fts.cache_mb * (int64_t(1) << 20));
     bool sweeping = !schema.catalog.variants_given || !schema.catalog.steps.empty();
     if (sweeping)
       out << "\ncatalog: fine-tuning " << fts.epochs << " epoch(s) on " << sub_n << " examples, Adam lr " << fts.lr

@@ -358,8 +358,9 @@ TEST_CASE("the sweep keeps only the chain it works on in memory and times each p
 TEST_CASE("a pass error deep in a chain names its parent without touching freed memory", "[passes][sweep]") {
   TinySetup t(53);
   Schema s = parse_schema_string(tiny_schema(t.d.path().string(), 4, 1), t.d / "s.yaml", "");
-  // Built by hand, past the schema's plan check: the sweep's own error path (a reference into
-  // the growing variant list was read after children were added: use after free under ASan).
+  // Built by hand, past the schema's plan check. The sweep executes the plan (plan_build()),
+  // so the same rule stops it before any pass runs, naming the step and its parent (once a
+  // reference into the growing variant list was read here after it moved: use after free).
   PassStep q;
   q.pass = "quantize";
   q.levels = {"int8", "cb4"};
@@ -383,6 +384,7 @@ TEST_CASE("a pass error deep in a chain names its parent without touching freed 
   } catch (const Error& e) {
     CHECK(e.cls() == ErrorClass::Schema);
     CHECK(std::string(e.what()) ==
-          s.path + ":2:2: catalog.variants[0].quantize.then[0]: prune on quant-int8: prune: quant-int8 is quantized; prune before quantizing");
+          s.path + ":2:2: catalog.variants[0].quantize.then[0]: prune on quant-int8: prune: quant-int8 is quantized; prune before quantizing"
+          " (checked before training)");
   }
 }

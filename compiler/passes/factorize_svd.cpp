@@ -33,16 +33,20 @@ std::optional<Variant> factorize_svd(const Variant& parent, const std::string& l
   rule_svd(plan_state(parent), i);
   const auto ws = parent.net->tensors(i)[0].sizes();
   const int64_t m = ws[0], n = parent.net->tensors(i)[0].numel() / m, full = std::min(m, n);
+  // The decomposition is computed only when it is needed: an energy rank, or a rank that pays.
   LayerSvd computed;
-  if (!given || given->layer != layer) computed = layer_svd(parent, layer);
-  const LayerSvd& svd = given && given->layer == layer ? *given : computed;
-  const auto s = svd.s.contiguous();
-  const double* sv = s.data_ptr<double>();
+  auto decomposition = [&]() -> const LayerSvd& {
+    if (given && given->layer == layer) return *given;
+    if (computed.layer.empty()) computed = layer_svd(parent, layer);
+    return computed;
+  };
   int64_t k = 0;
   switch (rank.kind) {
     case RankSpec::Kind::Fraction: k = std::max<int64_t>(1, std::llround(rank.value * static_cast<double>(full))); break;
     case RankSpec::Kind::Absolute: k = static_cast<int64_t>(rank.value); break;
     case RankSpec::Kind::Energy: {
+      const auto s = decomposition().s.contiguous();
+      const double* sv = s.data_ptr<double>();
       double total = 0, acc = 0;
       for (int64_t j = 0; j < full; ++j) total += sv[j] * sv[j];
       while (k < full && acc < rank.value * total) acc += sv[k] * sv[k], ++k;
@@ -59,7 +63,8 @@ std::optional<Variant> factorize_svd(const Variant& parent, const std::string& l
     return std::nullopt;
   }
   torch::NoGradGuard no_grad;
-  auto root = s.slice(0, 0, k).sqrt();
+  const LayerSvd& svd = decomposition();
+  auto root = svd.s.slice(0, 0, k).sqrt();
   auto b = svd.u.slice(1, 0, k) * root.unsqueeze(0);                  // m x k
   auto a = (svd.v.slice(1, 0, k) * root.unsqueeze(0)).transpose(0, 1);  // k x n
 

@@ -29,6 +29,11 @@ class VariantStore {
   virtual void save(const Variant& v, VariantRecord& rec, size_t shared) = 0;
   // Reads a stored (or resumed) variant back, masks and encodings included.
   virtual Variant load(const VariantRecord& rec) = 0;
+  // Of a variant done() found: how many leading layers it shares with the base model.
+  virtual size_t shared(const std::string& id) const = 0;
+  // Whether an earlier build job skipped the planned variant `planned_id` (its children are
+  // skipped too).
+  virtual bool skipped(const std::string&) const { return false; }
 };
 
 // Keeps every variant in memory (benchmarks and tests that need no files).
@@ -38,6 +43,7 @@ class MemoryStore : public VariantStore {
   void keep(VariantRecord&) override {}
   void save(const Variant& v, VariantRecord& rec, size_t shared) override;
   Variant load(const VariantRecord& rec) override;
+  size_t shared(const std::string&) const override { return 0; }
 
  private:
   std::map<std::string, Variant> saved_;
@@ -45,18 +51,24 @@ class MemoryStore : public VariantStore {
 
 struct SweepResult {
   std::vector<VariantRecord> records;  // base first
+  std::vector<size_t> positions;       // of each record in plan_build() (the base: 0)
   std::vector<std::string> notes;      // skipped settings and why
+  std::vector<size_t> note_positions;  // the plan position each note is about
+  std::vector<std::string> skipped;    // planned ids of the levels skipped
   size_t resumed = 0;                  // variants an earlier, interrupted run had finished
   double seconds = 0;                  // the whole sweep, feature caching included
   double cache_seconds = 0;            // of which computing cached activations
   size_t peak_resident = 0;            // most variants held in memory at once (base included)
 };
 
-// Runs the sweep from `base` (already trained, recorded and stored). Prints one line per variant,
-// saves each to `store` as it completes and returns the records (Pareto flags not yet set).
-// The torch RNG is seeded before every pass and every fine-tuning from the variant's lineage,
-// so each variant is a function of its parent alone: a resumed run builds the same catalog.
+// Runs the sweep from `base` (already trained, recorded and stored): every variant of
+// plan_build(s) in order, or only the plan `positions` given (a build job; the parents they
+// need and do not build must be done() in `store`). Prints one line per variant, saves each to
+// `store` as it completes and returns the records (Pareto flags not yet set).
+// The torch RNG is seeded before every pass from the variant's lineage and before every
+// fine-tuning from its plan ordinal, so each variant is a function of its parent and its place
+// in the plan alone: a resumed run, or build jobs on other machines, make the same catalog.
 SweepResult run_sweep(const Schema& s, Variant base, const VariantRecord& base_record, FeatureCache& cache,
-                      VariantStore& store, std::ostream& log);
+                      VariantStore& store, std::ostream& log, const std::vector<size_t>* positions = nullptr);
 
 }  // namespace mcdnn

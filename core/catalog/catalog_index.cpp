@@ -7,6 +7,7 @@
 
 #include "util/error.hpp"
 #include "util/fs.hpp"
+#include "util/json_obj.hpp"
 #include "util/sha256.hpp"
 #include "version.hpp"
 
@@ -140,70 +141,6 @@ const VariantRecord* CatalogIndex::find(const std::string& id) const {
 
 namespace {
 
-// Typed access to one JSON object; every failure names the file, the object and the key.
-struct Obj {
-  const json& j;
-  std::string where;
-
-  [[noreturn]] void bad(const std::string& key, const std::string& what) const {
-    fail(ErrorClass::Catalog, where + (key.empty() ? "" : "." + key) + ": " + what);
-  }
-  const json& at(const char* key) const {
-    auto it = j.find(key);
-    if (it == j.end()) bad(key, "missing");
-    return *it;
-  }
-  std::string str(const char* key) const {
-    const json& v = at(key);
-    if (!v.is_string()) bad(key, "expected a string");
-    return v.get<std::string>();
-  }
-  int64_t i64(const char* key, int64_t lo = 0, int64_t hi = INT64_MAX) const {
-    const json& v = at(key);
-    if (!v.is_number_integer()) bad(key, "expected an integer");
-    int64_t x = v.is_number_unsigned() && v.get<uint64_t>() > static_cast<uint64_t>(INT64_MAX) ? -1 : v.get<int64_t>();
-    if (x < lo || x > hi) bad(key, "value " + v.dump() + " out of range");
-    return x;
-  }
-  double num(const char* key, double lo, double hi) const {
-    const json& v = at(key);
-    if (!v.is_number()) bad(key, "expected a number");
-    double x = v.get<double>();
-    if (!(x >= lo && x <= hi)) bad(key, "value " + v.dump() + " out of range");
-    return x;
-  }
-  bool boolean(const char* key) const {
-    const json& v = at(key);
-    if (!v.is_boolean()) bad(key, "expected true or false");
-    return v.get<bool>();
-  }
-  std::vector<std::string> strings(const char* key) const {
-    const json& v = at(key);
-    if (!v.is_array()) bad(key, "expected a list of strings");
-    std::vector<std::string> out;
-    for (const auto& e : v) {
-      if (!e.is_string()) bad(key, "expected a list of strings");
-      out.push_back(e.get<std::string>());
-    }
-    return out;
-  }
-  std::vector<double> numbers(const char* key) const {
-    const json& v = at(key);
-    if (!v.is_array()) bad(key, "expected a list of numbers");
-    std::vector<double> out;
-    for (const auto& e : v) {
-      if (!e.is_number()) bad(key, "expected a list of numbers");
-      out.push_back(e.get<double>());
-    }
-    return out;
-  }
-  Obj obj(const char* key) const {
-    const json& v = at(key);
-    if (!v.is_object()) bad(key, "expected an object");
-    return {v, where + "." + key};
-  }
-};
-
 bool plain_file_name(const std::string& f) {
   if (f.size() < 4 || f.size() > 255 || f.compare(f.size() - 3, 3, ".h5") != 0 || f[0] == '.') return false;
   for (char c : f)
@@ -220,7 +157,7 @@ bool hex64(const std::string& s) {
 
 }  // namespace
 
-CatalogIndex parse_catalog_index(const std::string& text, const std::string& where) {
+CatalogIndex parse_catalog_index(const std::string& text, const std::string& where, bool parents_elsewhere) {
   json root;
   try {
     root = json::parse(text);
@@ -274,7 +211,11 @@ CatalogIndex parse_catalog_index(const std::string& text, const std::string& whe
     v.where += " (" + rec.id + ")";
     if (rec.id.empty() || !ids.insert(rec.id).second) v.bad("id", "empty or duplicate id");
     const json& parent = v.at("parent");
-    if (i == 0) {
+    if (parents_elsewhere) {
+      if (!parent.is_string() || parent.get<std::string>().empty() || parent.get<std::string>() == rec.id)
+        v.bad("parent", "expected the id of another variant");
+      rec.parent = parent.get<std::string>();
+    } else if (i == 0) {
       if (!parent.is_null()) v.bad("parent", "the first variant (the base) has no parent");
     } else {
       if (!parent.is_string() || !ids.count(parent.get<std::string>()) || parent.get<std::string>() == rec.id)

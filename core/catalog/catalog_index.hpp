@@ -100,8 +100,9 @@ struct CatalogIndex {
 // (a plain "<name>.h5", no '/' or ".."), 64-hex-digit checksums. Files are not opened.
 // Throws Error(Catalog) naming the file, the variant and the key.
 CatalogIndex read_catalog_index(const std::string& dir);
-// Same, from text; `where` names it in messages.
-CatalogIndex parse_catalog_index(const std::string& text, const std::string& where);
+// Same, from text; `where` names it in messages. `parents_elsewhere`: the records are a part of
+// a catalog (a build job's), so each parent need only be another id (checked at the merge).
+CatalogIndex parse_catalog_index(const std::string& text, const std::string& where, bool parents_elsewhere = false);
 
 // Checks a variant file's SHA-256 against the index before anything opens it (accidental
 // damage: truncation, flipped bits), then reads and validates it (read_variant_file()).

@@ -24,6 +24,13 @@ inline const char* kCompileFooter =
 inline void check_compile_flags(const CompileOptions& opt) {
   if (opt.check && opt.profile_only) fail(ErrorClass::Usage, "--check and --profile-only: give one of them");
   if (opt.json && !opt.check && !opt.profile_only) fail(ErrorClass::Usage, "--json applies to --check and --profile-only only");
+  const bool jobs = !opt.plan_dir.empty() || !opt.merge_dir.empty();
+  if (jobs && (opt.check || opt.profile_only))
+    fail(ErrorClass::Usage, std::string(opt.check ? "--check" : "--profile-only") + " and " + (opt.merge_dir.empty() ? "--plan" : "--merge") +
+                                ": give one of them");
+  if (!opt.job.empty() && opt.plan_dir.empty()) fail(ErrorClass::Usage, "--job needs --plan DIR, the plan it belongs to");
+  if (!opt.merge_dir.empty() && !opt.plan_dir.empty())
+    fail(ErrorClass::Usage, "--merge DIR names the plan directory itself; drop --plan");
 }
 
 inline void add_compile_flags(CLI::App& app, CompileOptions& opt) {
@@ -44,6 +51,11 @@ inline void add_compile_flags(CLI::App& app, CompileOptions& opt) {
   app.add_option("--limit", opt.limit, "use at most N training and N validation examples")->check(at_least(1));
   app.add_flag("--force", opt.force, "rebuild even if the catalog is up to date with the schema and data");
   app.add_flag("--restart", opt.restart, "discard an interrupted build's checkpoint (DIR.partial) instead of resuming it");
+  app.add_option("--plan", opt.plan_dir,
+                 "split the build into jobs for many machines: train the base model and write DIR/plan.json (with --job: "
+                 "the plan directory the job builds into)");
+  app.add_option("--job", opt.job, "with --plan DIR: build job K of the plan, or jobs A-B, into DIR (a job already built is kept)");
+  app.add_option("--merge", opt.merge_dir, "check that every job of the plan in DIR finished and write the catalog (-o) atomically");
   app.add_option("--measure-seconds", opt.measure_seconds, "batch-1 timing per variant with the executor (0: do not measure)")
       ->check(number_in(0, 60));
   app.add_option("--device-profile", opt.device_profile, "energy model device profile: epyc-zen4-core or jetson-tk1-mcdnn")

@@ -19,6 +19,10 @@ struct CompileOptions {
   bool progress_bar = false;    // per-batch bar (the CLI enables it on a terminal)
   bool force = false;           // rebuild even when the catalog at out_dir is up to date
   bool restart = false;         // discard an interrupted build's checkpoint instead of resuming
+  // A build split into jobs (catalog/build_plan.hpp): --plan DIR trains the base model and
+  // writes the plan; with --job K (or A-B) builds those jobs into DIR; --merge DIR writes the
+  // catalog from a plan whose jobs all finished.
+  std::string plan_dir, job, merge_dir;
   // Executor measurement of every variant (executor/measure.hpp): seconds of batch-1 runs per
   // variant (0 = do not measure), and the device energy profile (executor/energy.hpp).
   double measure_seconds = 0.25;

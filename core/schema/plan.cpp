@@ -129,6 +129,7 @@ struct Node {
   PlanState state;
   std::vector<double> density;
   bool rank_from_weights = false;
+  size_t pos = 0;  // in the build list (0 = the base)
 };
 
 struct Walker {
@@ -136,7 +137,8 @@ struct Walker {
   const Schema& s;
   std::vector<PlannedVariant>* out;  // null: check only
   std::map<std::string, std::vector<std::string>> lineage;  // id -> transforms
-  std::map<std::string, bool> seen{{"base", true}};
+  std::map<std::string, size_t> seen{{"base", 0}};  // id -> position
+  size_t variants = 0;
 
   std::vector<std::string> transforms_of(const PlanState& p) { return p.id == "base" ? std::vector<std::string>{} : lineage[p.id]; }
 
@@ -151,13 +153,51 @@ struct Walker {
     return c;
   }
 
+  static PlanRecipe recipe(const PassStep& st, const std::string& layer, const std::string& level) {
+    PlanRecipe r;
+    r.pass = st.pass;
+    r.where = st.where;
+    if (st.pass == "quantize" || st.pass == "prune") r.layers = st.layers;
+    else r.layer = layer;
+    r.level = level;
+    r.finetune = st.finetune;
+    r.global = st.global;
+    return r;
+  }
+
   // Records the child (once per id, as the sweep builds it once) and applies the step's `then`.
-  void then(const PassStep& st, const Node& parent, const Node& c) {
-    if (out && !seen[c.state.id]) {
-      seen[c.state.id] = true;
-      out->push_back({c.state.id, parent.state.id, c.state.layers, c.density, c.rank_from_weights});
+  // `step_parent`: the node the step was applied to.
+  void then(const PassStep& st, const Node& step_parent, const Node& parent, Node c, PlanRecipe r) {
+    if (auto it = seen.find(c.state.id); it != seen.end()) {
+      c.pos = it->second;
+    } else if (out) {
+      PlannedVariant v;
+      v.id = c.state.id;
+      v.parent = parent.state.id;
+      v.layers = c.state.layers;
+      v.density = c.density;
+      v.rank_from_weights = c.rank_from_weights;
+      v.parent_pos = parent.pos;
+      v.step_parent_pos = step_parent.pos;
+      v.ordinal = ++variants;
+      v.recipe = std::move(r);
+      out->push_back(std::move(v));
+      c.pos = seen[c.state.id] = out->size();
+    } else {
+      seen[c.state.id] = 0;
     }
     for (const auto& t : st.then) apply(t, c);
+  }
+  // A level the build skips with a note.
+  void skipped(const Node& parent, PlanRecipe r) {
+    if (!out) return;
+    PlannedVariant v;
+    v.id = parent.state.id + " (" + r.pass + " " + r.layer + " " + r.level + ": skipped)";
+    v.parent = parent.state.id;
+    v.parent_pos = v.step_parent_pos = parent.pos;
+    v.recipe = std::move(r);
+    v.skip = true;
+    out->push_back(std::move(v));
   }
 
   void apply(const PassStep& st, const Node& pn) {
@@ -173,7 +213,7 @@ struct Walker {
           for (const auto& n : st.layers) what += (what.empty() ? " " : ",") + n;
           Node c = child(pn, specs, pn.density, "quant " + f + what + (st.finetune ? " ft" : ""));
           c.state.quantized = true;
-          then(st, pn, c);
+          then(st, pn, pn, c, recipe(st, "", f));
         }
       } else if (st.pass == "prune") {
         Node from = pn;
@@ -191,8 +231,8 @@ struct Walker {
           for (const auto& n : st.layers) what += (what.empty() ? "" : ",") + n;
           Node c = child(from, specs, density, "prune " + what + " " + pct + (st.global && idx.size() > 1 ? " global" : ""));
           c.state.masked = true;
-          then(st, from, c);
-          if (st.iterative) from = c;
+          then(st, pn, from, c, recipe(st, "", lv));
+          if (st.iterative) from = c, from.pos = seen.at(c.state.id);
         }
       } else if (st.pass == "svd") {
         for (const auto& layer : st.layers) {
@@ -208,14 +248,17 @@ struct Walker {
             int64_t k = r.kind == RankSpec::Kind::Fraction ? std::max<int64_t>(1, std::llround(r.value * static_cast<double>(full)))
                         : r.kind == RankSpec::Kind::Absolute ? std::min<int64_t>(static_cast<int64_t>(r.value), full)
                                                               : std::max<int64_t>(1, full / 4);  // depends on the weights
-            if (k * (m + n) >= m * n) continue;  // skipped with a note, as the sweep does
+            if (k * (m + n) >= m * n) {  // skipped with a note, as the sweep does
+              skipped(pn, recipe(st, layer, lv));
+              continue;
+            }
             auto specs = p.layers;
             specs[i].repr = "lowrank";
             specs[i].rank = k;
             // An energy rank's k comes from the trained weights: its planned id names the level.
             Node c = child(pn, specs, pn.density, "svd " + layer + " k=" + (energy ? lv : std::to_string(k)));
             c.rank_from_weights = c.rank_from_weights || energy;
-            then(st, pn, c);
+            then(st, pn, pn, c, recipe(st, layer, lv));
           }
         }
       } else if (st.pass == "narrow") {
@@ -226,11 +269,14 @@ struct Walker {
             KeepSpec ks;
             parse_keep(lv, &ks);
             int64_t keep = keep_count(ks, p.layers[i].out);
-            if (keep >= p.layers[i].out) continue;  // skipped with a note, as the sweep does
+            if (keep >= p.layers[i].out) {  // skipped with a note, as the sweep does
+              skipped(pn, recipe(st, layer, lv));
+              continue;
+            }
             auto specs = p.layers;
             specs[i].out = keep;
             reinfer_shapes(specs, s.input, "narrow " + layer);
-            then(st, pn, child(pn, specs, pn.density, "narrow " + layer + " " + std::to_string(keep)));
+            then(st, pn, pn, child(pn, specs, pn.density, "narrow " + layer + " " + std::to_string(keep)), recipe(st, layer, lv));
           }
         }
       } else if (st.pass == "remove") {
@@ -242,7 +288,7 @@ struct Walker {
           specs.erase(specs.begin() + static_cast<long>(i), specs.begin() + static_cast<long>(end));
           density.erase(density.begin() + static_cast<long>(i), density.begin() + static_cast<long>(end));
           reinfer_shapes(specs, s.input, "remove " + layer);
-          then(st, pn, child(pn, specs, density, "remove " + layer));
+          then(st, pn, pn, child(pn, specs, density, "remove " + layer), recipe(st, layer, ""));
         }
       }
     } catch (const Error& e) {
@@ -265,9 +311,16 @@ struct Walker {
 
 void check_plan(const Schema& schema) { Walker(schema).walk(schema.catalog.steps); }
 
-std::vector<PlannedVariant> plan_variants(const Schema& schema) {
+std::vector<PlannedVariant> plan_build(const Schema& schema) {
   std::vector<PlannedVariant> out;
   Walker(schema, &out).walk(schema.catalog.variants_given ? schema.catalog.steps : default_sweep(schema));
+  return out;
+}
+
+std::vector<PlannedVariant> plan_variants(const Schema& schema) {
+  std::vector<PlannedVariant> out;
+  for (auto& v : plan_build(schema))
+    if (!v.skip) out.push_back(std::move(v));
   return out;
 }
 

@@ -21,6 +21,17 @@ struct PlanState {
   bool masked = false;     // some weights pruned (a prune step ran)
 };
 
+// How the build makes a planned variant: one level of one catalog step applied to its parent.
+struct PlanRecipe {
+  std::string pass;                 // quantize | prune | svd | narrow | remove
+  std::string where;                // the step's file:line:col, for messages
+  std::vector<std::string> layers;  // quantize, prune: the step's layers (empty = all)
+  std::string layer;                // svd, narrow, remove: the one layer
+  std::string level;                // the format, sparsity, rank or keep as written; "" for remove
+  bool finetune = true;             // the step's `finetune`
+  bool global = false;              // prune: one threshold across the layers
+};
+
 // One variant a build will make, as the rules see it before any training.
 struct PlannedVariant {
   std::string id;
@@ -31,6 +42,15 @@ struct PlannedVariant {
   // ("svd-fc1-kenergy0.9") where the built one has the rank ("svd-fc1-k37"), the estimates
   // assume 1/4 of the full rank, and the build skips it when it would not be smaller.
   bool rank_from_weights = false;
+
+  // Where it sits in plan_build(): positions 1..N in build order, 0 = the base model.
+  size_t parent_pos = 0;       // the variant it is made from
+  size_t step_parent_pos = 0;  // the step's parent (for iterative pruning, not the previous level): seeds the pass
+  size_t ordinal = 0;          // 1-based among the variants (skipped levels have 0): seeds fine-tuning, numbers progress
+  PlanRecipe recipe;
+  // A level the rules show cannot make a smaller variant (an svd rank with k(m+n) >= mn, a
+  // narrow keeping every output): the build skips it with a note and it is not a variant.
+  bool skip = false;
 };
 
 // Each throws Error(Schema) saying why the pass cannot apply to `p`.
@@ -57,5 +77,11 @@ void check_plan(const Schema& schema);
 // none), in build order, each id once (a chain the sweep already built is reused, not rebuilt),
 // the base model not included. Throws as check_plan() does.
 std::vector<PlannedVariant> plan_variants(const Schema& schema);
+
+// What the build executes (compiler/sweep): every level of every step in build order, the
+// skipped ones included, each with its recipe and its parent's position. Position p is
+// element p - 1. Each built variant is a function of its parent, its recipe and its ordinal
+// alone, so any subset whose parents are available can be built anywhere (build jobs).
+std::vector<PlannedVariant> plan_build(const Schema& schema);
 
 }  // namespace mcdnn
