@@ -18,6 +18,7 @@ packages=(
   python3-onnx python3-opencv        # tools/mcdnn_export_onnx.py and its check in OpenCV DNN
   chromium fonts-dejavu-core         # the catalog report test (headless Chromium renders report.html)
   clang libclang-rt-14-dev           # tools/fuzz.sh (libFuzzer); tools/sanitize.sh uses g++'s ASan/UBSan
+  slurmctld slurmd slurm-client munge  # tools/slurm/: the local single-node Slurm the cluster-build test runs
 )
 
 missing=()

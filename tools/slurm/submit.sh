@@ -90,6 +90,7 @@ flag_value() {
     [[ ${flags[i]} == "$want" ]] && { echo "${flags[i + 1]:-}"; return; }
     [[ ${flags[i]} == "$want="* ]] && { echo "${flags[i]#*=}"; return; }
   done
+  return 0
 }
 device=$(flag_value --device)
 [[ -n $gpus ]] || { [[ $device == cuda ]] && gpus=1 || gpus=0; }
@@ -120,7 +121,7 @@ if ((!jobs_only)); then
   plan_cpus=${cpus:-$(flag_value --threads)}
   plan_cpus=${plan_cpus:-1}
   # The plan job submits the rest once the plan exists.
-  rest=("$0" --jobs-only --compiler "$compiler" --logs "$logs")
+  rest=("$here/$prog" --jobs-only --compiler "$compiler" --logs "$logs")
   [[ -n $sbatch_extra ]] && rest+=(--sbatch "$sbatch_extra")
   [[ -n $cpus ]] && rest+=(--cpus "$cpus")
   rest+=(--gpus "$gpus" "$schema" "$plan_dir" "$catalog" -- "${flags[@]}")
