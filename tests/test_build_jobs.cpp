@@ -21,12 +21,15 @@ using nlohmann::json;
 namespace {
 
 // Energy ranks (one of them may be skipped once the weights are known), a rank and a keep the
-// rules skip, iterative pruning with `then` chains and a three-deep chain.
+// rules skip, iterative pruning with `then` chains, a quantized parent read back from its file
+// (the int8 blobs once came back in another order and changed the child's bytes) and a
+// three-deep chain.
 const char* kCatalog =
     "catalog:\n"
     "  finetune: {examples: 200, epochs: 1, lr: 0.002}\n"
     "  variants:\n"
     "    - quantize: {formats: [int8, cb4]}\n"
+    "    - quantize: {layers: [conv1], formats: [int8], then: [{quantize: {layers: [fc1, fc2], formats: [cb4]}}]}\n"
     "    - svd: {layers: [fc1], ranks: [1/2, energy=0.5, energy=0.999, 0.99], then: [{quantize: {formats: [int8]}}]}\n"
     "    - prune: {layers: all, sparsity: [0.5, 0.8], iterative: true,\n"
     "              then: [{quantize: {formats: [cb2], finetune: true}}]}\n"

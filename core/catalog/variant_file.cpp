@@ -1,5 +1,7 @@
 #include "catalog/variant_file.hpp"
 
+#include <algorithm>
+
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -55,7 +57,12 @@ void write_tensor(hid_t g, const std::string& name, const EncodedTensor& e) {
   h5::attr(t.id(), "sparse", static_cast<int64_t>(e.sparse));
   h5::attr(t.id(), "shape", e.shape);
   h5::attr(t.id(), "entries", e.entries);
-  for (const auto& b : e.blobs) h5::write_typed(t.id(), b.name, {b.count()}, h5_type(b.type, false), h5_type(b.type, true), b.data.data());
+  // In name order: an encoding read back from a file lists its blobs in HDF5's (name) order, a
+  // fresh one in the encoder's; the same content must give the same bytes.
+  std::vector<const Blob*> blobs;
+  for (const auto& b : e.blobs) blobs.push_back(&b);
+  std::sort(blobs.begin(), blobs.end(), [](const Blob* a, const Blob* b) { return a->name < b->name; });
+  for (const Blob* b : blobs) h5::write_typed(t.id(), b->name, {b->count()}, h5_type(b->type, false), h5_type(b->type, true), b->data.data());
 }
 
 void write_layer(hid_t layers, size_t index, const LayerSpec& l, const std::vector<EncodedTensor>& tensors) {

@@ -17,7 +17,8 @@ namespace mcdnn {
 
 inline const char* kCompileFooter =
     "Exit codes: 0 success, 1 internal error, 2 bad flags, 3 schema error, 4 data error,\n"
-    "            5 output not writable or not safe to replace, 6 training diverged, 7 catalog unreadable,\n"
+    "            5 output not writable or not safe to replace, 6 training diverged,\n"
+    "            7 catalog unreadable (--merge: jobs unfinished or damaged),\n"
     "            130 interrupted (rerun the same command to resume).";
 
 // Flag combinations CLI11 cannot express; throws Error(Usage).
