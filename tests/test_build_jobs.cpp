@@ -102,7 +102,7 @@ TEST_CASE("split_jobs: waves in order, every position once, svd ranks of one lay
   CHECK_THROWS(parse_job_range("1-x", jobs.size()));
 }
 
-TEST_CASE("plan, jobs in any order within a wave, merge: the whole build's catalog; a killed job is rerun alone", "[jobs][cli]") {
+TEST_CASE("plan, jobs in any order within a wave, merge give the whole build's catalog, and a killed job is rerun alone", "[jobs][cli]") {
   Project p;
   std::string log;
   REQUIRE(p.run("--threads 1 -o whole", &log) == 0);
