@@ -1,5 +1,6 @@
 #include "build_jobs.hpp"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <sys/file.h>
 #include <unistd.h>
@@ -7,6 +8,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -36,12 +38,17 @@ double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::
 // An exclusive lock on DIR/name for as long as it lives; Error(Output) when another process holds it.
 class FileLock {
  public:
-  FileLock(const fs::path& file, const std::string& busy) {
+  // `shared`: readers of the plan (jobs, the merge) share it; --plan, which may rewrite or
+  // remove the plan's files, holds it alone.
+  FileLock(const fs::path& file, const std::string& busy, bool shared = false) {
     fd_ = ::open(file.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0644);
     if (fd_ < 0) fail(ErrorClass::Output, file.parent_path().string() + ": cannot create files there");
-    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+    if (::flock(fd_, (shared ? LOCK_SH : LOCK_EX) | LOCK_NB) != 0) {
+      const int err = errno;
       ::close(fd_);
-      fail(ErrorClass::Output, busy);
+      if (err == EWOULDBLOCK) fail(ErrorClass::Output, busy);
+      fail(ErrorClass::Output, file.parent_path().string() + ": file locking does not work there (" + std::strerror(err) +
+                                   "); build plans need a file system with flock(2) (on Lustre: mount with -o flock)");
     }
   }
   ~FileLock() { ::close(fd_); }
@@ -63,6 +70,10 @@ PlanFile read_matching_plan(const JobContext& c) {
   if (p.build_key != c.build_key)
     fail(ErrorClass::Usage, dir + "/plan.json was made from a different schema, data, --epochs/--limit or compiler than this command's (" +
                                 c.opt.schema_path + "); give the same ones, or make the plan again with --plan " + dir);
+  const auto jobs = split_jobs(plan_build(c.schema));
+  bool same = jobs.size() == p.jobs.size();
+  for (size_t i = 0; same && i < jobs.size(); ++i) same = jobs[i].positions == p.jobs[i].positions && jobs[i].ids == p.jobs[i].ids;
+  if (!same) fail(ErrorClass::Catalog, dir + "/plan.json: its jobs are not the schema's (the file was changed); make the plan again with --plan " + dir);
   return p;
 }
 
@@ -81,14 +92,28 @@ void verify_file(const fs::path& path, const VariantRecord& r) {
                                   ": the file was damaged or changed; rerun the job that built it");
 }
 
-// Finished jobs' results in DIR (those of this plan's build key), by job number.
-std::map<size_t, JobResult> finished_jobs(const std::string& dir, const PlanFile& plan) {
+// Finished jobs' results in DIR (those of this plan's build key), by job number. A job file
+// that is unreadable or does not fit its job fails when `strict` (the merge), else counts as
+// unfinished with a warning (a job rerun alone must not be blocked by another's damaged file).
+std::map<size_t, JobResult> finished_jobs(const std::string& dir, const PlanFile& plan, bool strict, std::ostream& log) {
   std::map<size_t, JobResult> out;
   for (const auto& j : plan.jobs) {
     const fs::path f = fs::path(dir) / job_file_name(j.number);
     if (!fs::exists(f)) continue;
-    JobResult r = read_job(f.string());
-    if (r.build_key == plan.build_key && r.job == j.number) out[j.number] = std::move(r);
+    try {
+      JobResult r = read_job(f.string());
+      if (r.build_key != plan.build_key || r.job != j.number) continue;
+      for (size_t i = 0; i < r.positions.size(); ++i) {
+        auto at = std::find(j.positions.begin(), j.positions.end(), r.positions[i]);
+        if (at == j.positions.end() || j.ids[static_cast<size_t>(at - j.positions.begin())] != r.planned[i])
+          fail(ErrorClass::Catalog, f.string() + ": records plan position " + std::to_string(r.positions[i]) + " (" + r.planned[i] +
+                                        "), which is not job " + std::to_string(j.number) + "'s; rerun the job");
+      }
+      out[j.number] = std::move(r);
+    } catch (const Error& e) {
+      if (strict) throw;
+      log << "  warning: " << e.what() << "; job " << j.number << " counts as unfinished\n";
+    }
   }
   return out;
 }
@@ -102,36 +127,39 @@ class JobStore : public VariantStore {
     for (const auto& [number, jr] : done) {
       for (size_t i = 0; i < jr.records.size(); ++i) {
         Known k{jr.records[i], jr.entries[i]};
-        by_id_[jr.planned[i]] = k;
-        by_id_[jr.records[i].id] = k;
+        by_id_[jr.planned[i]] = k;  // found by planned id (what the plan's parents name)
+        by_built_[jr.records[i].id] = k;
       }
       skipped_.insert(jr.skipped.begin(), jr.skipped.end());
     }
-    by_id_["base"] = {plan.base, plan.base_entry};
+    by_id_["base"] = by_built_["base"] = {plan.base, plan.base_entry};
   }
   const VariantRecord* done(const std::string& id) const override {
     auto it = by_id_.find(id);
     return it == by_id_.end() || id == "base" ? nullptr : &it->second.rec;
   }
-  void keep(VariantRecord&) override {}
+  void keep(VariantRecord& rec) override { entries_.push_back(known(rec.id).entry); }
   void save(const Variant& v, VariantRecord& rec, size_t shared) override {
+    // A new file (a new inode): a merged catalog may hold a hard link to the old one.
     const fs::path f = fs::path(dir_) / rec.file;
-    write_variant(f.string(), rec, info_, v);
-    rec.sha256 = sha256_file(f.string(), static_cast<int>(ErrorClass::Output));
+    fs::path tmp = f;
+    tmp += ".tmp-" + std::to_string(::getpid());
+    write_variant(tmp.string(), rec, info_, v);
+    rec.sha256 = sha256_file(tmp.string(), static_cast<int>(ErrorClass::Output));
+    std::error_code ec;
+    fs::rename(tmp, f, ec);
+    if (ec) fail(ErrorClass::Output, f.string() + ": cannot rename " + tmp.string() + " into place: " + ec.message());
     CheckpointEntry e{shared, unmasked_zeros(v)};
-    by_id_[rec.id] = {rec, e};
+    by_built_[rec.id] = {rec, e};
     entries_.push_back(e);
   }
   Variant load(const VariantRecord& rec) override {
-    const Known& k = by_id_.at(rec.id);
+    const Known& k = known(rec.id);
     const fs::path f = fs::path(dir_) / rec.file;
     verify_file(f, k.rec);
     return variant_from_file(read_variant_file(f.string()), k.entry.unmasked_zeros);
   }
-  size_t shared(const std::string& id) const override {
-    auto it = by_id_.find(id);
-    return it == by_id_.end() ? 0 : it->second.entry.shared;
-  }
+  size_t shared(const std::string& id) const override { return known(id).entry.shared; }
   bool skipped(const std::string& planned_id) const override { return skipped_.count(planned_id) > 0; }
   // The entries of the variants this job saved, in order.
   const std::vector<CheckpointEntry>& entries() const { return entries_; }
@@ -143,10 +171,21 @@ class JobStore : public VariantStore {
   };
   std::string dir_;
   InputInfo info_;
-  std::map<std::string, Known> by_id_;
+  // A record by built id (what records and files name).
+  const Known& known(const std::string& id) const {
+    if (auto it = by_built_.find(id); it != by_built_.end()) return it->second;
+    return by_id_.at(id);
+  }
+  std::map<std::string, Known> by_id_, by_built_;
   std::set<std::string> skipped_;
   std::vector<CheckpointEntry> entries_;
 };
+
+// plan.json while the base model trains: mcdnn's plan format, no jobs yet (read_plan() refuses it).
+std::string nlohmann_marker(const std::string& key) {
+  return std::string("{\"format\": \"") + kPlanFormat + "\", \"format_version\": 1, \"build_key\": \"" + key +
+         "\", \"state\": \"training the base model\"}\n";
+}
 
 // "3, 7, 9-12"
 std::string ranges(const std::vector<size_t>& v) {
@@ -178,16 +217,22 @@ int make_plan(const JobContext& c) {
   const std::string dir = c.opt.plan_dir;
   Schema& schema = c.schema;
   const std::vector<PlannedVariant> plan = plan_build(schema);
-  const bool kept = prepare_plan_dir(dir, c.build_key, c.opt.restart || c.opt.force);
-  FileLock lock(fs::path(dir) / ".lock", dir + ": another mcdnn-compile is making this plan now; wait for it");
+  const bool restart = c.opt.restart || c.opt.force;
+  prepare_plan_dir(dir, c.build_key, restart, /*clean=*/false);  // refuses a directory not ours, touching nothing
+  FileLock lock(fs::path(dir) / ".lock", dir + ": another mcdnn-compile is making this plan, or building or merging its jobs, now; wait for it");
+  const bool kept = prepare_plan_dir(dir, c.build_key, restart, /*clean=*/true);
   std::ostream& out = c.out;
   out << "mcdnn-compile " << kVersion << ": " << schema.name << " (" << c.opt.schema_path << "), build plan in " << dir << "\n";
+  const std::string device = c.device.is_cuda() ? "cuda" : "cpu";
 
   PlanFile pf;
   bool reuse = false;
   if (kept) {
     try {
       PlanFile old = read_plan(dir);
+      if (old.threads != c.threads || old.device != device)
+        fail(ErrorClass::Usage, "it was made with " + std::to_string(old.threads) + " thread(s) on " + old.device + ", this plan uses " +
+                                    std::to_string(c.threads) + " on " + device);
       verify_file(fs::path(dir) / "base.h5", old.base);
       pf.base = old.base;
       pf.base_entry = old.base_entry;
@@ -198,10 +243,13 @@ int make_plan(const JobContext& c) {
                     100 * pf.base.accuracy, pf.base.train_seconds);
       out << buf;
     } catch (const Error& e) {
-      out << "  the plan in " << dir << " is unusable (" << e.what() << "); training the base model again\n";
+      out << "  the plan in " << dir << " is not kept (" << e.what() << "); starting over\n";
+      prepare_plan_dir(dir, c.build_key, /*restart=*/true, /*clean=*/true);
     }
   }
   if (!reuse) {
+    // plan.json first, as the mark of a plan directory while the base model trains.
+    write_file_atomic(fs::path(dir) / "plan.json", nlohmann_marker(c.build_key));
     out << "  device " << c.device.str() << ", " << c.threads << " threads, LibTorch " << TORCH_VERSION << "\n";
     Dataset train_set, val_set;
     load_build_data(schema, &train_set, &val_set, out);
@@ -209,14 +257,17 @@ int make_plan(const JobContext& c) {
     VariantRecord rec;
     Variant base = train_base(schema, val_set, tr, va, c.device, c.opt, out, &rec);
     const fs::path f = fs::path(dir) / rec.file;
-    write_variant(f.string(), rec, input_info(schema), base);
-    rec.sha256 = sha256_file(f.string(), static_cast<int>(ErrorClass::Output));
+    fs::path tmp = f;
+    tmp += ".tmp-" + std::to_string(::getpid());
+    write_variant(tmp.string(), rec, input_info(schema), base);
+    rec.sha256 = sha256_file(tmp.string(), static_cast<int>(ErrorClass::Output));
+    fs::rename(tmp, f);  // a new inode: a merged catalog may hold a hard link to the old file
     pf.base = rec;
     pf.base_entry = CheckpointEntry{schema.layers.size(), {}};
   }
   pf.build_key = c.build_key;
   pf.threads = c.threads;
-  pf.device = c.device.is_cuda() ? "cuda" : "cpu";
+  pf.device = device;
   pf.positions = static_cast<int64_t>(plan.size());
   for (const auto& v : plan) pf.variants += !v.skip;
   pf.jobs = split_jobs(plan);
@@ -244,6 +295,8 @@ int make_plan(const JobContext& c) {
 int build_jobs(const JobContext& c) {
   const std::string dir = c.opt.plan_dir;
   Schema& schema = c.schema;
+  read_matching_plan(c);  // its errors first, then under the plan's lock (shared with other jobs):
+  FileLock plan_lock(fs::path(dir) / ".lock", dir + ": the plan is being made again now; wait for it, then rerun", /*shared=*/true);
   const PlanFile pf = read_matching_plan(c);
   const std::vector<size_t> numbers = parse_job_range(c.opt.job, pf.jobs.size());
   std::ostream& out = c.out;
@@ -260,7 +313,7 @@ int build_jobs(const JobContext& c) {
     const BuildJob& job = pf.jobs[k - 1];
     FileLock lock(fs::path(dir) / (".lock-job-" + std::to_string(k)),
                   dir + ": job " + std::to_string(k) + " is being built by another process now; wait for it");
-    auto done = finished_jobs(dir, pf);
+    auto done = finished_jobs(dir, pf, /*strict=*/false, out);
     if (done.count(k) && !c.opt.force) {
       bool intact = true;
       for (const auto& r : done[k].records) try {
@@ -274,6 +327,9 @@ int build_jobs(const JobContext& c) {
       }
     }
     done.erase(k);
+    // Until it completes, the job is unfinished for everyone (its dependents, the merge).
+    std::error_code ec;
+    fs::remove(fs::path(dir) / job_file_name(k), ec);
     std::vector<size_t> missing;
     for (size_t d : job.depends)
       if (!done.count(d)) missing.push_back(d);
@@ -323,9 +379,11 @@ int merge_jobs(const JobContext& c) {
   const auto t0 = Clock::now();
   const std::string dir = c.opt.merge_dir;
   Schema& schema = c.schema;
+  read_matching_plan(c);
+  FileLock plan_lock(fs::path(dir) / ".lock", dir + ": the plan is being made again now; wait for it, then merge", /*shared=*/true);
   const PlanFile pf = read_matching_plan(c);
   use_plan_input(schema, pf);
-  const auto done = finished_jobs(dir, pf);
+  const auto done = finished_jobs(dir, pf, /*strict=*/true, c.out);
   std::vector<size_t> missing;
   for (const auto& j : pf.jobs)
     if (!done.count(j.number)) missing.push_back(j.number);
@@ -338,11 +396,12 @@ int merge_jobs(const JobContext& c) {
     size_t pos;
     VariantRecord rec;
     CheckpointEntry entry;
+    size_t job;
   };
   std::vector<Item> items;
   std::vector<std::pair<size_t, std::string>> notes;
   for (const auto& [k, jr] : done) {
-    for (size_t i = 0; i < jr.records.size(); ++i) items.push_back({jr.positions[i], jr.records[i], jr.entries[i]});
+    for (size_t i = 0; i < jr.records.size(); ++i) items.push_back({jr.positions[i], jr.records[i], jr.entries[i], k});
     notes.insert(notes.end(), jr.notes.begin(), jr.notes.end());
   }
   std::sort(items.begin(), items.end(), [](const Item& a, const Item& b) { return a.pos < b.pos; });
@@ -361,21 +420,28 @@ int merge_jobs(const JobContext& c) {
   out << "mcdnn-compile " << kVersion << ": " << schema.name << ", merging " << pf.jobs.size() << " jobs of " << dir << " into " << out_dir << "\n";
   BuildDir build(out_dir, c.build_key, /*restart=*/true, out);
   std::vector<VariantRecord> records;
-  auto add = [&](VariantRecord r, const CheckpointEntry& e) {
+  auto add = [&](VariantRecord r, const CheckpointEntry& e, size_t job) {
     const fs::path from = fs::path(dir) / r.file;
-    verify_file(from, r);
+    try {
+      verify_file(from, r);
+    } catch (const Error& err) {
+      fail(ErrorClass::Catalog, std::string(err.what()) + (job ? " (job " + std::to_string(job) + ": --job " + std::to_string(job) + " --force)"
+                                                               : " (the base model: make the plan again)"));
+    }
     link_or_copy(from, build.file(r.file));
     build.commit(r, e, schema);
     records.push_back(r);
   };
-  add(pf.base, pf.base_entry);
-  for (const auto& it : items) add(it.rec, it.entry);
+  add(pf.base, pf.base_entry, 0);
+  for (const auto& it : items) add(it.rec, it.entry, it.job);
   std::optional<ExecutorInfo> executor;
   if (c.opt.measure_seconds > 0) executor = measure_variants(build, records, c.opt, out);
   mark_pareto(records);
   std::vector<std::string> note_text;
   for (const auto& n : notes) note_text.push_back(n.second);
-  build.finish(catalog_json(schema, records, c.build_key, note_text, executor ? &*executor : nullptr));
+  const std::string text = catalog_json(schema, records, c.build_key, note_text, executor ? &*executor : nullptr);
+  parse_catalog_index(text, out_dir + "/catalog.json (merged)");  // every parent before its child, ids unique
+  build.finish(text);
   out << "\nsummary: " << records.size() << " variants" << (c.opt.sort == "order" ? " in build order" : ", by " + c.opt.sort)
       << "; vs base = accuracy points, smaller / fewer / faster = base / variant\n"
       << format_variant_table(records, executor.has_value(), c.opt.sort);

@@ -56,10 +56,12 @@ int run(const CompileOptions& opt, std::ostream& out) {
                                 : default_threads(static_cast<double>(prof.flops) * static_cast<double>(schema.training.batch_size));
   bool adaptive = opt.threads == 0;
   // Build jobs fine-tune with the plan's thread count: the same count gives the same bits.
-  if (!opt.job.empty() && opt.threads == 0) threads = read_plan(opt.plan_dir).threads, adaptive = false;
+  if (!opt.job.empty() && opt.threads == 0 && std::filesystem::exists(std::filesystem::path(opt.plan_dir) / "plan.json"))
+    threads = read_plan(opt.plan_dir).threads, adaptive = false;
   use_thread_policy(threads, adaptive);
   tune_runtime();
-  torch::Device device = pick_device(opt.device);
+  // The merge only measures, with the executor on the CPU: it needs no GPU even when the jobs did.
+  torch::Device device = opt.merge_dir.empty() ? pick_device(opt.device) : torch::Device(torch::kCPU);
   const std::string key = build_key(schema);
   if (!opt.plan_dir.empty() || !opt.merge_dir.empty()) {
     install_interrupt_handlers();

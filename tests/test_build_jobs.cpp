@@ -93,7 +93,14 @@ TEST_CASE("split_jobs: waves in order, every position once, svd ranks of one lay
   for (size_t p = 1; p <= plan.size(); ++p)
     if (plan[p - 1].recipe.pass == "svd" && plan[p - 1].parent_pos == 0) svd_jobs.insert(job_of[p]);
   CHECK(svd_jobs.size() == 1);
-  CHECK(jobs[*svd_jobs.begin() - 1].positions.size() == 4);
+  size_t ranks = 0, energy_children = 0;
+  for (size_t p : jobs[*svd_jobs.begin() - 1].positions) {
+    ranks += plan[p - 1].parent_pos == 0;
+    // A child of an energy rank stays in its job (two energy levels may build one variant).
+    energy_children += plan[p - 1].parent_pos != 0 && plan[plan[p - 1].parent_pos - 1].rank_from_weights;
+  }
+  CHECK(ranks == 4);
+  CHECK(energy_children == 2);
   CHECK(jobs.back().wave == 3);  // narrow -> svd -> prune: the deepest chain
   CHECK(parse_job_range("2-4", jobs.size()) == std::vector<size_t>{2, 3, 4});
   CHECK_THROWS_WITH(parse_job_range("0", jobs.size()), Catch::Contains("expected a job number K or a range A-B"));
@@ -149,6 +156,7 @@ TEST_CASE("plan, jobs in any order within a wave, merge give the whole build's c
   {
     auto bytes = read_bytes(p.dir / ("plan/" + id + ".h5"));
     bytes[bytes.size() / 2] ^= 0x40;
+    fs::remove(p.dir / ("plan/" + id + ".h5"));  // a new file: the merged catalogs hold hard links to the old one
     write_bytes(p.dir / ("plan/" + id + ".h5"), bytes);
   }
   REQUIRE(p.run("--merge plan -o merged3", &log) == 7);
@@ -158,6 +166,20 @@ TEST_CASE("plan, jobs in any order within a wave, merge give the whole build's c
   CHECK(log.find("already built") == std::string::npos);
   REQUIRE(p.run("--merge plan -o merged3", &log) == 0);
   CHECK(without_timings(p.dir / "merged3/catalog.json") == whole);
+  // The rebuilt job wrote new files: the catalogs merged before (hard links) are intact.
+  for (const char* c : {"merged", "merged2"})
+    for (const auto& v : whole["variants"])
+      CHECK(read_bytes(p.dir / (std::string(c) + "/" + v["file"].get<std::string>())) ==
+            read_bytes(p.dir / ("whole/" + v["file"].get<std::string>())));
+
+  // A damaged job file does not block other jobs (it counts as unfinished); the merge refuses it.
+  write_bytes(p.dir / "plan/job-1.json", {'{', 'x'});
+  REQUIRE(p.run("--plan plan --job 2", &log) == 0);
+  CHECK(log.find("job 1 counts as unfinished") != std::string::npos);
+  CHECK(p.run("--merge plan -o merged4", &log) == 7);
+  REQUIRE(p.run("--plan plan --job 1", &log) == 0);
+  REQUIRE(p.run("--merge plan -o merged4", &log) == 0);
+  CHECK(without_timings(p.dir / "merged4/catalog.json") == whole);
 }
 
 TEST_CASE("build jobs: flags, a plan of another build, a directory that is not a plan", "[jobs][cli]") {
@@ -175,6 +197,11 @@ TEST_CASE("build jobs: flags, a plan of another build, a directory that is not a
   CHECK(p.run("--plan mine", &log) == 5);
   CHECK(log.find("holds 'notes.txt', which is not part of an mcdnn build plan") != std::string::npos);
   CHECK(read_bytes(p.dir / "mine/notes.txt") == std::vector<uint8_t>{'h', 'i'});
+  // A base.h5 without plan.json could be anyone's.
+  fs::create_directories(p.dir / "other");
+  write_bytes(p.dir / "other/base.h5", {1, 2, 3});
+  CHECK(p.run("--plan other", &log) == 5);
+  CHECK(read_bytes(p.dir / "other/base.h5") == std::vector<uint8_t>{1, 2, 3});
   // A plan made with other flags (the build key differs): jobs and merge refuse it.
   REQUIRE(p.run("--threads 1 --plan plan --epochs 1", &log) == 0);
   CHECK(p.run("--plan plan --job 1", &log) == 2);
@@ -188,4 +215,7 @@ TEST_CASE("build jobs: flags, a plan of another build, a directory that is not a
   CHECK(log.find("base model: taken from the plan") != std::string::npos);
   REQUIRE(p.run("--threads 1 --plan plan", &log) == 0);
   CHECK(log.find("training 2 epochs") != std::string::npos);
+  // Another thread count would build other bits: the plan starts over.
+  REQUIRE(p.run("--threads 2 --plan plan", &log) == 0);
+  CHECK(log.find("made with 1 thread(s) on cpu, this plan uses 2 on cpu); starting over") != std::string::npos);
 }

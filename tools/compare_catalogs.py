@@ -26,9 +26,14 @@ def load(d):
         with open(path, encoding="utf-8") as f:
             c = json.load(f)
     except (OSError, ValueError) as e:
-        sys.exit(f"error: {path}: {e}")
-    if not isinstance(c, dict) or c.get("format") != "mcdnn-catalog":
-        sys.exit(f"error: {path}: not an mcdnn catalog")
+        print(f"error: {path}: {e}", file=sys.stderr)
+        sys.exit(2)
+    ok = isinstance(c, dict) and c.get("format") == "mcdnn-catalog" and isinstance(c.get("variants"), list)
+    ok = ok and all(isinstance(v, dict) and isinstance(v.get("id"), str) and isinstance(v.get("file"), str)
+                    and isinstance(v.get("sha256"), str) for v in c["variants"])
+    if not ok:
+        print(f"error: {path}: not an mcdnn catalog (format, variants with id, file and sha256)", file=sys.stderr)
+        sys.exit(2)
     return c
 
 

@@ -55,10 +55,15 @@ class Runner {
     for (size_t i = 0; i < todo.size(); ++i) {
       const size_t q = todo[i];
       build_one(q);
-      // A decomposition is kept only while the next level needs it (it may be large).
-      const PlannedVariant* next = i + 1 < todo.size() ? &plan_[todo[i + 1] - 1] : nullptr;
-      if (!next || next->recipe.pass != "svd" || at(next->parent_pos) != svd_pos_ || !svd_ || next->recipe.layer != svd_->layer)
-        svd_.reset();
+      // A decomposition is kept only while a later level of this run needs it (it may be large).
+      if (svd_) {
+        bool needed = false;
+        for (size_t j = i + 1; j < todo.size() && !needed; ++j) {
+          const PlannedVariant& later = plan_[todo[j] - 1];
+          needed = later.recipe.pass == "svd" && !later.skip && later.parent_pos == svd_parent_ && later.recipe.layer == svd_->layer;
+        }
+        if (!needed) svd_.reset();
+      }
       const size_t p = at(plan_[q - 1].parent_pos);
       if (p != 0 && last_use_[plan_[q - 1].parent_pos] == q) vars_[p].reset();
       if (state_[q] == State::Built && last_use_[q] <= q && alias_[q] == q) vars_[q].reset();
@@ -124,13 +129,14 @@ class Runner {
   }
 
   // The decomposition of `layer` in variant p, shared by every rank of that layer.
-  const LayerSvd& svd_of(size_t p, const std::string& layer, const std::string& where, Clock::duration* share) {
+  const LayerSvd& svd_of(size_t p, size_t parent_pos, const std::string& layer, const std::string& where, Clock::duration* share) {
     if (!svd_ || svd_pos_ != p || svd_->layer != layer) {
       svd_.reset();
       auto t = Clock::now();
       svd_ = std::make_unique<LayerSvd>(layer_svd(get(p), layer));
       svd_time_ = Clock::now() - t;
       svd_pos_ = p;
+      svd_parent_ = parent_pos;
       svd_users_ = 0;
       for (const auto& v : plan_)
         svd_users_ += at(v.parent_pos) == p && v.recipe.pass == "svd" && v.recipe.layer == layer && v.recipe.where == where;
@@ -147,8 +153,15 @@ class Runner {
     if (state_[at(e.parent_pos)] == State::Skipped) return skip(q, "");  // its parent was skipped: so is it
     const size_t parent = at(e.parent_pos);
     const std::string pid = recs_[at(e.step_parent_pos)]->id;
-    if (!e.skip && !e.rank_from_weights)
+    if (!e.skip && !e.rank_from_weights) {
+      // An earlier level built this very variant (an svd energy level chose this rank): it
+      // stands for both, as when the pass runs and add() finds the id taken.
+      if (auto it = built_ids_.find(e.id); it != built_ids_.end()) {
+        alias_[q] = it->second;
+        return;
+      }
       if (const VariantRecord* done = store_.done(e.id)) return resumed(q, *done);
+    }
     auto context = [&](const std::string& what) { return r.where + ": " + r.pass + " on " + pid + ": " + what; };
     // Every pass starts from a seeded RNG and a clock that includes the pass itself.
     auto begin = [&](const std::string& what) {
@@ -170,7 +183,7 @@ class Runner {
         std::string note;
         const LayerSvd* svd = nullptr;
         Clock::duration share{};
-        if (!e.skip) svd = &svd_of(parent, r.layer, r.where, &share);  // a skipped rank needs no decomposition
+        if (!e.skip) svd = &svd_of(parent, e.parent_pos, r.layer, r.where, &share);  // a skipped rank needs no decomposition
         auto t0 = begin(r.layer + "|" + r.level) - share;
         auto c = factorize_svd(get(parent), r.layer, rank, &note, svd);
         if (c)
@@ -274,7 +287,7 @@ class Runner {
   std::vector<size_t> last_use_;
   std::map<std::string, size_t> built_ids_;
   std::unique_ptr<LayerSvd> svd_;
-  size_t svd_pos_ = 0, svd_users_ = 0;
+  size_t svd_pos_ = 0, svd_parent_ = 0, svd_users_ = 0;
   Clock::duration svd_time_{};
 };
 }  // namespace

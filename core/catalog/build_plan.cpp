@@ -32,6 +32,10 @@ std::vector<BuildJob> split_jobs(const std::vector<PlannedVariant>& plan) {
     const auto svd_key = std::make_tuple(e.parent_pos, e.recipe.where, e.recipe.layer);
     if (e.recipe.pass == "svd")
       if (auto it = svd_group.find(svd_key); it != svd_group.end()) g = it->second;
+    // A level whose rank comes from the trained weights may turn out to be the same variant as
+    // a sibling (two energy levels choosing one rank): it and everything derived from it stay
+    // in its parent's job, where the build resolves such aliases.
+    if (g == SIZE_MAX && e.parent_pos != 0 && plan[e.parent_pos - 1].rank_from_weights) g = group_of[e.parent_pos];
     if (g == SIZE_MAX && e.skip)
       if (auto it = step_group.find({e.parent_pos, e.recipe.where}); it != step_group.end()) g = it->second;
     if (g == SIZE_MAX) {
@@ -289,7 +293,7 @@ bool ours_name(const std::string& n) {
 
 }  // namespace
 
-bool prepare_plan_dir(const std::string& dir, const std::string& build_key, bool restart) {
+bool prepare_plan_dir(const std::string& dir, const std::string& build_key, bool restart, bool clean) {
   std::error_code ec;
   const fs::path d(dir);
   auto st = fs::symlink_status(d, ec);
@@ -323,14 +327,16 @@ bool prepare_plan_dir(const std::string& dir, const std::string& build_key, bool
       fail(ErrorClass::Output, (d / "plan.json").string() + ": is not an mcdnn build plan; choose another directory");
     }
   } else {
-    // A plan killed before writing plan.json leaves only locks, temporaries and base.h5.
+    // plan.json is written first (a marker while the base model trains): without it there may
+    // be only locks and temporaries.
     for (const auto& f : files) {
       const std::string n = f.filename().string();
-      if (n.rfind(".lock", 0) != 0 && n != "base.h5" && n.find(".tmp-") == std::string::npos)
+      if (n.rfind(".lock", 0) != 0 && n.find(".tmp-") == std::string::npos)
         fail(ErrorClass::Output, dir + ": holds '" + n + "' but no plan.json, so it was not made by mcdnn-compile --plan; choose another directory");
     }
   }
   if (has_plan && key == build_key && !restart) return true;
+  if (!clean) return false;
   for (const auto& f : files)
     if (f.filename().string().rfind(".lock", 0) != 0) fs::remove(f, ec);
   return false;

@@ -71,9 +71,10 @@ std::string job_file_name(size_t job);
 
 // Makes DIR a plan directory: absent or empty (created), or one mcdnn made (its plan.json has
 // mcdnn's plan format; it holds only plan.json, base.h5, job-K.json, variant files, locks and
-// temporaries). A plan of another build key, or any with `restart`, has its files removed.
-// Anything else: Error(Output), touching nothing. Returns true when DIR holds a plan of
-// `build_key` that is kept.
-bool prepare_plan_dir(const std::string& dir, const std::string& build_key, bool restart);
+// temporaries; without plan.json only locks and temporaries). Anything else: Error(Output),
+// touching nothing. Returns true when DIR holds a plan of `build_key` and not `restart`;
+// otherwise, when `clean`, removes the plan's files (never the locks). Call it once to check,
+// then again with `clean` while holding DIR/.lock.
+bool prepare_plan_dir(const std::string& dir, const std::string& build_key, bool restart, bool clean);
 
 }  // namespace mcdnn

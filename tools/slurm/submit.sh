@@ -36,7 +36,7 @@ set -euo pipefail
 
 prog=${0##*/}
 die() { printf '%s: error: %s\n' "$prog" "$*" >&2; exit 2; }
-usage() { sed -n '4p' "$0" | sed 's/^# */usage: /' >&2; exit 2; }
+usage() { sed -n '5p' "$0" | sed 's/^# */usage: /' >&2; exit 2; }
 
 here=$(cd "$(dirname "$0")" && pwd)
 compiler="" sbatch_extra="" cpus="" gpus="" logs="" jobs_only=0 print=0
@@ -63,10 +63,12 @@ if (($#)); then
   shift
 fi
 flags=("$@")
-for f in "${flags[@]}"; do
+for f in ${flags[@]+"${flags[@]}"}; do
   case $f in
     --plan|--plan=*|--job|--job=*|--merge|--merge=*|-o|--output|--output=*)
       die "$f: submit.sh sets --plan, --job, --merge and -o itself" ;;
+    --force|--restart)
+      die "$f: would make every job start the plan over; remove PLAN_DIR yourself to start over" ;;
   esac
 done
 [[ $cpus == "" || $cpus =~ ^[1-9][0-9]*$ ]] || die "--cpus $cpus: expected a positive integer"
@@ -102,7 +104,7 @@ submit() {
   local args=()
   while [[ $1 != -- ]]; do args+=("$1"); shift; done
   shift
-  local cmd=(sbatch --parsable --job-name="$name" --output="$logs/$name-%A_%a.out" "${args[@]}")
+  local cmd=(sbatch --parsable --job-name="$name" --output="$logs/$name-%A_%a.out" ${args[@]+"${args[@]}"})
   # shellcheck disable=SC2206
   [[ -n $sbatch_extra ]] && cmd+=($sbatch_extra)
   cmd+=(--wrap "$(q "$@")")
@@ -124,9 +126,9 @@ if ((!jobs_only)); then
   rest=("$here/$prog" --jobs-only --compiler "$compiler" --logs "$logs")
   [[ -n $sbatch_extra ]] && rest+=(--sbatch "$sbatch_extra")
   [[ -n $cpus ]] && rest+=(--cpus "$cpus")
-  rest+=(--gpus "$gpus" "$schema" "$plan_dir" "$catalog" -- "${flags[@]}")
-  id=$(submit mcdnn-plan --cpus-per-task="$plan_cpus" "${gres[@]}" -- \
-    bash -c "$(q "$compiler" "$schema" --plan "$plan_dir" "${flags[@]}") && $(q "${rest[@]}")")
+  rest+=(--gpus "$gpus" "$schema" "$plan_dir" "$catalog" -- ${flags[@]+"${flags[@]}"})
+  id=$(submit mcdnn-plan --cpus-per-task="$plan_cpus" ${gres[@]+"${gres[@]}"} -- \
+    bash -c "$(q "$compiler" "$schema" --plan "$plan_dir" ${flags[@]+"${flags[@]}"}) && $(q "${rest[@]}")")
   echo "$id plan: $compiler $schema --plan $plan_dir (then submits the waves and the merge)"
   echo "$id"
   exit 0
@@ -145,13 +147,13 @@ for w in $waves; do
   range=${w#*:}
   dep=()
   ((${#deps[@]})) && dep=(--dependency="afterok:$(IFS=:; echo "${deps[*]}")")
-  id=$(submit "mcdnn-wave${w%%:*}" --array="$range" --cpus-per-task="$job_cpus" "${gres[@]}" "${dep[@]}" -- \
-    bash -c "$(q "$compiler" "$schema" --plan "$plan_dir") --job \$SLURM_ARRAY_TASK_ID $(q "${flags[@]}")")
+  id=$(submit "mcdnn-wave${w%%:*}" --array="$range" --cpus-per-task="$job_cpus" ${gres[@]+"${gres[@]}"} ${dep[@]+"${dep[@]}"} -- \
+    bash -c "$(q "$compiler" "$schema" --plan "$plan_dir") --job \$SLURM_ARRAY_TASK_ID $(q ${flags[@]+"${flags[@]}"})")
   echo "$id wave ${w%%:*}: jobs $range"
   deps+=("$id")
 done
 dep=()
 ((${#deps[@]})) && dep=(--dependency="afterok:$(IFS=:; echo "${deps[*]}")")
-id=$(submit mcdnn-merge --cpus-per-task=1 "${dep[@]}" -- "$compiler" "$schema" --merge "$plan_dir" -o "$catalog" "${flags[@]}")
+id=$(submit mcdnn-merge --cpus-per-task=1 ${dep[@]+"${dep[@]}"} -- "$compiler" "$schema" --merge "$plan_dir" -o "$catalog" ${flags[@]+"${flags[@]}"})
 echo "$id merge: $catalog"
 echo "$id"
