@@ -1,5 +1,7 @@
 #include "fixtures.hpp"
 
+#include "util/fs.hpp"
+
 #include <stdlib.h>
 #include <sys/wait.h>
 #include <zlib.h>
@@ -146,6 +148,15 @@ std::vector<float> random_weights(int64_t n, double sparsity, uint32_t seed) {
   std::vector<float> w(static_cast<size_t>(n));
   for (auto& x : w) x = u(rng) < sparsity ? 0.f : g(rng);
   return w;
+}
+
+nlohmann::json without_timings(const std::string& path) {
+  nlohmann::json j = nlohmann::json::parse(mcdnn::read_file(path, 1));
+  for (auto& v : j["variants"])
+    for (const char* k : {"train_seconds", "build_seconds", "eval_images_per_s", "measured", "pareto_latency",
+                          "pareto_energy", "knee_latency", "knee_energy"})
+      v.erase(k);
+  return j;
 }
 
 }  // namespace mcdnn::test

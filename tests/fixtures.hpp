@@ -2,6 +2,7 @@
 #pragma once
 #include <cstdint>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -56,6 +57,10 @@ int compile_every_form(const TempDir& dir, uint32_t seed, std::string* log);
 
 // n seeded normal(0, 0.1) weights, a `sparsity` fraction of them exactly 0.
 std::vector<float> random_weights(int64_t n, double sparsity, uint32_t seed);
+
+// DIR/catalog.json (given as its path) without the fields that measure time: what must be equal
+// between two builds of one catalog (resumed, split into jobs, or whole).
+nlohmann::json without_timings(const std::string& path);
 
 // Runs a shell command; returns its exit status and stdout+stderr.
 int run_command(const std::string& cmd, std::string* output);

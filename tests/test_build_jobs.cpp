@@ -50,16 +50,6 @@ struct Project {
   PlanFile plan() const { return read_plan(dir / "plan"); }
 };
 
-// catalog.json without the fields that measure time.
-json without_timings(const std::string& path) {
-  json j = json::parse(read_file(path, 1));
-  for (auto& v : j["variants"])
-    for (const char* k : {"train_seconds", "build_seconds", "eval_images_per_s", "measured", "pareto_latency", "pareto_energy",
-                          "knee_latency", "knee_energy"})
-      v.erase(k);
-  return j;
-}
-
 }  // namespace
 
 TEST_CASE("split_jobs: waves in order, every position once, svd ranks of one layer together", "[jobs]") {

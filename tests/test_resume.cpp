@@ -65,16 +65,6 @@ struct Project {
   }
 };
 
-// catalog.json without the fields that measure time.
-json without_timings(const std::string& path) {
-  json j = json::parse(mcdnn::read_file(path, 1));
-  for (auto& v : j["variants"])
-    for (const char* k : {"train_seconds", "build_seconds", "eval_images_per_s", "measured", "pareto_latency",
-                          "pareto_energy", "knee_latency", "knee_energy"})
-      v.erase(k);
-  return j;
-}
-
 int wait_exit(pid_t pid) {
   int status = 0;
   waitpid(pid, &status, 0);
