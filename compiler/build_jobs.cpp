@@ -1,10 +1,5 @@
 #include "build_jobs.hpp"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <sys/file.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -23,6 +18,7 @@
 #include "sweep/sweep.hpp"
 #include "train/finetune.hpp"
 #include "util/error.hpp"
+#include "util/file_lock.hpp"
 #include "util/fs.hpp"
 #include "util/sha256.hpp"
 #include "version.hpp"
@@ -35,29 +31,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
-// An exclusive lock on DIR/name for as long as it lives; Error(Output) when another process holds it.
-class FileLock {
- public:
-  // `shared`: readers of the plan (jobs, the merge) share it; --plan, which may rewrite or
-  // remove the plan's files, holds it alone.
-  FileLock(const fs::path& file, const std::string& busy, bool shared = false) {
-    fd_ = ::open(file.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0644);
-    if (fd_ < 0) fail(ErrorClass::Output, file.parent_path().string() + ": cannot create files there");
-    if (::flock(fd_, (shared ? LOCK_SH : LOCK_EX) | LOCK_NB) != 0) {
-      const int err = errno;
-      ::close(fd_);
-      if (err == EWOULDBLOCK) fail(ErrorClass::Output, busy);
-      fail(ErrorClass::Output, file.parent_path().string() + ": file locking does not work there (" + std::strerror(err) +
-                                   "); build plans need a file system with flock(2) (on Lustre: mount with -o flock)");
-    }
-  }
-  ~FileLock() { ::close(fd_); }
-  FileLock(const FileLock&) = delete;
-  FileLock& operator=(const FileLock&) = delete;
-
- private:
-  int fd_ = -1;
-};
 
 std::string plan_dir_of(const JobContext& c) { return c.opt.merge_dir.empty() ? c.opt.plan_dir : c.opt.merge_dir; }
 

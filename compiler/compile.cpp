@@ -17,6 +17,7 @@
 #include "nn/net.hpp"
 #include "nn/variant.hpp"
 #include "measure_variants.hpp"
+#include "specialize/specialize_catalog.hpp"
 #include "sweep/sweep.hpp"
 #include "train/finetune.hpp"
 #include "profile/profile.hpp"
@@ -51,7 +52,10 @@ int run(const CompileOptions& opt, std::ostream& out) {
     fail(ErrorClass::Usage, "--sort " + opt.sort + " needs measured variants; drop --measure-seconds 0 or sort by accuracy, bytes or flops");
 
   std::string out_dir = opt.out_dir.empty() ? schema.name + "-catalog" : opt.out_dir;
-  if (opt.plan_dir.empty()) check_output_dir(out_dir);  // fail before training, not after
+  if (opt.plan_dir.empty() && opt.specialize_dir.empty()) check_output_dir(out_dir);
+  if ((!opt.plan_dir.empty() || !opt.merge_dir.empty()) && !schema.specialize.sets.empty())
+    fail(ErrorClass::Usage, "build plans do not make the schema's specialized variants yet: build the catalog whole, or merge "
+                            "it and add them with `mcdnn-compile SCHEMA --specialize CATALOG --classes ...`");  // fail before training, not after
   int threads = opt.threads > 0 ? opt.threads
                                 : default_threads(static_cast<double>(prof.flops) * static_cast<double>(schema.training.batch_size));
   bool adaptive = opt.threads == 0;
@@ -62,6 +66,10 @@ int run(const CompileOptions& opt, std::ostream& out) {
   tune_runtime();
   // The merge only measures, with the executor on the CPU: it needs no GPU even when the jobs did.
   torch::Device device = opt.merge_dir.empty() ? pick_device(opt.device) : torch::Device(torch::kCPU);
+  if (!opt.specialize_dir.empty()) {
+    install_interrupt_handlers();
+    return specialize_catalog(opt, schema, device, out);
+  }
   const std::string key = build_key(schema);
   if (!opt.plan_dir.empty() || !opt.merge_dir.empty()) {
     install_interrupt_handlers();
@@ -117,6 +125,7 @@ int run(const CompileOptions& opt, std::ostream& out) {
           << "; frozen N layers = a prefix served from cached activations\n";
     CheckpointStore store(build, schema);
     SweepResult sw = run_sweep(schema, base, rec, cache, store, out);
+    build_specialized(build, schema, base, sw.records, tr, va, out);
     std::optional<ExecutorInfo> executor;
     if (opt.measure_seconds > 0) executor = measure_variants(build, sw.records, opt, out);
     mark_pareto(sw.records);

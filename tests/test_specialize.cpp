@@ -1,7 +1,12 @@
 // Specialization (compiler/specialize): a head retargeted to n classes + "other" on
 // pre-forwarded features learns a separable toy set, equals retargeting without pre-forwarding,
 // keeps the frozen layers and their stored form, and refuses bad class lists.
+#include <filesystem>
+#include <sstream>
+
+#include "catalog/catalog.hpp"
 #include "catch.hpp"
+#include "compile.hpp"
 #include "data/dataset.hpp"
 #include "fixtures.hpp"
 #include "nn/net.hpp"
@@ -60,7 +65,10 @@ TEST_CASE("specialize: a head for 2 classes + other learns the separable set, pr
   for (size_t i = 0; i < 8; ++i)
     for (size_t k = 0; k < r.variant.net->tensors(i).size(); ++k)
       CHECK(torch::equal(r.variant.net->tensors(i)[k], t.v.net->tensors(i)[k]));
-  CHECK(r.variant.transforms.back() == "specialize 2,0 +other");
+  CHECK(r.variant.transforms.back() == "specialize 2,0");
+  CHECK(r.variant.id == "specialize-2_0");
+  CHECK(r.in_set_other >= 0);
+  CHECK(r.in_set_other <= 1 - r.in_set_accuracy + 1e-9);
   // The network predicts what the scores say: class-2 images map to output 0.
   auto pred = predict(r.variant.net, t.va.x).argmax(1);
   auto want = specialized_labels(t.va.y, spec.classes);
@@ -116,4 +124,149 @@ TEST_CASE("specialize: retraining two layers, quantized frozen layers, labels an
   usage({4}, "class 4 is not a class of the model (0..3)");
   usage({0, 1, 2, 3}, "leaves nothing for \"other\"");
   CHECK_THROWS_WITH(PreForwarded(t.v, 4, t.tr, t.va), Catch::Contains("the network has 3"));
+}
+
+// ---- specialized variants in catalogs: the schema section, the build, --specialize ----
+
+namespace {
+
+const char* kSpecializeSection =
+    "catalog:\n"
+    "  variants:\n"
+    "    - quantize: {formats: [int8]}\n"
+    "specialize:\n"
+    "  variants: [base, quant-int8]\n"
+    "  epochs: 10\n"
+    "  lr: 0.01\n"
+    "  sets: [[2, 0], ['3']]\n";
+
+Schema tiny_with(const TempDir& d, const std::string& section) {
+  return parse_schema_string(tiny_schema(d.path().string(), 4, 3) + section, "s.yaml", "");
+}
+
+std::string schema_error(const TempDir& d, const std::string& section) {
+  try {
+    tiny_with(d, section);
+  } catch (const Error& e) {
+    CHECK(e.cls() == ErrorClass::Schema);
+    return e.what();
+  }
+  return "accepted";
+}
+
+int specialize_cli(const TempDir& d, const std::string& classes, const std::string& variants, std::string* log,
+                   const std::string& schema = "s.yaml") {
+  CompileOptions opt;
+  opt.schema_path = d / schema;
+  opt.specialize_dir = d / "cat";
+  opt.classes = classes;
+  opt.specialize_variants = variants;
+  opt.threads = 1;
+  opt.measure_seconds = 0.01;
+  std::ostringstream out, err;
+  int rc = compile(opt, out, err);
+  *log = out.str() + err.str();
+  return rc;
+}
+
+}  // namespace
+
+TEST_CASE("specialize: the schema section is validated before any data is read", "[specialize][schema]") {
+  TempDir d;
+  Schema s = tiny_with(d, kSpecializeSection);
+  REQUIRE(s.specialize.sets.size() == 2);
+  CHECK(s.specialize.sets[0].classes == std::vector<int64_t>{2, 0});
+  CHECK(s.specialize.sets[1].classes == std::vector<int64_t>{3});
+  CHECK(s.specialize.variants == std::vector<std::string>{"base", "quant-int8"});
+  CHECK(s.specialize.epochs == 10);
+  CHECK(s.specialize.retrain_layers == 1);
+  // Names resolve too.
+  std::string named = tiny_schema(d.path().string(), 4, 3);
+  named.replace(named.find("classes: 4"), 10, "classes: {names: [up-left, up-right, down-left, down-right]}");
+  Schema n = parse_schema_string(named + "specialize: {sets: [[down-right, up-left]]}\n", "n.yaml", "");
+  CHECK(n.specialize.sets[0].classes == std::vector<int64_t>{3, 0});
+  CHECK(n.specialize.variants == std::vector<std::string>{"base"});
+  std::string why;
+  CHECK(class_index(n, "down-rigth", &why) == -1);
+  CHECK_THAT(why, Catch::Contains("did you mean 'down-right'"));
+
+  CHECK_THAT(schema_error(d, "specialize: {sets: [[0, 7]]}\n"), Catch::Contains("specialize.sets[0][1]: '7' is not a class of tiny"));
+  CHECK_THAT(schema_error(d, "specialize: {sets: [[0, 0]]}\n"), Catch::Contains("listed twice"));
+  CHECK_THAT(schema_error(d, "specialize: {sets: [[0, 1, 2, 3]]}\n"), Catch::Contains("nothing is left for \"other\""));
+  CHECK_THAT(schema_error(d, "specialize: {sets: []}\n"), Catch::Contains("a non-empty list of class sets"));
+  CHECK_THAT(schema_error(d, "specialize: {sets: [[0]], variants: [quant]}\n"), Catch::Contains("'quant' is not a variant this catalog builds"));
+  CHECK_THAT(schema_error(d, "specialize: {sets: [[0]], retrain_layers: 4}\n"), Catch::Contains("has only 3 weight layers"));
+  CHECK_THAT(schema_error(d, "specialize: {sets: [[0]], epoch: 3}\n"), Catch::Contains("unknown key 'epoch'"));
+  CHECK_THAT(schema_error(d, "catalog: {variants: [{svd: {layers: [fc2], ranks: [2]}}]}\n"
+                             "specialize: {sets: [[0]], variants: [svd-fc2-k2]}\n"),
+             Catch::Contains("low-rank and cannot be retrained"));
+}
+
+TEST_CASE("specialize: a build makes the schema's specialized variants, --specialize adds more", "[specialize][cli]") {
+  TempDir d;
+  write_synthetic_idx(make_synthetic(400, 12, 4, 91), d / "train");
+  write_synthetic_idx(make_synthetic(200, 12, 4, 92), d / "val");
+  std::string log;
+  REQUIRE(compile_tiny(d, kSpecializeSection, 3, &log) == 0);
+  CatalogIndex c = read_catalog_index(d / "cat");
+  CHECK(c.format_version == kCatalogVersion);
+  REQUIRE(c.records.size() == 6);  // base, quant-int8, 2 sets x 2 variants
+  const VariantRecord* s = c.find("specialize-2_0");
+  REQUIRE(s);
+  CHECK(s->parent == "base");
+  CHECK(s->specialized.present);
+  CHECK(s->specialized.classes == std::vector<int64_t>{2, 0});
+  CHECK(s->specialized.in_set_accuracy >= 0.95);
+  CHECK(s->specialized.other_recall >= 0.9);
+  CHECK(s->specialized.source_in_set_accuracy > 0.5);
+  CHECK(s->measured.present);
+  CHECK_FALSE(s->pareto_bytes);
+  CHECK_FALSE(s->knee_energy);
+  const VariantRecord* q = c.find("quant-int8+specialize-3");
+  REQUIRE(q);
+  CHECK(q->parent == "quant-int8");
+  CHECK(q->specialized.classes == std::vector<int64_t>{3});
+  CHECK_FALSE(c.find("base")->specialized.present);
+  // The file: 3 outputs, its own classes; the frozen layers as stored in the source.
+  VariantFile f = load_variant(c, *s);
+  CHECK(f.input.num_classes == 3);
+  CHECK(f.layers.back().out == 3);
+  VariantFile fq = load_variant(c, *q);
+  CHECK(fq.layers.front().storage == "int8");
+  CHECK(fq.layers.back().storage == "f32");
+  CHECK_THAT(log, Catch::Contains("specializing 2 variant(s) to 2 class set(s)"));
+
+  // On demand: another class set for the quantized variant, into the catalog in place.
+  const auto base_sha = c.find("base")->sha256;
+  int rc = specialize_cli(d, "1,3", "quant-int8", &log);
+  INFO(log);
+  REQUIRE(rc == 0);
+  CatalogIndex c2 = read_catalog_index(d / "cat");
+  REQUIRE(c2.records.size() == 7);
+  const VariantRecord* n = c2.find("quant-int8+specialize-1_3");
+  REQUIRE(n);
+  CHECK(n->specialized.in_set_accuracy >= 0.9);
+  CHECK(n->measured.present);
+  CHECK(c2.find("base")->sha256 == base_sha);
+  for (const auto& r : c2.records) CHECK_NOTHROW(verify_checksum(c2, r));
+  // Again: the same id is replaced, not added.
+  REQUIRE(specialize_cli(d, "1,3", "quant-int8", &log) == 0);
+  CHECK(read_catalog_index(d / "cat").records.size() == 7);
+
+  // Errors: nothing written, nothing left behind.
+  const auto before = read_bytes(d / "cat/catalog.json");
+  CHECK(specialize_cli(d, "1,9", "", &log) == 2);
+  CHECK_THAT(log, Catch::Contains("--classes: '9' is not a class of tiny"));
+  CHECK(specialize_cli(d, "0,1,2,3", "", &log) == 2);
+  CHECK(specialize_cli(d, "1", "quant-int9", &log) == 2);
+  CHECK_THAT(log, Catch::Contains("did you mean 'quant-int8'"));
+  CHECK(specialize_cli(d, "1", "specialize-2_0", &log) == 2);
+  CHECK_THAT(log, Catch::Contains("is itself specialized"));
+  std::string other = tiny_schema(d.path().string(), 4, 5);  // another schema text
+  write_bytes(d / "o.yaml", std::vector<uint8_t>(other.begin(), other.end()));
+  CHECK(specialize_cli(d, "1", "", &log, "o.yaml") == 7);
+  CHECK_THAT(log, Catch::Contains("pass the schema the catalog was built from"));
+  CHECK(read_bytes(d / "cat/catalog.json") == before);
+  for (const auto& e : std::filesystem::directory_iterator(d / "cat"))
+    CHECK(e.path().filename().string().find(".tmp-") == std::string::npos);
 }

@@ -71,7 +71,7 @@ def load_catalog(catalog_dir):
             raise CatalogError(f"{path}: {what}")
 
     need(isinstance(catalog, dict) and catalog.get("format") == "mcdnn-catalog" and
-         catalog.get("format_version") in (2, 3), "not an mcdnn catalog of format version 2 or 3")
+         catalog.get("format_version") in (2, 3, 4), "not an mcdnn catalog of format version 2, 3 or 4")
     inp, classes, variants = catalog.get("input"), catalog.get("classes"), catalog.get("variants")
     need(isinstance(inp, dict) and isinstance(inp.get("shape"), list) and len(inp["shape"]) == 3 and
          all(type(d) is int and d > 0 for d in inp["shape"]), "input.shape: expected [C, H, W], positive integers")
@@ -452,6 +452,19 @@ def run(argv):
     if not a.preprocessed:
         preprocess(x, catalog["input"]["mean"], catalog["input"]["std"])
     variant_path = os.path.join(a.catalog, entry["file"])
+    # A specialized variant's outputs: its kept classes in order, then "other" (labels mapped alike).
+    spec = entry.get("specialized")
+    names = catalog["classes"]["names"] or [str(i) for i in range(count)]
+    if spec is not None:
+        kept = spec.get("classes") if isinstance(spec, dict) else None
+        if not (isinstance(kept, list) and kept and all(type(c) is int and 0 <= c < count for c in kept) and
+                len(set(kept)) == len(kept) < count):
+            raise CatalogError(f"{a.catalog}/catalog.json: variant {a.variant}: specialized.classes: expected distinct "
+                               f"class indices in [0, {count}), fewer than {count}")
+        names = [names[c] for c in kept] + ["other"]
+        if y is not None:
+            y = np.array([kept.index(int(c)) if int(c) in kept else len(kept) for c in y], dtype=np.int64)
+        count = len(kept) + 1
     t1 = time.perf_counter()
     try:
         logits = np.concatenate([forward(layers, x[i:i + a.batch]) for i in range(0, len(x), a.batch)]
@@ -467,7 +480,6 @@ def run(argv):
     if a.logits is not None:
         inputs = [a.images, a.labels or a.images, os.path.join(a.catalog, "catalog.json"), variant_path]
         write_logits(a.logits, logits, inputs)
-    names = catalog["classes"]["names"] or [str(i) for i in range(count)]
     pred = logits.argmax(1)
     for i in range(min(a.predictions, len(pred))):
         print(f"{i}\t{pred[i]}\t{names[pred[i]]}")

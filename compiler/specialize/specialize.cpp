@@ -49,6 +49,13 @@ PreForwarded::PreForwarded(const Variant& v, size_t retrain_layers, const Tensor
   seconds_ = since(t0);
 }
 
+std::string specialize_transform(const std::vector<int64_t>& classes, size_t retrain_layers) {
+  std::string t = "specialize ";
+  for (size_t i = 0; i < classes.size(); ++i) t += (i ? "," : "") + std::to_string(classes[i]);
+  if (retrain_layers > 1) t += " last " + std::to_string(retrain_layers);
+  return t;
+}
+
 torch::Tensor specialized_labels(const torch::Tensor& y, const std::vector<int64_t>& classes) {
   const int64_t n = static_cast<int64_t>(classes.size());
   auto out = torch::full_like(y, n);
@@ -107,11 +114,9 @@ SpecializeResult specialize(const Variant& v, const PreForwarded& data, const Sp
       dst[k].copy_(rows.to(dst[k].device()));
     }
   }
-  s.id = v.id + "+specialize";
   s.parent = v.id;
-  std::string names;
-  for (int64_t c : spec.classes) names += (names.empty() ? "" : ",") + std::to_string(c);
-  s.transforms.push_back("specialize " + names + " +other");
+  s.transforms.push_back(specialize_transform(spec.classes, spec.retrain_layers));
+  s.id = variant_id(s.transforms);
   s.first_changed = cut;
 
   // The training set: every example of a kept class, "other" subsampled to its share.
@@ -174,6 +179,7 @@ SpecializeResult specialize(const Variant& v, const PreForwarded& data, const Sp
   const double n_in = in_set.sum().item<double>(), n_out = static_cast<double>(vy.size(0)) - n_in;
   r.in_set_accuracy = n_in > 0 ? correct.logical_and(in_set).sum().item<double>() / n_in : 0;
   r.other_recall = n_out > 0 ? correct.logical_and(in_set.logical_not()).sum().item<double>() / n_out : 0;
+  r.in_set_other = n_in > 0 ? logits.eq(n).logical_and(in_set).sum().item<double>() / n_in : 0;
   r.accuracy = vy.size(0) > 0 ? correct.sum().item<double>() / static_cast<double>(vy.size(0)) : 0;
   net->to(torch::kCPU);
   r.variant = std::move(s);

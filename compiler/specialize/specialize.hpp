@@ -46,8 +46,10 @@ class PreForwarded {
 
 struct SpecializeResult {
   Variant variant;  // layers of the source up to cut(), then the retrained ones; n + 1 outputs
+                    // (id: the source's transforms + specialize_transform(), parent: the source)
   double in_set_accuracy = 0;  // validation examples of the kept classes classified as their class
   double other_recall = 0;     // validation examples of other classes classified "other"
+  double in_set_other = 0;     // validation examples of the kept classes classified "other"
   double accuracy = 0;         // all validation examples, the label of an out-of-set one being "other"
   int64_t train_examples = 0;  // after subsampling "other"
   double seconds = 0;          // training the retrained layers (pre-forwarding not included)
@@ -62,6 +64,10 @@ size_t retarget_cut(const std::vector<LayerSpec>& layers, size_t retrain_layers)
 // mean of the rest), are trained in float and stored f32 dense; the frozen layers keep their
 // stored form. Throws Error(Usage) for an empty, repeated or out-of-range class list.
 SpecializeResult specialize(const Variant& v, const PreForwarded& data, const SpecializeSpec& spec);
+
+// The transform a specialized variant records: "specialize 0,1,7" (+ " last 2" when more than
+// one layer is retrained); its id is variant_id() of the source's transforms and this one.
+std::string specialize_transform(const std::vector<int64_t>& classes, size_t retrain_layers);
 
 // Maps labels to the specialized model's outputs: kept class c -> its index, others -> n.
 torch::Tensor specialized_labels(const torch::Tensor& y, const std::vector<int64_t>& classes);

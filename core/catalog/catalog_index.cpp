@@ -116,6 +116,20 @@ std::string catalog_json(const Schema& schema, const std::vector<VariantRecord>&
     v["build_seconds"] = r.build_seconds;
     v["eval_images_per_s"] = r.eval_images_per_s;
     v["measured"] = measured_json(r.measured);
+    if (r.specialized.present) {
+      const Specialization& sp = r.specialized;
+      v["specialized"] = {{"classes", sp.classes},
+                          {"class_names", sp.class_names},
+                          {"other_output", static_cast<int64_t>(sp.classes.size())},
+                          {"retrained_layers", sp.retrained_layers},
+                          {"in_set_accuracy", sp.in_set_accuracy},
+                          {"in_set_other", sp.in_set_other},
+                          {"other_recall", sp.other_recall},
+                          {"source_in_set_accuracy", sp.source_in_set_accuracy},
+                          {"train_examples", sp.train_examples}};
+    } else {
+      v["specialized"] = nullptr;
+    }
     auto layers = ojson::array();
     for (const auto& l : r.profile.layers)
       layers.push_back({{"name", l.name},
@@ -170,8 +184,8 @@ CatalogIndex parse_catalog_index(const std::string& text, const std::string& whe
   Obj r{root, where};
   if (r.str("format") != kCatalogFormat) r.bad("format", "expected '" + std::string(kCatalogFormat) + "' (not an mcdnn catalog)");
   int64_t ver = r.i64("format_version");
-  if (ver != 2 && ver != kCatalogVersion)
-    r.bad("format_version", "catalog format version " + std::to_string(ver) + ", this mcdnn reads versions 2 and " +
+  if (ver < 2 || ver > kCatalogVersion)
+    r.bad("format_version", "catalog format version " + std::to_string(ver) + ", this mcdnn reads versions 2 to " +
                                 std::to_string(kCatalogVersion) + "; rebuild the catalog with this mcdnn-compile");
   CatalogIndex c;
   c.format_version = static_cast<int>(ver);
@@ -186,6 +200,7 @@ CatalogIndex parse_catalog_index(const std::string& text, const std::string& whe
     c.executor.energy_formula = e.str("energy_formula");
   }
   c.schema = r.str("schema");
+  c.schema_hash = r.str("schema_hash");
   c.build_key = r.str("build_key");
   Obj in = r.obj("input");
   const json& shape = in.at("shape");
@@ -279,6 +294,32 @@ CatalogIndex parse_catalog_index(const std::string& text, const std::string& whe
           mc.layers.push_back({l.str("name"), l.str("kernel"), l.num("ms", 0, 1e9)});
         }
       }
+    }
+    if (ver >= 4 && !v.at("specialized").is_null()) {
+      Obj sp = v.obj("specialized");
+      Specialization& s = rec.specialized;
+      s.present = true;
+      const json& cls = sp.at("classes");
+      if (!cls.is_array() || cls.empty()) sp.bad("classes", "expected a non-empty list of class indices");
+      std::set<int64_t> seen;
+      for (const auto& k : cls) {
+        if (!k.is_number_integer() || k.get<int64_t>() < 0 || k.get<int64_t>() >= c.input.num_classes || !seen.insert(k.get<int64_t>()).second)
+          sp.bad("classes", "expected distinct class indices in [0, " + std::to_string(c.input.num_classes) + ")");
+        s.classes.push_back(k.get<int64_t>());
+      }
+      if (static_cast<int64_t>(s.classes.size()) >= c.input.num_classes) sp.bad("classes", "keeps every class: nothing is left for \"other\"");
+      s.class_names = sp.strings("class_names");
+      if (!s.class_names.empty() && s.class_names.size() != s.classes.size())
+        sp.bad("class_names", "expected one name per class or none");
+      if (sp.i64("other_output") != static_cast<int64_t>(s.classes.size()))
+        sp.bad("other_output", "expected " + std::to_string(s.classes.size()) + ", the number of classes kept (\"other\" follows them)");
+      s.retrained_layers = sp.i64("retrained_layers", 1, 1 << 20);
+      s.in_set_accuracy = sp.num("in_set_accuracy", 0, 1);
+      s.in_set_other = sp.num("in_set_other", 0, 1 - s.in_set_accuracy + 1e-9);
+      s.other_recall = sp.num("other_recall", 0, 1);
+      s.source_in_set_accuracy = sp.num("source_in_set_accuracy", 0, 1);
+      s.train_examples = sp.i64("train_examples");
+      if (rec.parent.empty()) v.bad("specialized", "a specialized variant has the variant it was retargeted from as parent");
     }
     const json& layers = v.at("layers");
     if (!layers.is_array()) v.bad("layers", "expected a list");

@@ -11,8 +11,9 @@
 namespace mcdnn {
 
 constexpr const char* kCatalogFormat = "mcdnn-catalog";
-constexpr int kCatalogVersion = 3;  // 2: every variant carries the sha256 of its file
+constexpr int kCatalogVersion = 4;  // 2: every variant carries the sha256 of its file
                                     // 3: measured executor costs, the executor and energy model
+                                    // 4: specialized variants (`specialized`)
 
 InputInfo input_info(const Schema& s);
 
@@ -47,6 +48,27 @@ struct ExecutorInfo {
   std::string energy_formula;   // the formula with its constants, for readers
 };
 
+// A variant retargeted to a few dominant classes plus "other" (compiler/specialize): its
+// outputs are `classes` in order, then "other" at index classes.size().
+struct Specialization {
+  bool present = false;
+  std::vector<int64_t> classes;          // the source classes kept, in output order
+  std::vector<std::string> class_names;  // their names (empty when the schema names none)
+  int64_t retrained_layers = 1;          // weight layers retrained, counted from the end
+  double in_set_accuracy = 0;  // validation examples of the kept classes given their class
+  double in_set_other = 0;     // validation examples of the kept classes called "other"
+  double other_recall = 0;     // validation examples of the other classes called "other"
+  double source_in_set_accuracy = 0;  // the source (generic) variant on the same kept-class examples
+  int64_t train_examples = 0;  // the training set after subsampling "other"
+  // The output a specialized variant should give for true class `label`: its position among
+  // `classes`, else "other" (classes.size()).
+  int64_t output_of(int64_t label) const {
+    for (size_t i = 0; i < classes.size(); ++i)
+      if (classes[i] == label) return static_cast<int64_t>(i);
+    return static_cast<int64_t>(classes.size());
+  }
+};
+
 struct VariantRecord {
   std::string id;
   std::string parent;                   // "" for the base
@@ -66,11 +88,13 @@ struct VariantRecord {
   // The same over measured batch-1 latency and execution energy (when measured).
   bool pareto_latency = false, pareto_energy = false, knee_latency = false, knee_energy = false;
   MeasuredCost measured;
+  Specialization specialized;  // not present: a generic variant (every class)
 };
 
 // Marks the Pareto-optimal records for accuracy versus bytes, effective FLOPs and, when every
 // record is measured, batch-1 latency and execution energy, and
-// the knee of each front. A record is on a front when no other has less-or-equal resource and
+// the knee of each front. Specialized records are on no front (their accuracy is over other
+// labels). A record is on a front when no other has less-or-equal resource and
 // greater-or-equal accuracy with one of them strict. Knee (Kneedle, Satopaa et al. 2011, on the
 // front in log-resource space): normalize x = log(resource) and y = accuracy over the front to
 // [0, 1]; the knee is the front point with the largest y - x, i.e. farthest above the chord from
@@ -85,7 +109,7 @@ std::string catalog_json(const Schema& schema, const std::vector<VariantRecord>&
 
 struct CatalogIndex {
   std::string dir;
-  std::string schema, build_key;
+  std::string schema, schema_hash, build_key;
   InputInfo input;
   std::vector<std::string> notes;
   int format_version = kCatalogVersion;

@@ -74,7 +74,7 @@ bool tmp_name(const std::string& n) {
 
 // What is at `d`. A catalog directory is ours when its catalog.json has mcdnn's format and every
 // entry is a regular file that catalog.json lists (or a leftover of a build: checkpoint.json,
-// .lock). A build directory (`partial`) is ours when its checkpoint.json has mcdnn's checkpoint
+// .lock) or a temporary. A build directory (`partial`) is ours when its checkpoint.json has mcdnn's checkpoint
 // format and it holds only variant files, catalog.json, checkpoint.json, .lock and temporaries.
 Inspection inspect(const fs::path& d, bool partial) {
   Inspection r;
@@ -109,8 +109,9 @@ Inspection inspect(const fs::path& d, bool partial) {
   }
   for (const auto& e : fs::directory_iterator(d, ec)) {
     std::string n = e.path().filename().string();
+    // Temporaries: a build's, or an interrupted `--specialize`'s in a finished catalog.
     bool ok = fs::is_regular_file(e.symlink_status()) &&
-              (allowed.count(n) || (partial && ((n.size() > 3 && n.compare(n.size() - 3, 3, ".h5") == 0) || tmp_name(n))));
+              (allowed.count(n) || tmp_name(n) || (partial && n.size() > 3 && n.compare(n.size() - 3, 3, ".h5") == 0));
     if (!ok || !marked) {
       r.kind = Kind::Foreign;
       r.why = marked ? "holds '" + n + "', which is not part of an mcdnn catalog"

@@ -10,8 +10,10 @@ void mark_pareto(std::vector<VariantRecord>& records) {
     std::vector<size_t> f;
     for (size_t i = 0; i < records.size(); ++i) {
       records[i].*on = records[i].*knee = false;
+      if (records[i].specialized.present) continue;
       bool dominated = false;
       for (size_t j = 0; j < records.size() && !dominated; ++j) {
+        if (records[j].specialized.present) continue;
         double ri = resource(records[i]), rj = resource(records[j]);
         double ai = records[i].accuracy, aj = records[j].accuracy;
         dominated = j != i && rj <= ri && aj >= ai && (rj < ri || aj > ai);

@@ -30,6 +30,13 @@ inline void check_compile_flags(const CompileOptions& opt) {
     fail(ErrorClass::Usage, std::string(opt.check ? "--check" : "--profile-only") + " and " + (opt.merge_dir.empty() ? "--plan" : "--merge") +
                                 ": give one of them");
   if (!opt.job.empty() && opt.plan_dir.empty()) fail(ErrorClass::Usage, "--job needs --plan DIR, the plan it belongs to");
+  if (!opt.specialize_dir.empty() && (jobs || opt.check || opt.profile_only || opt.force || opt.restart || !opt.out_dir.empty()))
+    fail(ErrorClass::Usage, "--specialize adds variants to the catalog it names; it takes no -o, --plan, --merge, --check, --profile-only, "
+                            "--force or --restart");
+  if (opt.specialize_dir.empty() && (!opt.classes.empty() || !opt.specialize_variants.empty() || opt.retrain_layers > 0))
+    fail(ErrorClass::Usage, "--classes, --variants and --retrain-layers go with --specialize CATALOG");
+  if (!opt.specialize_dir.empty() && opt.classes.empty())
+    fail(ErrorClass::Usage, "--specialize needs --classes, the dominant classes (names or indices, comma-separated)");
   if (!opt.merge_dir.empty() && !opt.plan_dir.empty())
     fail(ErrorClass::Usage, "--merge DIR names the plan directory itself; drop --plan");
 }
@@ -57,6 +64,13 @@ inline void add_compile_flags(CLI::App& app, CompileOptions& opt) {
                  "the plan directory the job builds into)");
   app.add_option("--job", opt.job, "with --plan DIR: build job K of the plan, or jobs A-B, into DIR (a job already built is kept)");
   app.add_option("--merge", opt.merge_dir, "check that every job of the plan in DIR finished and write the catalog (-o) atomically");
+  app.add_option("--specialize", opt.specialize_dir,
+                 "add specialized variants to the catalog in DIR (built from SCHEMA): its variants (--variants) with the "
+                 "last layer(s) retrained for --classes + \"other\" on pre-forwarded features, measured like the others");
+  app.add_option("--classes", opt.classes, "with --specialize: the dominant classes, names or indices, comma-separated (\"Trouser,Sneaker\")");
+  app.add_option("--variants", opt.specialize_variants, "with --specialize: the catalog variants to retarget, comma-separated (default: base)");
+  app.add_option("--retrain-layers", opt.retrain_layers, "with --specialize: weight layers retrained, from the end (default: the schema's, else 1)")
+      ->check(at_least(1));
   app.add_option("--measure-seconds", opt.measure_seconds, "batch-1 timing per variant with the executor (0: do not measure)")
       ->check(number_in(0, 60));
   app.add_option("--device-profile", opt.device_profile, "energy model device profile: epyc-zen4-core or jetson-tk1-mcdnn")

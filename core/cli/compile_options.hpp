@@ -23,6 +23,10 @@ struct CompileOptions {
   // writes the plan; with --job K (or A-B) builds those jobs into DIR; --merge DIR writes the
   // catalog from a plan whose jobs all finished.
   std::string plan_dir, job, merge_dir;
+  // --specialize CATALOG: add variants of CATALOG retargeted to `classes` (names or indices,
+  // comma-separated) + "other" (compiler/specialize/specialize_catalog.hpp).
+  std::string specialize_dir, classes, specialize_variants;
+  int64_t retrain_layers = 0;  // 0: the schema's specialize.retrain_layers (default 1)
   // Executor measurement of every variant (executor/measure.hpp): seconds of batch-1 runs per
   // variant (0 = do not measure), and the device energy profile (executor/energy.hpp).
   double measure_seconds = 0.25;

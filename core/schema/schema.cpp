@@ -2,6 +2,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
@@ -358,7 +359,89 @@ void parse_catalog(const Cursor& c, Schema& s) {
   }
 }
 
+void parse_specialize(const Cursor& c, Schema& s) {
+  c.require_map("a mapping with `sets` (lists of classes) and optionally `variants`, `retrain_layers`, `epochs`, `lr`, "
+                "`batch_size`, `other_share`");
+  c.only_keys({"sets", "variants", "retrain_layers", "epochs", "lr", "batch_size", "other_share"});
+  SpecializeSchema& sp = s.specialize;
+  sp.where = c.where();
+  if (auto e = c.opt("retrain_layers")) sp.retrain_layers = e->integer(1, 1 << 20);
+  if (auto e = c.opt("epochs")) sp.epochs = e->integer(1, 1000);
+  if (auto e = c.opt("lr")) sp.lr = e->number(0, 10, true);
+  if (auto e = c.opt("batch_size")) sp.batch_size = e->integer(1, 1 << 20);
+  if (auto e = c.opt("other_share")) sp.other_share = e->number(0, 0.95, true);
+  auto sets = c.at("sets");
+  if (!sets.is_seq() || sets.node().size() == 0) sets.expected("a non-empty list of class sets, e.g. [[T-shirt/top, Trouser, Sneaker]]");
+  for (size_t i = 0; i < sets.node().size(); ++i) {
+    auto set = sets.index(i);
+    if (!set.is_seq() || set.node().size() == 0) set.expected("a non-empty list of class names or indices");
+    SpecializeSetSpec out;
+    out.where = set.where();
+    std::set<int64_t> seen;
+    for (size_t k = 0; k < set.node().size(); ++k) {
+      auto e = set.index(k);
+      std::string why;
+      int64_t idx = class_index(s, e.str(), &why);
+      if (idx < 0) e.fail_here(why);
+      if (!seen.insert(idx).second) e.fail_here("class '" + e.str() + "' is listed twice");
+      out.classes.push_back(idx);
+    }
+    if (static_cast<int64_t>(out.classes.size()) >= s.num_classes)
+      set.fail_here("keeps all " + std::to_string(s.num_classes) + " classes: nothing is left for \"other\"; list fewer");
+    sp.sets.push_back(std::move(out));
+  }
+  // The retargeted variants: the base or variants the catalog builds, whose last layers can be
+  // retrained (dense: a low-rank layer would have to be rebuilt).
+  std::map<std::string, std::vector<LayerSpec>> planned = {{"base", s.layers}};
+  for (const auto& p : plan_variants(s))
+    if (!p.rank_from_weights) planned[p.id] = p.layers;
+  if (auto v = c.opt("variants")) {
+    if (!v->is_seq() || v->node().size() == 0) v->expected("a non-empty list of variant ids (base, or ids the catalog builds)");
+    sp.variants.clear();
+    for (size_t i = 0; i < v->node().size(); ++i) {
+      auto e = v->index(i);
+      std::string id = e.str();
+      if (!planned.count(id)) {
+        std::vector<std::string> names;
+        for (const auto& [k, _] : planned) names.push_back(k);
+        e.fail_here("'" + id + "' is not a variant this catalog builds" + did_you_mean(id, names) +
+                    " (`mcdnn-compile SCHEMA --check` lists them; an svd energy rank has no id before the build)");
+      }
+      if (std::find(sp.variants.begin(), sp.variants.end(), id) != sp.variants.end()) e.fail_here("variant '" + id + "' is listed twice");
+      sp.variants.push_back(id);
+    }
+  }
+  for (const auto& id : sp.variants) {
+    const auto& layers = planned.at(id);
+    size_t seen = 0;
+    for (size_t i = layers.size(); i-- > 0 && seen < static_cast<size_t>(sp.retrain_layers);) {
+      if (layers[i].kind != LayerKind::Conv2d && layers[i].kind != LayerKind::Linear) continue;
+      ++seen;
+      if (layers[i].repr != "dense")
+        c.fail_here("variant '" + id + "': layer " + layers[i].name + " is low-rank and cannot be retrained; lower retrain_layers or "
+                    "specialize another variant");
+    }
+    if (seen < static_cast<size_t>(sp.retrain_layers))
+      c.at("retrain_layers").fail_here("variant '" + id + "' has only " + std::to_string(seen) + " weight layers");
+  }
+}
+
 }  // namespace
+
+int64_t class_index(const Schema& s, const std::string& token, std::string* why) {
+  why->clear();
+  for (size_t i = 0; i < s.class_names.size(); ++i)
+    if (s.class_names[i] == token) return static_cast<int64_t>(i);
+  char* end = nullptr;
+  errno = 0;
+  long long v = token.empty() ? -1 : std::strtoll(token.c_str(), &end, 10);
+  if (!token.empty() && *end == '\0' && errno == 0 && v >= 0 && v < s.num_classes) return v;
+  std::string names;
+  for (const auto& n : s.class_names) names += (names.empty() ? "" : ", ") + n;
+  *why = "'" + token + "' is not a class of " + s.name + (s.class_names.empty() ? "" : did_you_mean(token, s.class_names)) +
+         " (expected " + (names.empty() ? "" : "one of " + names + ", or ") + "an index 0.." + std::to_string(s.num_classes - 1) + ")";
+  return -1;
+}
 
 Schema parse_schema_string(const std::string& text, const std::string& display_name, const std::string& base_dir) {
   Schema s;
@@ -378,7 +461,7 @@ Schema parse_schema_string(const std::string& text, const std::string& display_n
     fmt.expected("'" + want + "' (this compiler reads schema format version " + std::to_string(kSchemaVersion) +
                  "; upgrade mcdnn for newer schemas)");
   }
-  c.only_keys({"format", "name", "input", "classes", "data", "network", "training", "catalog"});
+  c.only_keys({"format", "name", "input", "classes", "data", "network", "training", "catalog", "specialize"});
 
   auto name = c.at("name");
   s.name = name.str();
@@ -452,6 +535,7 @@ Schema parse_schema_string(const std::string& text, const std::string& display_n
 
   if (auto t = c.opt("training")) parse_training(*t, s.training);
   if (auto k = c.opt("catalog")) parse_catalog(*k, s);
+  if (auto k = c.opt("specialize")) parse_specialize(*k, s);
   return s;
 }
 

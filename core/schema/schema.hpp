@@ -80,6 +80,23 @@ struct CatalogSpec {
   FinetuneSpec finetune;
 };
 
+// Specialized variants built with the catalog (the schema's `specialize` section; compiler/
+// specialize): each listed variant retargeted to each class set + "other".
+struct SpecializeSetSpec {
+  std::vector<int64_t> classes;  // class indices, in output order
+  std::string where;
+};
+struct SpecializeSchema {
+  std::vector<std::string> variants = {"base"};  // the variants retargeted (ids the catalog builds)
+  std::vector<SpecializeSetSpec> sets;          // empty: no specialized variants
+  int64_t retrain_layers = 1;
+  int64_t epochs = 8;
+  double lr = 0.003;
+  int64_t batch_size = 256;
+  double other_share = 0.5;
+  std::string where;
+};
+
 struct Schema {
   std::string path;  // as given, for messages
   std::string name;
@@ -90,8 +107,13 @@ struct Schema {
   std::vector<LayerSpec> layers;  // shapes inferred
   TrainSpec training;
   CatalogSpec catalog;
+  SpecializeSchema specialize;
   std::string source_hash;  // FNV-1a of the schema text
 };
+
+// The index of class `token` (a class name, else a class index); "" in *why when found, else
+// what is wrong (for messages), and -1.
+int64_t class_index(const Schema& s, const std::string& token, std::string* why);
 
 // Reads and validates a schema file. Relative data paths are resolved against the schema's
 // directory.

@@ -109,10 +109,18 @@ int infer(const InferOptions& o) {
   for (int64_t i = 0; i < d.n; ++i) {
     const float* l = logits.data() + i * classes;
     const int64_t pred = std::max_element(l, l + classes) - l;
-    if (!d.labels.empty()) correct += pred == d.labels[static_cast<size_t>(i)];
+    // A specialized variant's outputs are its kept classes, then "other": labels map alike.
+    const Specialization& sp = rec->specialized;
+    if (!d.labels.empty()) {
+      const int64_t want = d.labels[static_cast<size_t>(i)];
+      correct += pred == (sp.present ? sp.output_of(want) : want);
+    }
     if (i < o.predictions) {
-      std::string name = pred < static_cast<int64_t>(index.input.class_names.size()) ? index.input.class_names[static_cast<size_t>(pred)]
-                                                                                     : std::to_string(pred);
+      std::string name = sp.present ? (pred == static_cast<int64_t>(sp.classes.size()) ? "other"
+                                       : static_cast<size_t>(pred) < sp.class_names.size() ? sp.class_names[static_cast<size_t>(pred)]
+                                                                                           : std::to_string(sp.classes[static_cast<size_t>(pred)]))
+                         : pred < static_cast<int64_t>(index.input.class_names.size()) ? index.input.class_names[static_cast<size_t>(pred)]
+                                                                                       : std::to_string(pred);
       std::printf("%lld\t%lld\t%s\n", static_cast<long long>(i), static_cast<long long>(pred), name.c_str());
     }
   }

@@ -1,0 +1,291 @@
+#include "specialize/specialize_catalog.hpp"
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <sstream>
+
+#include "build_steps.hpp"
+#include "catalog/catalog.hpp"
+#include "catalog/report.hpp"
+#include "measure.hpp"
+#include "nn/net.hpp"
+#include "schema/plan.hpp"
+#include "util/error.hpp"
+#include "util/file_lock.hpp"
+#include "util/fs.hpp"
+#include "util/interrupt.hpp"
+#include "util/sha256.hpp"
+#include "util/suggest.hpp"
+
+namespace mcdnn {
+
+namespace fs = std::filesystem;
+
+namespace {
+using Clock = std::chrono::steady_clock;
+double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+std::string pct(double x) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%.2f%%", 100 * x);
+  return b;
+}
+
+// The source's accuracy on the validation examples of `classes` (its own outputs).
+double source_in_set(const Variant& v, const PreForwarded& data, const std::vector<int64_t>& classes) {
+  torch::NoGradGuard no_grad;
+  Net net = v.net;
+  net->eval();
+  const TensorData& va = data.val();
+  const size_t from = data.preforwarded() ? data.cut() : 0, end = net->layers().size();
+  std::vector<torch::Tensor> pred;
+  for (int64_t i = 0; i < va.x.size(0); i += 1000)
+    pred.push_back(net->forward_range(va.x.slice(0, i, std::min(i + 1000, va.x.size(0))), from, end).argmax(1).to(torch::kCPU));
+  if (pred.empty()) return 0;
+  auto p = torch::cat(pred), y = va.y.to(torch::kCPU);
+  auto in_set = specialized_labels(y, classes).lt(static_cast<int64_t>(classes.size()));
+  const double n = in_set.sum().item<double>();
+  return n > 0 ? p.eq(y).logical_and(in_set).sum().item<double>() / n : 0;
+}
+
+std::string line(const SpecializedVariant& s, double forward_s, bool forwarded_now) {
+  const Specialization& sp = s.record.specialized;
+  char b[512];
+  std::snprintf(b, sizeof b, "  %-44s in-set %s (source %s), other recall %s, in-set called other %s; head %.2f s%s\n",
+                s.record.id.c_str(), pct(sp.in_set_accuracy).c_str(), pct(sp.source_in_set_accuracy).c_str(),
+                pct(sp.other_recall).c_str(), pct(sp.in_set_other).c_str(), s.record.train_seconds,
+                forwarded_now ? (", features " + std::to_string(forward_s).substr(0, 5) + " s").c_str() : "");
+  return b;
+}
+
+}  // namespace
+
+SpecializeSpec specialize_spec(const SpecializeSchema& s, const std::vector<int64_t>& classes, uint64_t seed) {
+  SpecializeSpec spec;
+  spec.classes = classes;
+  spec.retrain_layers = static_cast<size_t>(s.retrain_layers);
+  spec.epochs = s.epochs;
+  spec.lr = s.lr;
+  spec.batch_size = s.batch_size;
+  spec.other_share = s.other_share;
+  spec.seed = seed;
+  return spec;
+}
+
+SpecializedVariant make_specialized(const Schema& schema, const Variant& source, const PreForwarded& data, const SpecializeSpec& spec) {
+  auto t0 = Clock::now();
+  SpecializeResult r = specialize(source, data, spec);
+  SpecializedVariant out;
+  out.variant = std::move(r.variant);
+  VariantRecord& rec = out.record;
+  rec.id = out.variant.id;
+  rec.parent = source.id;
+  rec.transforms = out.variant.transforms;
+  rec.file = rec.id + ".h5";
+  rec.profile = profile_variant(out.variant);
+  rec.accuracy = r.accuracy;
+  rec.validation_examples = data.val().x.size(0);
+  rec.train_seconds = r.seconds;
+  rec.epochs = spec.epochs;
+  Specialization& sp = rec.specialized;
+  sp.present = true;
+  sp.classes = spec.classes;
+  for (int64_t c : spec.classes)
+    if (static_cast<size_t>(c) < schema.class_names.size()) sp.class_names.push_back(schema.class_names[static_cast<size_t>(c)]);
+  sp.retrained_layers = static_cast<int64_t>(spec.retrain_layers);
+  sp.in_set_accuracy = r.in_set_accuracy;
+  sp.in_set_other = r.in_set_other;
+  sp.other_recall = r.other_recall;
+  sp.source_in_set_accuracy = source_in_set(source, data, spec.classes);
+  sp.train_examples = r.train_examples;
+  out.info = input_info(schema);
+  out.info.num_classes = static_cast<int64_t>(spec.classes.size()) + 1;
+  out.info.class_names = sp.class_names;
+  if (!out.info.class_names.empty()) out.info.class_names.push_back("other");
+  rec.build_seconds = since(t0);
+  return out;
+}
+
+void build_specialized(BuildDir& build, const Schema& schema, const Variant& base, std::vector<VariantRecord>& records,
+                       const TensorData& train, const TensorData& val, std::ostream& out) {
+  const SpecializeSchema& ss = schema.specialize;
+  if (ss.sets.empty()) return;
+  out << "\nspecializing " << ss.variants.size() << " variant(s) to " << ss.sets.size() << " class set(s) + \"other\": last "
+      << ss.retrain_layers << " weight layer(s) retrained " << ss.epochs << " epoch(s) on pre-forwarded features\n";
+  std::map<std::string, size_t> index;
+  for (size_t i = 0; i < records.size(); ++i) index[records[i].id] = i;
+  uint64_t ordinal = 0;
+  for (const auto& id : ss.variants) {
+    auto it = index.find(id);
+    if (it == index.end())
+      fail(ErrorClass::Schema, ss.where + ": variants: '" + id + "' was not built (a level the build skipped or merged with another); "
+                                          "specialize a variant the summary lists");
+    const VariantRecord& src_rec = records[it->second];
+    std::unique_ptr<PreForwarded> data;  // computed when the first class set needs it
+    Variant src;
+    double forward_s = 0;
+    for (const auto& set : ss.sets) {
+      check_interrupted();
+      const SpecializeSpec spec = specialize_spec(ss, set.classes, static_cast<uint64_t>(schema.training.seed) + ++ordinal);
+      std::vector<std::string> tr = src_rec.transforms;
+      tr.push_back(specialize_transform(spec.classes, spec.retrain_layers));
+      const std::string sid = variant_id(tr);
+      if (const VariantRecord* done = build.done(sid)) {
+        VariantRecord rec = *done;
+        build.commit(rec, *build.entry(sid), schema);
+        records.push_back(rec);
+        out << "  " << sid << ": taken from the checkpoint\n";
+        continue;
+      }
+      bool forwarded_now = false;
+      if (!data) {
+        if (id == "base") {
+          src = derive(base, base.net->layers());
+        } else {
+          src = read_variant(build.file(src_rec.file));
+        }
+        src.id = id;
+        src.net->to(train.x.device());
+        src.net->eval();
+        data = std::make_unique<PreForwarded>(src, spec.retrain_layers, train, val, true);
+        forward_s = data->seconds(), forwarded_now = true;
+      }
+      SpecializedVariant sv = make_specialized(schema, src, *data, spec);
+      if (forwarded_now) sv.record.build_seconds += forward_s;
+      write_variant(build.file(sv.record.file), sv.record, sv.info, sv.variant);
+      build.commit(sv.record, CheckpointEntry{0, {}}, schema);
+      out << line(sv, forward_s, forwarded_now) << std::flush;
+      records.push_back(sv.record);
+    }
+  }
+}
+
+namespace {
+
+std::vector<std::string> split_list(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  for (std::string t; std::getline(ss, t, ',');) {
+    while (!t.empty() && t.front() == ' ') t.erase(t.begin());
+    while (!t.empty() && t.back() == ' ') t.pop_back();
+    out.push_back(t);
+  }
+  return out;
+}
+
+// The catalog must be the schema's (checked before loading data: a wrong schema fails at once)...
+void check_catalog_schema(const CatalogIndex& c, const Schema& schema, const std::string& dir) {
+  if (c.schema != schema.name || c.schema_hash != schema.source_hash)
+    fail(ErrorClass::Catalog, dir + "/catalog.json: built from schema '" + c.schema + "' (hash " + c.schema_hash + "), not from " +
+                                  schema.path + " ('" + schema.name + "', hash " + schema.source_hash +
+                                  "); pass the schema the catalog was built from, or rebuild the catalog");
+}
+
+// ... built with the same preprocessing (checked once the data are loaded: it may be computed).
+void check_catalog_input(const CatalogIndex& c, const Schema& schema, const std::string& dir) {
+  const InputInfo want = input_info(schema);
+  bool same = c.input.mean.size() == want.mean.size();
+  for (size_t i = 0; same && i < want.mean.size(); ++i)
+    same = std::fabs(c.input.mean[i] - want.mean[i]) <= 1e-6 && std::fabs(c.input.std[i] - want.std[i]) <= 1e-6;
+  if (!same)
+    fail(ErrorClass::Data, dir + "/catalog.json: the catalog normalizes its input with other means and deviations than "
+                                 "these data give (was it built with --limit? pass the same --limit)");
+}
+
+}  // namespace
+
+int specialize_catalog(const CompileOptions& opt, Schema& schema, torch::Device device, std::ostream& out) {
+  const std::string dir = opt.specialize_dir;
+  CatalogIndex c = read_catalog_index(dir);
+  check_catalog_schema(c, schema, dir);
+  if (opt.classes.empty()) fail(ErrorClass::Usage, "--specialize needs --classes, the dominant classes (names or indices, comma-separated)");
+  std::vector<int64_t> classes;
+  for (const auto& t : split_list(opt.classes)) {
+    std::string why;
+    int64_t k = class_index(schema, t, &why);
+    if (k < 0) fail(ErrorClass::Usage, "--classes: " + why);
+    for (int64_t seen : classes)
+      if (seen == k) fail(ErrorClass::Usage, "--classes: '" + t + "' is listed twice");
+    classes.push_back(k);
+  }
+  if (static_cast<int64_t>(classes.size()) >= schema.num_classes)
+    fail(ErrorClass::Usage, "--classes: keeps all " + std::to_string(schema.num_classes) + " classes, leaving nothing for \"other\"; list fewer");
+  std::vector<std::string> ids = split_list(opt.specialize_variants.empty() ? "base" : opt.specialize_variants);
+  std::vector<std::string> generic;
+  for (const auto& r : c.records)
+    if (!r.specialized.present) generic.push_back(r.id);
+  for (const auto& id : ids) {
+    const VariantRecord* r = c.find(id);
+    if (!r) fail(ErrorClass::Usage, "--variants: " + dir + " has no variant '" + id + "'" + did_you_mean(id, generic) + " (`mcdnn-catalog show " + dir + "` lists them)");
+    if (r->specialized.present) fail(ErrorClass::Usage, "--variants: '" + id + "' is itself specialized; specialize a generic variant");
+  }
+  SpecializeSchema ss = schema.specialize;
+  if (opt.retrain_layers > 0) ss.retrain_layers = opt.retrain_layers;
+
+  FileLock lock(fs::path(dir) / ".lock", dir + " is being changed by another mcdnn-compile; wait for it to finish");
+  out << "mcdnn-compile --specialize " << dir << ": " << classes.size() << " classes + \"other\" for " << ids.size() << " variant(s)\n";
+  Dataset trd, vad;
+  load_build_data(schema, &trd, &vad, out);
+  check_catalog_input(c, schema, dir);
+  TensorData tr = to_tensors(trd, device), va = to_tensors(vad, device);
+
+  std::vector<SpecializedVariant> made;
+  std::vector<std::string> tmp_files;
+  auto cleanup = [&] {
+    std::error_code ec;
+    for (const auto& f : tmp_files) fs::remove(f, ec);
+  };
+  try {
+    const std::string suffix = ".tmp-" + std::to_string(::getpid());
+    for (const auto& id : ids) {
+      check_interrupted();
+      const VariantRecord& rec = *c.find(id);
+      Variant src = variant_from_file(load_variant(c, rec));
+      src.id = id;
+      src.net->to(device);
+      src.net->eval();
+      PreForwarded data(src, static_cast<size_t>(ss.retrain_layers), tr, va, true);
+      const SpecializeSpec spec = specialize_spec(ss, classes, static_cast<uint64_t>(schema.training.seed));
+      SpecializedVariant sv = make_specialized(schema, src, data, spec);
+      sv.record.build_seconds += data.seconds();
+      const std::string tmp = (fs::path(dir) / (sv.record.file + suffix)).string();
+      tmp_files.push_back(tmp);
+      write_variant(tmp, sv.record, sv.info, sv.variant);
+      sv.record.sha256 = sha256_file(tmp, static_cast<int>(ErrorClass::Output));
+      if (c.measured) {
+        exec::MeasureOptions mo;
+        mo.seconds = opt.measure_seconds > 0 ? opt.measure_seconds : 0.25;
+        mo.device = c.executor.device_profile;
+        sv.record.measured = exec::measure_file(tmp, static_cast<double>(sv.record.profile.flops_effective), mo);
+      }
+      out << line(sv, data.seconds(), true) << std::flush;
+      made.push_back(std::move(sv));
+    }
+    // The new index: the catalog's records, a specialized one of the same id replaced.
+    std::vector<VariantRecord> records = c.records;
+    for (auto& sv : made) {
+      bool replaced = false;
+      for (auto& r : records)
+        if (r.id == sv.record.id) r = sv.record, replaced = true;
+      if (!replaced) records.push_back(sv.record);
+    }
+    mark_pareto(records);
+    const std::string text = catalog_json(schema, records, c.build_key, c.notes, c.measured ? &c.executor : nullptr);
+    parse_catalog_index(text, dir + "/catalog.json (new)");  // what is renamed into place reads back
+    check_interrupted();
+    for (size_t i = 0; i < made.size(); ++i) fs::rename(tmp_files[i], fs::path(dir) / made[i].record.file);
+    tmp_files.clear();
+    write_file_atomic(fs::path(dir) / "catalog.json", text);
+    write_file_atomic(fs::path(dir) / "report.html", catalog_report_html(text));
+  } catch (...) {
+    cleanup();
+    throw;
+  }
+  out << "added " << made.size() << " specialized variant(s) to " << dir << "/catalog.json\n";
+  return 0;
+}
+
+}  // namespace mcdnn
