@@ -1,6 +1,8 @@
 #include "app.hpp"
 
+#include <algorithm>
 #include <filesystem>
+#include <limits>
 
 #include "energy.hpp"
 #include "util/error.hpp"
@@ -39,9 +41,13 @@ App load_app(const AppSpec& spec, const Scenario& s) {
     fail(ErrorClass::Catalog, "app '" + spec.name + "': catalog " + spec.catalog +
                                   " has no measured costs (built with --measure-seconds 0); rebuild it with mcdnn-compile "
                                   "--measure-seconds 0.25 so the scheduler knows latency, load time and energy");
+  if (spec.stream.classes.count > 0 && spec.stream.classes.count != c.input.num_classes)
+    fail(ErrorClass::Scenario, spec.stream.classes.where + ": count " + std::to_string(spec.stream.classes.count) + ", but app '" +
+                                   spec.name + "''s catalog " + spec.catalog + " has " + std::to_string(c.input.num_classes) + " classes");
   app.device_profile = s.device.profile.empty() ? c.executor.device_profile : s.device.profile;
   const exec::DeviceProfile& dev = exec::device_profile(app.device_profile);
   const bool recompute = app.device_profile != c.executor.device_profile;
+  std::vector<VariantCost> specialized;
   for (size_t i = 0; i < c.records.size(); ++i) {
     const VariantRecord& r = c.records[i];
     const MeasuredCost& m = r.measured;
@@ -66,10 +72,64 @@ App load_app(const AppSpec& spec, const Scenario& s) {
     }
     v.cloud_s = v.exec_s * s.cloud.latency_factor;
     v.cloud_usd = v.cloud_s * 1e3 * s.cloud.usd_per_ms;
-    app.variants.push_back(v);
+    if (r.specialized.present) specialized.push_back(v);
+    else app.variants.push_back(v);
+  }
+  // Cascades: a specialized variant whose generic source is in the catalog.
+  for (VariantCost v : specialized) {
+    const VariantRecord& r = c.records[v.record];
+    const Specialization& sp = r.specialized;
+    int fb = -1;
+    for (size_t i = 0; i < app.variants.size(); ++i)
+      if (app.variants[i].id == r.parent) fb = static_cast<int>(i);
+    if (fb < 0)
+      fail(ErrorClass::Catalog, "app '" + spec.name + "': catalog " + spec.catalog + ": specialized variant " + r.id + " comes from '" +
+                                    r.parent + "', which is not a generic variant of the catalog");
+    const VariantCost& g = app.variants[static_cast<size_t>(fb)];
+    size_t set = 0;
+    while (set < app.sets.size() && app.sets[set] != sp.classes) ++set;
+    if (set == app.sets.size()) app.sets.push_back(sp.classes);
+    v.set = static_cast<int>(set);
+    v.fallback = fb;
+    v.in_set_accuracy = sp.in_set_accuracy;
+    v.in_set_other = sp.in_set_other;
+    v.other_recall = sp.other_recall;
+    // The fallback's accuracy on the kept classes is measured; on the others it follows from
+    // its overall accuracy, taking the validation set's classes as equally frequent.
+    const double q = static_cast<double>(sp.classes.size()) / static_cast<double>(c.input.num_classes);
+    v.fallback_in = sp.source_in_set_accuracy;
+    v.fallback_out = std::clamp((g.accuracy - q * v.fallback_in) / (1 - q), 0.0, 1.0);
+    v.accuracy = sp.in_set_accuracy;
+    v.spec_bytes = static_cast<double>(v.bytes);
+    v.bytes += g.bytes;
+    v.file_bytes += g.file_bytes;
+    v.load_s += g.load_s;
+    v.load_j += g.load_j;
+    v.cloud_s = v.cloud_usd = std::numeric_limits<double>::infinity();  // cascades run on the device
+    app.cascades.push_back(v);
   }
   pick_fixed_variants(app);
   return app;
+}
+
+std::vector<VariantCost> options_under_skew(const App& app, int set, double p) {
+  std::vector<VariantCost> out = app.variants;
+  for (const VariantCost& c : app.cascades) {
+    VariantCost live = c;
+    if (set < 0 || c.set != set) {
+      live.accuracy = -1;
+      live.exec_j = std::numeric_limits<double>::infinity();
+    } else {
+      VariantCost& fb = out[static_cast<size_t>(c.fallback)];
+      const double p_other = p * c.in_set_other + (1 - p) * c.other_recall;
+      live.accuracy = p * (c.in_set_accuracy + c.in_set_other * c.fallback_in) + (1 - p) * c.other_recall * c.fallback_out;
+      live.exec_j = c.exec_j + p_other * fb.exec_j;
+      live.exec_s = c.exec_s + fb.exec_s;
+      fb.accuracy = p * c.fallback_in + (1 - p) * c.fallback_out;
+    }
+    out.push_back(live);
+  }
+  return out;
 }
 
 std::vector<App> load_apps(const Scenario& s) {

@@ -21,16 +21,45 @@ struct VariantCost {
   double load_s = 0, load_j = 0;  // cold load: file -> runnable model
   double exec_s = 0, exec_j = 0;  // batch-1 inference on the device
   double cloud_s = 0, cloud_usd = 0;  // server time (catalog latency x latency_factor) and its price
+
+  // A cascade (App::cascades): the specialized variant `record`, then, when it answers "other",
+  // the generic variant `fallback` it was made from. Loaded together (bytes, file_bytes, load_*
+  // are both's); exec_* and accuracy are the specialized variant's alone (the scheduler
+  // replaces them with expected values under the observed skew).
+  int set = -1;       // index in App::sets; -1: a generic variant
+  int fallback = -1;  // index in App::variants
+  double in_set_accuracy = 0, in_set_other = 0, other_recall = 0;
+  double fallback_in = 0, fallback_out = 0;  // the fallback's accuracy on in-set / other classes (estimated)
+  double spec_bytes = 0;
 };
 
 struct App {
   std::string name;
   CatalogIndex catalog;
-  std::vector<VariantCost> variants;  // catalog order (base first)
+  std::vector<VariantCost> variants;  // the generic variants, catalog order (base first)
+  // Specialized variants as cascades, and the class sets they cover (catalog order). Variant
+  // index variants.size() + j is cascades[j] (cache keys, decisions, reports).
+  std::vector<VariantCost> cascades;
+  std::vector<std::vector<int64_t>> sets;
+  const VariantCost& at(int v) const {
+    const size_t i = static_cast<size_t>(v);
+    return i < variants.size() ? variants[i] : cascades[i - variants.size()];
+  }
+  size_t options() const { return variants.size() + cascades.size(); }
   int original = 0;  // `original`: the base model, unapproximated (the paper's "Original")
   int knee = 0;           // `best`: the energy front's knee (else the bytes front's, else the base)
   std::string device_profile;  // the energy model's device these costs are for
 };
+
+// What the app can run while the classes of its set `set` make up a share p of its requests:
+// its generic variants, then its cascades (index variants.size() + j). The cascades of `set`
+// get expected values: on the set's classes the specialized variant is right (in_set_accuracy)
+// or says "other" and the fallback runs (in_set_other); on the other classes it says "other"
+// (other_recall) and the fallback runs, or it is wrong. Its energy is the specialized run plus
+// the fallback's when "other" is expected; its exec_s both (the latency limit holds when it
+// falls through). A fallback's accuracy becomes p-weighted too. Every other cascade (all of
+// them when set < 0) is disabled: accuracy -1, infinite energy.
+std::vector<VariantCost> options_under_skew(const App& app, int set, double p);
 
 // Reads each app's catalog and computes its costs under the scenario's device profile and
 // cloud prices. Throws Error(Catalog) for an unreadable, empty or unmeasured catalog (naming

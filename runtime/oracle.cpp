@@ -17,7 +17,7 @@ struct Option {
 struct Bucket {
   double gap;      // smallest gap in the bucket
   double count;    // requests
-  int app;
+  int group;       // the options its requests have
 };
 
 // Keeps the options no other option dominates (value >=, every cost <=, one strict).
@@ -76,29 +76,65 @@ OracleResult oracle_bound(const Scenario& s, const std::vector<App>& apps, const
   const double E = s.device.energy_j, D = s.cloud.present ? s.cloud.budget_usd : 0, S = s.device.cache_bytes;
   const double ST = S * s.horizon_s, L = s.device.latency_limit_s;
 
-  // Options per app, each feasible on its own.
-  std::vector<std::vector<Option>> opts(apps.size());
-  for (size_t i = 0; i < apps.size(); ++i) {
+  // Requests grouped by what their app can run: its variants, and, when the request's class
+  // phase (the scenario's `classes`, known to the oracle) is skewed to a class set the catalog
+  // has specialized variants for, that set's cascades at the phase's share.
+  struct Group {
+    int app, set;
+    double share;
+  };
+  std::vector<Group> groups;
+  auto group_of = [&](const Request& r) {
+    const auto& cs = s.apps[static_cast<size_t>(r.app)].stream.classes;
+    const App& a = apps[static_cast<size_t>(r.app)];
+    int set = -1;
+    double share = 0;
+    if (cs.count > 0 && !a.sets.empty()) {
+      double cycle = 0;
+      for (const auto& p : cs.phases) cycle += p.duration_s;
+      double t = std::fmod(r.t, cycle);
+      size_t i = 0;
+      while (i + 1 < cs.phases.size() && t >= cs.phases[i].duration_s) t -= cs.phases[i++].duration_s;
+      std::vector<int64_t> dom(cs.phases[i].dominant.begin(), cs.phases[i].dominant.end());
+      std::sort(dom.begin(), dom.end());
+      for (size_t k = 0; k < a.sets.size() && set < 0 && !dom.empty(); ++k) {
+        auto sorted = a.sets[k];
+        std::sort(sorted.begin(), sorted.end());
+        if (sorted == dom) set = static_cast<int>(k), share = cs.phases[i].share;
+      }
+    }
+    for (size_t g = 0; g < groups.size(); ++g)
+      if (groups[g].app == r.app && groups[g].set == set && groups[g].share == share) return g;
+    groups.push_back({r.app, set, share});
+    return groups.size() - 1;
+  };
+
+  // Gaps per group (since the app's previous request), grouped into quantile buckets.
+  std::vector<std::vector<double>> gaps;
+  std::vector<double> last(apps.size(), 0.0);
+  for (const auto& r : trace) {
+    const size_t g = group_of(r);
+    if (gaps.size() < groups.size()) gaps.resize(groups.size());
+    gaps[g].push_back(r.t - last[static_cast<size_t>(r.app)]);
+    last[static_cast<size_t>(r.app)] = r.t;
+  }
+
+  // Options per group, each feasible on its own.
+  std::vector<std::vector<Option>> opts(groups.size());
+  for (size_t g = 0; g < groups.size(); ++g) {
     std::vector<Option> o;
-    for (const auto& v : apps[i].variants) {
+    for (const auto& v : options_under_skew(apps[static_cast<size_t>(groups[g].app)], groups[g].set, groups[g].share)) {
+      if (v.accuracy < 0) continue;  // a cascade of another set
       const bool fits = static_cast<double>(v.bytes) <= S;
       if (fits && v.exec_s <= L && v.exec_j <= E) o.push_back({v.accuracy, v.exec_j, 0, static_cast<double>(v.bytes), 0});
       if (fits && v.load_s + v.exec_s <= L && v.exec_j + v.load_j <= E) o.push_back({v.accuracy, v.exec_j + v.load_j, 0, 0, 1});
       if (s.cloud.present && s.cloud.round_trip_s + v.cloud_s <= L && v.cloud_usd <= D && s.cloud.transmission_j <= E)
         o.push_back({v.accuracy, s.cloud.transmission_j, v.cloud_usd, 0, 2});
     }
-    opts[i] = prune(std::move(o));
-  }
-
-  // Gaps per app, grouped into quantile buckets.
-  std::vector<std::vector<double>> gaps(apps.size());
-  std::vector<double> last(apps.size(), 0.0);
-  for (const auto& r : trace) {
-    gaps[static_cast<size_t>(r.app)].push_back(r.t - last[static_cast<size_t>(r.app)]);
-    last[static_cast<size_t>(r.app)] = r.t;
+    opts[g] = prune(std::move(o));
   }
   std::vector<Bucket> buckets;
-  for (size_t i = 0; i < apps.size(); ++i) {
+  for (size_t i = 0; i < groups.size(); ++i) {
     auto& g = gaps[i];
     if (g.empty()) continue;
     std::sort(g.begin(), g.end());
@@ -114,7 +150,7 @@ OracleResult oracle_bound(const Scenario& s, const std::vector<App>& apps, const
     for (const auto& b : buckets) {
       double best = 0;
       int kind = 3;
-      for (const auto& o : opts[static_cast<size_t>(b.app)]) {
+      for (const auto& o : opts[static_cast<size_t>(b.group)]) {
         const double v = o.value - (lam > 0 ? lam * o.energy : 0) - (mu > 0 ? mu * o.usd : 0) - (nu > 0 ? nu * o.bytes * b.gap : 0);
         if (v > best) best = v, kind = o.kind;
       }

@@ -24,6 +24,12 @@
 // is >= the LP optimum, and min over the prices equals it (LP duality). L is convex; nested
 // golden-section searches minimize it. Gaps are grouped in per-app quantile buckets, each
 // rounded down to its smallest gap (which only loosens memory: still a bound).
+//
+// Specialization: a request whose class phase (the stream's `classes`) is skewed to a class set
+// the app's catalog has specialized variants for may also be served by that set's cascades,
+// valued at their expected accuracy at the phase's share (options_under_skew()): the bound of
+// a scheduler that knows the skew without having to detect it. The bound is on the sum of
+// the serving options' catalog (expected) accuracies.
 #pragma once
 #include <string>
 #include <vector>

@@ -96,9 +96,9 @@ class RealBackend : public Backend {
   Served serve(size_t index, const Request& r, const Decision& d) override {
     Served out;
     const App& app = apps_[static_cast<size_t>(r.app)];
-    const VariantCost& v = app.variants[static_cast<size_t>(d.variant)];
+    const VariantCost& v = app.at(d.variant);
     for (const auto& e : d.evicted) device_.erase(key(e));
-    exec::Model* model = nullptr;
+    Loaded* model = nullptr;
     const auto t_all = Clock::now();
     if (d.place == Place::Device) {
       auto it = device_.find(key({r.app, d.variant}));
@@ -108,30 +108,45 @@ class RealBackend : public Backend {
         it = device_.emplace(key({r.app, d.variant}), load(app, v)).first;
         out.load_s = since(t);
       }
-      model = it->second.get();
+      model = &it->second;
     } else {
       auto it = cloud_.find(key({r.app, d.variant}));
       if (it == cloud_.end()) it = cloud_.emplace(key({r.app, d.variant}), load(app, v)).first;  // the server's copy
-      model = it->second.get();
+      model = &it->second;
     }
     const AppData& a = data_[static_cast<size_t>(r.app)];
     const int64_t img = image_[index];
-    logits_.resize(static_cast<size_t>(model->num_classes()));
-    const auto t = Clock::now();
-    model->run(a.d.images.data() + img * a.per, 1, logits_.data());
-    const double run_s = since(t);
-    int64_t arg = 0;
-    for (int64_t c = 1; c < model->num_classes(); ++c)
-      if (logits_[static_cast<size_t>(c)] > logits_[static_cast<size_t>(arg)]) arg = c;
-    out.correct = arg == a.d.labels[static_cast<size_t>(img)];
+    const float* x = a.d.images.data() + img * a.per;
+    double run_s = 0;
+    int64_t arg = classify(*model->main, x, &run_s), label = a.d.labels[static_cast<size_t>(img)];
+    double fb_s = 0;
+    if (v.set >= 0) {
+      // A cascade: the specialized variant's outputs are its set's classes, then "other", on
+      // which the fallback (the generic variant it came from) classifies the image.
+      const auto& set = app.sets[static_cast<size_t>(v.set)];
+      if (arg == static_cast<int64_t>(set.size())) {
+        out.fell_through = true;
+        arg = classify(*model->fallback, x, &fb_s);
+      } else {
+        arg = set[static_cast<size_t>(arg)];
+      }
+    }
+    out.correct = arg == label;
+    out.predicted = static_cast<int>(arg);
     out.inference_s = since(t_all);
     if (d.place == Place::Device) {
-      const exec::Energy e = exec::estimate_energy(*profiles_[static_cast<size_t>(r.app)], run_s, v.flops, v.bytes, out.load_s, v.file_bytes);
+      const exec::DeviceProfile& dev = *profiles_[static_cast<size_t>(r.app)];
+      const double run_bytes = v.set >= 0 ? v.spec_bytes : static_cast<double>(v.bytes);
+      const exec::Energy e = exec::estimate_energy(dev, run_s, v.flops, static_cast<int64_t>(run_bytes), out.load_s, v.file_bytes);
       out.energy_j = e.exec_j + (d.hit ? 0 : e.load_j);
       out.load_j = d.hit ? 0 : e.load_j;
+      if (out.fell_through) {
+        const VariantCost& fb = app.variants[static_cast<size_t>(v.fallback)];
+        out.energy_j += exec::estimate_energy(dev, fb_s, fb.flops, fb.bytes, 0, fb.file_bytes).exec_j;
+      }
       // The scheduler's predicted latency includes the wait for the device; keep that part.
       const double wait = std::max(0.0, d.latency_s - (d.hit ? 0 : v.load_s) - v.exec_s);
-      out.latency_s = wait + out.load_s + run_s;
+      out.latency_s = wait + out.load_s + run_s + fb_s;
     } else {
       const double server_s = run_s * s_->cloud.latency_factor;
       out.latency_s = s_->cloud.round_trip_s + server_s;
@@ -142,11 +157,30 @@ class RealBackend : public Backend {
   }
 
  private:
+  struct Loaded {
+    std::unique_ptr<exec::Model> main, fallback;  // fallback: a cascade's generic variant
+  };
   static uint64_t key(CacheKey k) { return (static_cast<uint64_t>(static_cast<uint32_t>(k.app)) << 32) | static_cast<uint32_t>(k.variant); }
-  static std::unique_ptr<exec::Model> load(const App& app, const VariantCost& v) {
-    const auto& rec = app.catalog.records[v.record];
+  static std::unique_ptr<exec::Model> load_record(const App& app, size_t record) {
+    const auto& rec = app.catalog.records[record];
     const VariantFile f = read_variant_file((std::filesystem::path(app.catalog.dir) / rec.file).string());
     return std::make_unique<exec::Model>(exec::Model::from_file(f));
+  }
+  static Loaded load(const App& app, const VariantCost& v) {
+    Loaded l;
+    l.main = load_record(app, v.record);
+    if (v.set >= 0) l.fallback = load_record(app, app.variants[static_cast<size_t>(v.fallback)].record);
+    return l;
+  }
+  int64_t classify(exec::Model& m, const float* x, double* seconds) {
+    logits_.resize(static_cast<size_t>(m.num_classes()));
+    const auto t = Clock::now();
+    m.run(x, 1, logits_.data());
+    *seconds = since(t);
+    int64_t arg = 0;
+    for (int64_t c = 1; c < m.num_classes(); ++c)
+      if (logits_[static_cast<size_t>(c)] > logits_[static_cast<size_t>(arg)]) arg = c;
+    return arg;
   }
 
   const Scenario* s_;
@@ -154,7 +188,7 @@ class RealBackend : public Backend {
   std::vector<AppData> data_;
   std::vector<const exec::DeviceProfile*> profiles_;
   std::vector<int64_t> image_;
-  std::map<uint64_t, std::unique_ptr<exec::Model>> device_, cloud_;
+  std::map<uint64_t, Loaded> device_, cloud_;
   std::vector<float> logits_;
 };
 

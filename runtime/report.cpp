@@ -29,6 +29,8 @@ nlohmann::json totals_json(const Totals& t) {
           {"load_energy_j", t.load_j},
           {"energy_per_request_j", ratio(t.energy_j, static_cast<double>(t.requests))},
           {"dollars", t.usd},
+          {"served_specialized", t.specialized},
+          {"fell_through", t.fell_through},
           {"mean_latency_s", ratio(t.latency_s, static_cast<double>(t.served()))},
           {"cache_hits", t.hits},
           {"loads", t.loads},
@@ -185,7 +187,7 @@ void write_outputs(const std::string& dir, const Scenario& s, const std::vector<
             nlohmann::json x = totals_json(r.apps[i]);
             x["app"] = apps[i].name;
             nlohmann::json uses = nlohmann::json::object();
-            for (const auto& [v, n] : r.uses[i]) uses[apps[i].variants[static_cast<size_t>(v)].id] = n;
+            for (const auto& [v, n] : r.uses[i]) uses[apps[i].at(v).id] = n;
             x["variants_used"] = uses;
             aj.push_back(x);
             per_app[i].add(r.apps[i]);
@@ -228,7 +230,7 @@ void write_outputs(const std::string& dir, const Scenario& s, const std::vector<
         const App& a = apps[static_cast<size_t>(r.app)];
         char b[256];
         std::snprintf(b, sizeof b, "%s,%.3f,%s,%s,%s,%d,%d,%.6g,%.6g,%.6g\n", traces[0].policy.c_str(), r.t, a.name.c_str(),
-                      r.variant >= 0 ? a.variants[static_cast<size_t>(r.variant)].id.c_str() : "",
+                      r.variant >= 0 ? a.at(r.variant).id.c_str() : "",
                       place_name(static_cast<Place>(r.place)), r.hit ? 1 : 0, r.correct ? 1 : 0, r.energy_left, r.usd_left, r.budget_j);
         tl += b;
       }

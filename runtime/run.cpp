@@ -15,23 +15,60 @@ void Totals::add(const Totals& o) {
   requests += o.requests, device += o.device, cloud += o.cloud, dropped += o.dropped, correct += o.correct;
   expected += o.expected, energy_j += o.energy_j, load_j += o.load_j, usd += o.usd, latency_s += o.latency_s;
   hits += o.hits, loads += o.loads, evictions += o.evictions, fallbacks += o.fallbacks;
+  specialized += o.specialized, fell_through += o.fell_through;
 }
 
 void SimulatedBackend::prepare(const Scenario&, const std::vector<Request>& trace, uint64_t seed) {
   draw_.resize(trace.size());
-  Rng rng(seed ^ 0xC0FFEE1234567ull);
+  draw2_.resize(trace.size());
+  Rng rng(seed ^ 0xC0FFEE1234567ull), rng2(seed ^ 0x5ECD0D4A11ull);
   for (auto& d : draw_) d = rng.uniform();
+  for (auto& d : draw2_) d = rng2.uniform();
 }
+
+namespace {
+// A class other than `label` of `count`, from a uniform draw u.
+int other_class(int label, int64_t count, double u) {
+  if (count < 2) return label;
+  return static_cast<int>((label + 1 + static_cast<int64_t>(u * static_cast<double>(count - 1)) % (count - 1)) % count);
+}
+}  // namespace
 
 Backend::Served SimulatedBackend::serve(size_t index, const Request& r, const Decision& d) {
   Served out;
-  const VariantCost& v = apps_[static_cast<size_t>(r.app)].variants[static_cast<size_t>(d.variant)];
-  out.correct = draw_[index] < v.accuracy;
+  const App& app = apps_[static_cast<size_t>(r.app)];
+  const VariantCost& v = app.at(d.variant);
+  const int64_t count = app.catalog.input.num_classes;
+  const double u = draw_[index], u2 = draw2_[index];
   out.latency_s = d.latency_s;
   out.energy_j = d.energy_j;
   out.usd = d.usd;
   out.load_s = d.load_s;
   out.load_j = d.load_j;
+  if (v.set < 0) {
+    out.correct = u < v.accuracy;
+    if (r.label >= 0) out.predicted = out.correct ? r.label : other_class(r.label, count, u2);
+    return out;
+  }
+  const auto& set = app.sets[static_cast<size_t>(v.set)];
+  const VariantCost& fb = app.variants[static_cast<size_t>(v.fallback)];
+  const auto pos = std::find(set.begin(), set.end(), static_cast<int64_t>(r.label));
+  const bool in = r.label >= 0 && pos != set.end();
+  if (in && u < v.in_set_accuracy) {
+    out.correct = true;
+  } else if (in ? u < v.in_set_accuracy + v.in_set_other : u < v.other_recall) {
+    out.fell_through = true;
+    out.correct = u2 < (in ? v.fallback_in : v.fallback_out);
+  }
+  if (r.label >= 0) {
+    if (out.correct) out.predicted = r.label;
+    else if (out.fell_through) out.predicted = other_class(r.label, count, u2);
+    else if (in) out.predicted = set.size() > 1 ? static_cast<int>(set[static_cast<size_t>((pos - set.begin()) + 1) % set.size()]) : r.label;
+    else out.predicted = static_cast<int>(set[std::min(set.size() - 1, static_cast<size_t>(u2 * static_cast<double>(set.size())))]);
+  }
+  // d's costs are the scheduler's expectation: pay the specialized variant, the fallback when it ran.
+  out.energy_j = v.exec_j + (out.fell_through ? fb.exec_j : 0) + (d.hit ? 0 : v.load_j);
+  out.latency_s = d.latency_s - (out.fell_through ? 0 : fb.exec_s);
   return out;
 }
 
@@ -74,7 +111,7 @@ RunResult run_policy(const Scenario& s, const std::vector<App>& apps, const std:
     } else {
       d = sched.decide(r, explain ? &why : nullptr);
     }
-    if (explain && opt.explain_out) std::fputs(explain_text(s, apps, why, policy, k).c_str(), opt.explain_out);
+    if (explain && opt.explain_out) std::fputs(explain_text(s, sched.view(), why, policy, k).c_str(), opt.explain_out);
     Totals& a = res.apps[static_cast<size_t>(r.app)];
     a.requests++;
     bool correct = false;
@@ -86,7 +123,12 @@ RunResult run_policy(const Scenario& s, const std::vector<App>& apps, const std:
       sched.charge(sv.energy_j, sv.usd, d.place == Place::Device ? r.t + sv.latency_s : 0);
       correct = sv.correct;
       a.correct += sv.correct;
-      a.expected += apps[static_cast<size_t>(r.app)].variants[static_cast<size_t>(d.variant)].accuracy;
+      a.expected += sched.view()[static_cast<size_t>(r.app)].variants[static_cast<size_t>(d.variant)].accuracy;
+      sched.observe(r.app, sv.predicted);
+      if (d.variant >= static_cast<int>(apps[static_cast<size_t>(r.app)].variants.size())) {
+        a.specialized++;
+        a.fell_through += sv.fell_through;
+      }
       a.energy_j += sv.energy_j;
       a.load_j += sv.load_j;
       a.usd += sv.usd;
@@ -125,6 +167,13 @@ std::string explain_text(const Scenario& s, const std::vector<App>& apps, const 
                 format_quantity(e.energy_left, Quantity::Energy).c_str(), format_quantity(e.usd_left, Quantity::Money).c_str(),
                 e.f_app, e.sum_f2_device, e.sum_f2_cloud);
   out += b;
+  if (e.skew_set >= 0) {
+    std::string cls;
+    for (int64_t c : app.sets[static_cast<size_t>(e.skew_set)]) cls += (cls.empty() ? "" : ",") + std::to_string(c);
+    std::snprintf(b, sizeof b, "  skew: classes {%s} are %.1f%% of the app's recent requests: its specialized cascades compete\n",
+                  cls.c_str(), 100 * e.skew_share);
+    out += b;
+  }
   if (e.floor_first) {
     std::snprintf(b, sizeof b, "  floor-first split: this app's floor %s per request; all active apps need %s/s, the energy left gives %s/s\n",
                   format_quantity(e.floor_j, Quantity::Energy).c_str(), format_quantity(e.need_w, Quantity::Energy).c_str(),

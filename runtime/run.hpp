@@ -26,6 +26,7 @@ struct Totals {
   double expected = 0;  // sum of the serving variants' catalog accuracies
   double energy_j = 0, load_j = 0, usd = 0, latency_s = 0;
   int64_t hits = 0, loads = 0, evictions = 0, fallbacks = 0;
+  int64_t specialized = 0, fell_through = 0;  // served by a cascade; of those, "other" ran the fallback too
   void add(const Totals& o);
   int64_t served() const { return device + cloud; }
 };
@@ -59,6 +60,8 @@ class Backend {
     bool correct = false;
     double latency_s = 0, energy_j = 0, usd = 0, load_s = 0, load_j = 0;
     double inference_s = 0;  // wall time spent loading and running
+    int predicted = -1;      // the class the device answered (-1: unknown: the request had no label)
+    bool fell_through = false;  // a cascade whose specialized variant said "other"
   };
   // Before serving a trace (of the scenario `s`, a sweep point's): per-request draws.
   virtual void prepare(const Scenario& s, const std::vector<Request>& trace, uint64_t seed) = 0;
@@ -68,7 +71,11 @@ class Backend {
   virtual void reset() {}  // before each policy's run: nothing loaded
 };
 
-// Simulated: correct when draw[index] < accuracy; costs from the catalog.
+// Simulated: correct when draw[index] < accuracy; costs from the catalog. A cascade (App::
+// cascades) by the request's label: on its set's classes right with in_set_accuracy, "other"
+// with in_set_other (then the fallback, right with its in-set accuracy: a second draw); on the
+// other classes "other" with other_recall (then the fallback), else wrong; the fallback's
+// execution is paid when it runs. A wrong answer is another class, drawn.
 class SimulatedBackend : public Backend {
  public:
   explicit SimulatedBackend(const std::vector<App>& apps) : apps_(apps) {}
@@ -81,7 +88,7 @@ class SimulatedBackend : public Backend {
 
  private:
   const std::vector<App>& apps_;
-  std::vector<double> draw_;
+  std::vector<double> draw_, draw2_;
 };
 
 // Real: loads every app's images and verifies every variant file once; prepare() draws an

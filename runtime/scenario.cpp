@@ -44,7 +44,7 @@ StreamSpec parse_stream(const Cursor& c, const std::string& base_dir) {
   StreamSpec s;
   s.where = c.where();
   c.require_map("a mapping with one of rate, phases, trace");
-  c.only_keys({"rate", "phases", "trace"});
+  c.only_keys({"rate", "phases", "trace", "classes"});
   const int given = c.has("rate") + c.has("phases") + c.has("trace");
   if (given != 1) c.fail_here("give exactly one of rate (Poisson arrivals), phases (Poisson with changing rates) or trace (a file)");
   if (auto r = c.opt("rate")) s.phases.push_back({0, quantity(*r, Quantity::Rate)});
@@ -61,6 +61,39 @@ StreamSpec parse_stream(const Cursor& c, const std::string& base_dir) {
     }
   }
   if (auto t = c.opt("trace")) s.trace = resolve(base_dir, t->str());
+  if (auto k = c.opt("classes")) {
+    if (!s.trace.empty()) k->fail_here("a trace file gives its requests' labels itself (\"time_s,label\" lines); drop `classes`");
+    k->require_map("a mapping {count, phases: [{duration, dominant, share}, ...]}");
+    k->only_keys({"count", "phases"});
+    ClassSpec& cs = s.classes;
+    cs.where = k->where();
+    cs.count = static_cast<int>(k->at("count").integer(2, 1 << 20));
+    auto ph = k->at("phases");
+    if (!ph.is_seq() || ph.node().size() == 0) ph.expected("a non-empty list of {duration, dominant, share}");
+    for (size_t i = 0; i < ph.node().size(); ++i) {
+      auto e = ph.index(i);
+      e.require_map("a mapping {duration, dominant, share} (no dominant: uniform over every class)");
+      e.only_keys({"duration", "dominant", "share"});
+      ClassPhase p;
+      auto d = e.at("duration");
+      p.duration_s = quantity(d, Quantity::Time);
+      if (p.duration_s < 1) d.expected("a duration of at least 1s");
+      if (auto dom = e.opt("dominant")) {
+        if (!dom->is_seq() || dom->node().size() == 0) dom->expected("a non-empty list of class indices");
+        std::set<int> seen;
+        for (size_t j = 0; j < dom->node().size(); ++j) {
+          const int c = static_cast<int>(dom->index(j).integer(0, cs.count - 1));
+          if (!seen.insert(c).second) dom->index(j).fail_here("class " + std::to_string(c) + " is listed twice");
+          p.dominant.push_back(c);
+        }
+        if (static_cast<int>(p.dominant.size()) >= cs.count) dom->fail_here("lists every class; leave some out, or drop `dominant` for uniform");
+        p.share = e.at("share").number(0, 1);
+      } else if (e.has("share")) {
+        e.at("share").fail_here("share needs `dominant`, the classes it applies to");
+      }
+      cs.phases.push_back(std::move(p));
+    }
+  }
   return s;
 }
 
@@ -99,7 +132,7 @@ const std::vector<SweepTableRow>& sweep_table() {
 }  // namespace
 
 const std::vector<std::string>& policy_names() {
-  static const std::vector<std::string> p = {"mcdnn", "mcdnn-paper", "original", "best", "server-first", "oracle"};
+  static const std::vector<std::string> p = {"mcdnn", "mcdnn-specialize", "mcdnn-paper", "original", "best", "server-first", "oracle"};
   return p;
 }
 
@@ -136,7 +169,8 @@ Scenario parse_scenario_string(const std::string& text, const std::string& displ
   const std::string want = "mcdnn-scenario/" + std::to_string(kScenarioVersion);
   if (fmt.str() != want)
     fmt.expected("'" + want + "' (this mcdnn-run reads scenario format version " + std::to_string(kScenarioVersion) + ")");
-  c.only_keys({"format", "name", "seed", "horizon", "mode", "traces", "policy", "scheduler", "device", "cloud", "apps", "sweep"});
+  c.only_keys({"format", "name", "seed", "horizon", "mode", "traces", "policy", "scheduler", "specialization", "device", "cloud", "apps",
+               "sweep"});
 
   auto name = c.at("name");
   s.name = name.str();
@@ -174,6 +208,14 @@ Scenario parse_scenario_string(const std::string& text, const std::string& displ
       s.frequency_window_s = quantity(*w, Quantity::Time);
       if (s.frequency_window_s < 1) w->expected("a duration of at least 1s");
     }
+  }
+
+  if (auto sp = c.opt("specialization")) {
+    sp->require_map("a mapping {window, max_classes, min_share}");
+    sp->only_keys({"window", "max_classes", "min_share"});
+    if (auto e = sp->opt("window")) s.specialization.window = e->integer(1, 1000000);
+    if (auto e = sp->opt("max_classes")) s.specialization.max_classes = e->integer(1, 1 << 20);
+    if (auto e = sp->opt("min_share")) s.specialization.min_share = e->number(0, 1, true);
   }
 
   auto dev = c.at("device");

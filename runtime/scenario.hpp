@@ -18,9 +18,24 @@ constexpr int kScenarioVersion = 1;  // the `format` key: "mcdnn-scenario/1"
 struct Phase {
   double duration_s = 0, rate = 0;  // requests per second
 };
+// The true classes of a Poisson stream's requests (their labels): phases repeating until the
+// horizon; in each, a `share` of the requests is drawn uniformly from `dominant` and the rest
+// uniformly from the other classes (no dominant classes: uniform over all `count`).
+struct ClassPhase {
+  double duration_s = 0;
+  std::vector<int> dominant;
+  double share = 0;
+};
+struct ClassSpec {
+  int count = 0;  // 0: the requests carry no label
+  std::vector<ClassPhase> phases;
+  std::string where;
+};
+
 struct StreamSpec {
   std::vector<Phase> phases;  // Poisson (one phase = a constant rate)
   std::string trace;          // a trace file: one request per line, "time_s[,label]"
+  ClassSpec classes;          // Poisson streams: the labels
   std::string where;          // "scenario.yaml:20:13: apps[1].stream"
 };
 
@@ -64,6 +79,16 @@ struct SweepSpec {
   std::string where;
 };
 
+// Class-skew specialization (policy `mcdnn-specialize`; docs/runtime.md): an app's stream is
+// skewed when, over its last `window` classified requests, the classes of one of its catalog's
+// specialized class sets (at most `max_classes` of them) make up at least `min_share`: the
+// paper's (n, p) dominance test against the sets the catalog has variants for.
+struct SpecializationSpec {
+  int64_t window = 200;
+  int64_t max_classes = 7;
+  double min_share = 0.8;
+};
+
 struct Scenario {
   std::string path;  // for messages
   std::string name;
@@ -73,6 +98,7 @@ struct Scenario {
   int traces = 1;                  // independent traces (seeds seed, seed+1, ...)
   std::vector<std::string> policies = {"mcdnn"};
   double frequency_window_s = 600;  // the scheduler's request-rate estimate window
+  SpecializationSpec specialization;
   DeviceSpec device;
   CloudSpec cloud;
   std::vector<AppSpec> apps;

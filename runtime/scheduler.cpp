@@ -19,6 +19,7 @@ const char* place_name(Place p) {
 
 Policy policy_from_name(const std::string& name) {
   if (name == "mcdnn") return Policy::Mcdnn;
+  if (name == "mcdnn-specialize") return Policy::McdnnSpecialize;
   if (name == "mcdnn-paper") return Policy::McdnnPaper;
   if (name == "original") return Policy::Original;
   if (name == "best") return Policy::Best;
@@ -28,42 +29,99 @@ Policy policy_from_name(const std::string& name) {
 
 Scheduler::Scheduler(const Scenario& s, const std::vector<App>& apps, Policy policy)
     : s_(s),
+      apps_given_(apps),
       apps_(apps),
       policy_(policy),
       cache_(static_cast<int64_t>(std::min(s.device.cache_bytes, 9.0e18))),
       state_(apps.size()),
       energy_left_(s.device.energy_j),
       usd_left_(s.cloud.present ? s.cloud.budget_usd : 0) {
-  const double inf = std::numeric_limits<double>::infinity();
-  for (const auto& a : apps) {
-    double d = inf, c = inf;
-    for (const auto& v : a.variants) {
-      if (cache_.fits(v.bytes) && v.load_s + v.exec_s <= s.device.latency_limit_s) d = std::min(d, v.exec_j);
-      if (s.cloud.present && s.cloud.round_trip_s + v.cloud_s <= s.device.latency_limit_s) c = std::min(c, v.cloud_usd);
-    }
-    dev_floor_.push_back(d);
-    cloud_floor_usd_.push_back(c);
-    const int n = static_cast<int>(a.variants.size());
-    std::vector<int> idx(static_cast<size_t>(n));
-    for (int i = 0; i < n; ++i) idx[static_cast<size_t>(i)] = i;
-    auto acc = [&](int i) { return a.variants[static_cast<size_t>(i)].accuracy; };
-    auto& byacc = by_accuracy_.emplace_back(idx);
-    std::stable_sort(byacc.begin(), byacc.end(), [&](int x, int y) { return acc(x) > acc(y); });
-    auto& byexec = by_exec_.emplace_back(idx);
-    std::stable_sort(byexec.begin(), byexec.end(), [&](int x, int y) {
-      return a.variants[static_cast<size_t>(x)].exec_j < a.variants[static_cast<size_t>(y)].exec_j;
-    });
-    auto& byusd = by_usd_.emplace_back(idx);
-    std::stable_sort(byusd.begin(), byusd.end(), [&](int x, int y) {
-      return a.variants[static_cast<size_t>(x)].cloud_usd < a.variants[static_cast<size_t>(y)].cloud_usd;
-    });
-    if (static_cast<size_t>(n) > dev_.size()) {
-      dev_.resize(static_cast<size_t>(n));
-      cloud_.resize(static_cast<size_t>(n));
-      dev_seen_.resize(static_cast<size_t>(n), 0);
-      cloud_seen_.resize(static_cast<size_t>(n), 0);
-    }
+  dev_floor_.resize(apps_.size());
+  cloud_floor_usd_.resize(apps_.size());
+  by_accuracy_.resize(apps_.size());
+  by_exec_.resize(apps_.size());
+  by_usd_.resize(apps_.size());
+  for (size_t i = 0; i < apps_.size(); ++i) {
+    state_[i].counts.assign(static_cast<size_t>(std::max<int64_t>(apps_[i].catalog.input.num_classes, 1)), 0);
+    refresh(i);
   }
+}
+
+void Scheduler::refresh(size_t ai) {
+  App& a = apps_[ai];
+  AppState& st = state_[ai];
+  // The cascades of the skew set in force, with expected values at its observed share.
+  a.variants = options_under_skew(apps_given_[ai], st.skew_set, st.skew_share);
+  st.applied_share = st.skew_share;
+
+  const double inf = std::numeric_limits<double>::infinity();
+  double d = inf, cf = inf;
+  for (const auto& v : a.variants) {
+    if (cache_.fits(v.bytes) && v.load_s + v.exec_s <= s_.device.latency_limit_s) d = std::min(d, v.exec_j);
+    if (s_.cloud.present && s_.cloud.round_trip_s + v.cloud_s <= s_.device.latency_limit_s) cf = std::min(cf, v.cloud_usd);
+  }
+  dev_floor_[ai] = d;
+  cloud_floor_usd_[ai] = cf;
+  const int n = static_cast<int>(a.variants.size());
+  std::vector<int> idx(static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) idx[static_cast<size_t>(i)] = i;
+  auto acc = [&](int i) { return a.variants[static_cast<size_t>(i)].accuracy; };
+  auto& byacc = by_accuracy_[ai] = idx;
+  std::stable_sort(byacc.begin(), byacc.end(), [&](int x, int y) { return acc(x) > acc(y); });
+  auto& byexec = by_exec_[ai] = idx;
+  std::stable_sort(byexec.begin(), byexec.end(), [&](int x, int y) {
+    return a.variants[static_cast<size_t>(x)].exec_j < a.variants[static_cast<size_t>(y)].exec_j;
+  });
+  auto& byusd = by_usd_[ai] = idx;
+  std::stable_sort(byusd.begin(), byusd.end(), [&](int x, int y) {
+    return a.variants[static_cast<size_t>(x)].cloud_usd < a.variants[static_cast<size_t>(y)].cloud_usd;
+  });
+  if (static_cast<size_t>(n) > dev_.size()) {
+    dev_.resize(static_cast<size_t>(n));
+    cloud_.resize(static_cast<size_t>(n));
+    dev_seen_.resize(static_cast<size_t>(n), 0);
+    cloud_seen_.resize(static_cast<size_t>(n), 0);
+  }
+}
+
+void Scheduler::observe(int app, int predicted) {
+  if (policy_ != Policy::McdnnSpecialize || predicted < 0) return;
+  const size_t ai = static_cast<size_t>(app);
+  AppState& st = state_[ai];
+  const App& a = apps_[ai];
+  if (a.sets.empty() || static_cast<size_t>(predicted) >= st.counts.size()) return;
+  const auto& sp = s_.specialization;
+  st.seen.push_back(predicted);
+  st.counts[static_cast<size_t>(predicted)]++;
+  if (static_cast<int64_t>(st.seen.size()) > sp.window) {
+    st.counts[static_cast<size_t>(st.seen.front())]--;
+    st.seen.pop_front();
+  }
+  if (static_cast<int64_t>(st.seen.size()) < sp.window) return;  // a full window first
+  // The (n, p) test against the catalog's sets: the set of at most n classes with the largest
+  // share, when that share is at least p.
+  int best = -1;
+  double best_share = 0;
+  for (size_t k = 0; k < a.sets.size(); ++k) {
+    if (static_cast<int64_t>(a.sets[k].size()) > sp.max_classes) continue;
+    int64_t in = 0;
+    for (int64_t c : a.sets[k]) in += st.counts[static_cast<size_t>(c)];
+    const double share = static_cast<double>(in) / static_cast<double>(st.seen.size());
+    if (share >= sp.min_share && (best < 0 || share > best_share ||
+                                  (share == best_share && a.sets[k].size() < a.sets[static_cast<size_t>(best)].size())))
+      best = static_cast<int>(k), best_share = share;
+  }
+  // Stay with the set in force while it holds (no flapping between two sets that both pass).
+  if (st.skew_set >= 0 && best >= 0 && best != st.skew_set) {
+    int64_t in = 0;
+    for (int64_t c : a.sets[static_cast<size_t>(st.skew_set)]) in += st.counts[static_cast<size_t>(c)];
+    const double share = static_cast<double>(in) / static_cast<double>(st.seen.size());
+    if (share >= sp.min_share) best = st.skew_set, best_share = share;
+  }
+  const bool changed = best != st.skew_set;
+  st.skew_set = best;
+  st.skew_share = best >= 0 ? best_share : 0;
+  if (changed || (best >= 0 && std::fabs(st.skew_share - st.applied_share) > 0.02)) refresh(ai);
 }
 
 double Scheduler::Share::budget(double e) const {
@@ -195,7 +253,7 @@ Decision Scheduler::decide(const Request& r, Explanation* why) {
   const double f = rate(a, r.t);
   double sum_dev = f * f, sum_cloud = f * f;
   Share share;
-  share.floor_first = policy_ == Policy::Mcdnn || policy_ == Policy::ServerFirst;
+  share.floor_first = policy_ == Policy::Mcdnn || policy_ == Policy::McdnnSpecialize || policy_ == Policy::ServerFirst;
   share.T = std::max(s_.horizon_s - r.t, 1e-9);
   share.f = f;
   const double inf = std::numeric_limits<double>::infinity();
@@ -357,6 +415,8 @@ Decision Scheduler::decide(const Request& r, Explanation* why) {
     why->floor_first = share.floor_first;
     why->floor_j = share.phi;
     why->need_w = share.need;
+    why->skew_set = st.skew_set;
+    why->skew_share = st.skew_share;
     if (mcdnn) {
       why->candidates.assign(dev_.begin(), dev_.begin() + n);
       if (has_cloud) why->candidates.insert(why->candidates.end(), cloud_.begin(), cloud_.begin() + n);

@@ -94,11 +94,13 @@ struct Explanation {
   double credit_j = 0;  // `mcdnn`: the app's saved budget after this decision
   bool floor_first = false;
   double floor_j = 0, need_w = 0;  // `mcdnn`: the app's floor phi and sum f_i phi_i (J/s)
+  int skew_set = -1;        // `mcdnn-specialize`: the app's class set in force (App::sets), or -1
+  double skew_share = 0;    // its share of the app's recent classified requests
   std::vector<Candidate> candidates;
   Decision decision;
 };
 
-enum class Policy { Mcdnn, McdnnPaper, Original, Best, ServerFirst };
+enum class Policy { Mcdnn, McdnnSpecialize, McdnnPaper, Original, Best, ServerFirst };
 Policy policy_from_name(const std::string& name);  // not "oracle"
 
 class Scheduler {
@@ -110,6 +112,14 @@ class Scheduler {
   Decision decide(const Request& r, Explanation* why = nullptr);
   // Spends energy and dollars; the device is busy until `device_free_at` (device requests).
   void charge(double energy_j, double usd, double device_free_at);
+  // `mcdnn-specialize`: the class a served request of `app` was classified as (what the device
+  // sees; -1: unknown), for the skew test.
+  void observe(int app, int predicted_class);
+  // The apps as this scheduler sees them: each app's `variants` followed by its cascades, whose
+  // accuracy and execution costs are expected values under the skew in force (disabled ones:
+  // accuracy -1, infinite energy).
+  const std::vector<App>& view() const { return apps_; }
+  int skew_set(int app) const { return state_[static_cast<size_t>(app)].skew_set; }
 
   double energy_left() const { return energy_left_; }
   double usd_left() const { return usd_left_; }
@@ -125,7 +135,14 @@ class Scheduler {
     double last_load_t = -1;    // when it last loaded a variant on the device (-1: never)
     std::deque<double> recent;  // request times within the window
     double credit_j = 0;  // `mcdnn`: energy budget saved while nothing qualifies
+    // `mcdnn-specialize`: the last classified requests and their counts per class.
+    std::deque<int> seen;
+    std::vector<int64_t> counts;
+    int skew_set = -1;
+    double skew_share = 0, applied_share = -1;
   };
+  // Recomputes app a's cascades (enabled for its skew set), orders and floors.
+  void refresh(size_t a);
   double rate(size_t app, double t);
   // The per-request device energy budget of the requesting app, given the energy available.
   struct Share {
@@ -138,7 +155,8 @@ class Scheduler {
   Decision apply(const Request& r, const Candidate& c, bool fallback, const char* reason);
 
   const Scenario& s_;
-  const std::vector<App>& apps_;
+  const std::vector<App>& apps_given_;
+  std::vector<App> apps_;  // a copy: cascades appended to `variants`, their values updated
   Policy policy_;
   ModelCache cache_;
   std::vector<AppState> state_;

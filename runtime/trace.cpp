@@ -36,6 +36,34 @@ void poisson(const StreamSpec& st, int app, double horizon, Rng& rng, std::vecto
   }
 }
 
+// Labels for the requests of app `app` in `out` from index `from`: by the class phases at
+// each request's time (a separate generator: arrival times do not depend on the classes).
+void label(const ClassSpec& cs, int app, size_t from, Rng& rng, std::vector<Request>* out) {
+  if (cs.count <= 0) return;
+  double cycle = 0;
+  for (const auto& p : cs.phases) cycle += p.duration_s;
+  std::vector<int> others;
+  for (size_t k = from; k < out->size(); ++k) {
+    Request& r = (*out)[k];
+    if (r.app != app) continue;
+    double t = std::fmod(r.t, cycle);
+    size_t i = 0;
+    while (i + 1 < cs.phases.size() && t >= cs.phases[i].duration_s) t -= cs.phases[i++].duration_s;
+    const ClassPhase& p = cs.phases[i];
+    const double u = rng.uniform(), v = rng.uniform();
+    if (!p.dominant.empty() && u < p.share) {
+      r.label = p.dominant[std::min(p.dominant.size() - 1, static_cast<size_t>(v * static_cast<double>(p.dominant.size())))];
+    } else if (!p.dominant.empty()) {
+      others.clear();
+      for (int c = 0; c < cs.count; ++c)
+        if (std::find(p.dominant.begin(), p.dominant.end(), c) == p.dominant.end()) others.push_back(c);
+      r.label = others[std::min(others.size() - 1, static_cast<size_t>(v * static_cast<double>(others.size())))];
+    } else {
+      r.label = std::min(cs.count - 1, static_cast<int>(v * cs.count));
+    }
+  }
+}
+
 }  // namespace
 
 std::vector<Request> read_trace_file(const std::string& path, int app, double horizon_s, const std::string& where) {
@@ -109,7 +137,10 @@ std::vector<Request> make_trace(const Scenario& s, uint64_t seed) {
       all.insert(all.end(), r.begin(), r.end());
     } else {
       Rng rng(seed * 0x100000001B3ull + a * 0x9E3779B97F4A7C15ull + 1);
+      const size_t from = all.size();
       poisson(st, static_cast<int>(a), s.horizon_s, rng, &all);
+      Rng classes(seed * 0x100000001B3ull + a * 0x9E3779B97F4A7C15ull + 0xC1A55E5ull);
+      label(st.classes, static_cast<int>(a), from, classes, &all);
     }
   }
   if (static_cast<double>(all.size()) > kMaxRequests)
