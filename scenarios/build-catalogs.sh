@@ -13,3 +13,13 @@ for name in fashion-mnist fashion-mnist-3class fashion-mnist-body; do
   echo "== $name"
   "$compile" "$root/schemas/$name.yaml" -o "$root/out/$name" "$@"
 done
+# Specialized variants for scenarios/skew.yaml (its two class sets), for four variants along the
+# energy front; skipped when the catalog has them already (about 80 s each otherwise).
+variants=base,prune-fc1-50+quant-int8,prune-fc1-97+quant-int8,narrow-conv1-16+svd-fc1-k64+prune-fc1-90
+for set in "t-shirt,pullover,sneaker specialize-0_2_7" "trouser,dress,bag,ankle-boot specialize-1_3_8_9"; do
+  classes=${set% *} id=${set#* }
+  if ! grep -q "\"id\": \"$id\"" "$root/out/fashion-mnist/catalog.json"; then
+    echo "== fashion-mnist: specialized to $classes"
+    "$compile" "$root/schemas/fashion-mnist.yaml" --specialize "$root/out/fashion-mnist" --classes "$classes" --variants "$variants" "$@"
+  fi
+done

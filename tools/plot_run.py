@@ -8,6 +8,8 @@ RUN_DIR is mcdnn-run's output directory (report.json, timeline.csv). Writes into
                 bound as a dashed line) and device energy per request for every policy; against
                 the swept parameter when the scenario has a sweep (means over its traces, error
                 bars one standard deviation), else as bars
+  skew.png      with mcdnn-specialize: every policy's accuracy over time (rolling, first trace)
+                and the requests a specialized cascade served
   timeline.png  the first trace of the first point: energy left over the day for every policy,
                 mcdnn's per-request energy budget, and the accuracy of the variant mcdnn chose
                 for each request of each app (dropped requests at 0)
@@ -23,7 +25,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-COLORS = {"mcdnn": "#c0392b", "mcdnn-paper": "#e67e22", "original": "#2c3e50", "best": "#27ae60",
+COLORS = {"mcdnn": "#c0392b", "mcdnn-specialize": "#2980b9", "mcdnn-paper": "#e67e22", "original": "#2c3e50", "best": "#27ae60",
           "server-first": "#8e44ad", "oracle": "#7f8c8d"}
 
 
@@ -158,6 +160,52 @@ def plot_timeline(report, run_dir, out):
     return True
 
 
+def plot_skew(report, run_dir, out):
+    """With mcdnn-specialize in the run: the accuracy over time (a rolling mean over 300 requests
+    of the first trace) of every policy, and which requests a specialized cascade served."""
+    path = os.path.join(run_dir, "timeline.csv")
+    with open(path) as f:
+        rows = list(csv.DictReader(f))
+    if not any(r["policy"] == "mcdnn-specialize" for r in rows):
+        return False
+    spec_ids = set()
+    for a in report["apps"]:
+        try:
+            with open(os.path.join(a["catalog"], "catalog.json")) as f:
+                spec_ids |= {v["id"] for v in json.load(f)["variants"] if v.get("specialized")}
+        except (OSError, ValueError, KeyError):
+            pass
+    fig, axes = plt.subplots(2, 1, figsize=(12, 6), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
+    win = 300
+    for p in ["mcdnn", "mcdnn-specialize"]:
+        pr = [r for r in rows if r["policy"] == p]
+        if len(pr) <= win:
+            continue
+        ok = [1.0 if r["correct"] in ("1", "true") else 0.0 for r in pr]
+        run, acc = sum(ok[:win]), []
+        for i in range(win, len(ok)):
+            acc.append(100 * run / win)
+            run += ok[i] - ok[i - win]
+        axes[0].plot([float(r["t_s"]) / 3600 for r in pr[win:]], acc, color=COLORS.get(p), label=p)
+    sp = [r for r in rows if r["policy"] == "mcdnn-specialize"]
+    axes[1].scatter([float(r["t_s"]) / 3600 for r in sp], [1 if r["variant"] in spec_ids else 0 for r in sp], s=2,
+                    color=COLORS["mcdnn-specialize"])
+    axes[1].set_yticks([0, 1])
+    axes[1].set_yticklabels(["generic", "cascade"])
+    axes[1].set_ylim(-0.5, 1.5)
+    axes[1].set_xlabel("time (h)")
+    axes[0].set_ylabel(f"accuracy, last {win} requests (%)")
+    axes[0].legend(fontsize=9)
+    axes[0].grid(alpha=0.3)
+    first = report["points"][0]
+    where = f" at {first['parameter']} = {first['value']:g}" if first["parameter"] else ""
+    fig.suptitle(f"{report['scenario']['name']}{where}: accuracy over time, and when mcdnn-specialize ran a specialized cascade")
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return True
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("run_dir")
@@ -167,6 +215,8 @@ def main():
     wrote = ["policies.png"]
     if plot_timeline(report, args.run_dir, os.path.join(args.run_dir, "timeline.png")):
         wrote.append("timeline.png")
+        if plot_skew(report, args.run_dir, os.path.join(args.run_dir, "skew.png")):
+            wrote.append("skew.png")
     print(f"wrote {', '.join(os.path.join(args.run_dir, w) for w in wrote)}")
 
 
