@@ -100,11 +100,6 @@ App load_app(const AppSpec& spec, const Scenario& s) {
     v.fallback_in = sp.source_in_set_accuracy;
     v.fallback_out = std::clamp((g.accuracy - q * v.fallback_in) / (1 - q), 0.0, 1.0);
     v.accuracy = sp.in_set_accuracy;
-    v.spec_bytes = static_cast<double>(v.bytes);
-    v.bytes += g.bytes;
-    v.file_bytes += g.file_bytes;
-    v.load_s += g.load_s;
-    v.load_j += g.load_j;
     v.cloud_s = v.cloud_usd = std::numeric_limits<double>::infinity();  // cascades run on the device
     app.cascades.push_back(v);
   }

@@ -23,14 +23,14 @@ struct VariantCost {
   double cloud_s = 0, cloud_usd = 0;  // server time (catalog latency x latency_factor) and its price
 
   // A cascade (App::cascades): the specialized variant `record`, then, when it answers "other",
-  // the generic variant `fallback` it was made from. Loaded together (bytes, file_bytes, load_*
-  // are both's); exec_* and accuracy are the specialized variant's alone (the scheduler
-  // replaces them with expected values under the observed skew).
+  // the generic variant `fallback` it was made from, which must be cached with it (it is a
+  // cache entry of its own, shared with the generic use of that variant). bytes, file_bytes,
+  // load_* and exec_* are the specialized variant's alone; accuracy is its in-set accuracy
+  // (the scheduler uses expected values under the observed skew: options_under_skew()).
   int set = -1;       // index in App::sets; -1: a generic variant
   int fallback = -1;  // index in App::variants
   double in_set_accuracy = 0, in_set_other = 0, other_recall = 0;
   double fallback_in = 0, fallback_out = 0;  // the fallback's accuracy on in-set / other classes (estimated)
-  double spec_bytes = 0;
 };
 
 struct App {
@@ -57,7 +57,8 @@ struct App {
 // or says "other" and the fallback runs (in_set_other); on the other classes it says "other"
 // (other_recall) and the fallback runs, or it is wrong. Its energy is the specialized run plus
 // the fallback's when "other" is expected; its exec_s both (the latency limit holds when it
-// falls through). A fallback's accuracy becomes p-weighted too. Every other cascade (all of
+// falls through); bytes and loads stay the specialized variant's (the scheduler adds the
+// fallback's when it is not cached). A fallback's accuracy becomes p-weighted too. Every other cascade (all of
 // them when set < 0) is disabled: accuracy -1, infinite energy.
 std::vector<VariantCost> options_under_skew(const App& app, int set, double p);
 

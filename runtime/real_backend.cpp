@@ -98,54 +98,60 @@ class RealBackend : public Backend {
     const App& app = apps_[static_cast<size_t>(r.app)];
     const VariantCost& v = app.at(d.variant);
     for (const auto& e : d.evicted) device_.erase(key(e));
-    Loaded* model = nullptr;
+    exec::Model* model = nullptr;
+    exec::Model* fallback = nullptr;  // a cascade's generic variant, cached under its own key
+    const exec::DeviceProfile& dev = *profiles_[static_cast<size_t>(r.app)];
     const auto t_all = Clock::now();
     if (d.place == Place::Device) {
-      auto it = device_.find(key({r.app, d.variant}));
-      if (d.hit && it == device_.end()) fail(ErrorClass::Internal, "real mode: a cache hit for a variant that is not loaded");
-      if (!d.hit) {
-        const auto t = Clock::now();
-        it = device_.emplace(key({r.app, d.variant}), load(app, v)).first;
-        out.load_s = since(t);
-      }
-      model = &it->second;
+      // What is not loaded yet is loaded (a cascade: its fallback too), each load's energy from
+      // the energy model for the time it took and the file it read.
+      auto device_model = [&](int variant) {
+        auto it = device_.find(key({r.app, variant}));
+        if (it == device_.end()) {
+          if (d.hit) fail(ErrorClass::Internal, "real mode: a cache hit for a variant that is not loaded");
+          const VariantCost& y = app.at(variant);
+          const auto t = Clock::now();
+          it = device_.emplace(key({r.app, variant}), load(app, y)).first;
+          const double s = since(t);
+          out.load_s += s;
+          out.load_j += exec::estimate_energy(dev, 0, 0, 0, s, y.file_bytes).load_j;
+        }
+        return it->second.get();
+      };
+      if (v.set >= 0) fallback = device_model(v.fallback);
+      model = device_model(d.variant);
     } else {
       auto it = cloud_.find(key({r.app, d.variant}));
       if (it == cloud_.end()) it = cloud_.emplace(key({r.app, d.variant}), load(app, v)).first;  // the server's copy
-      model = &it->second;
+      model = it->second.get();
     }
     const AppData& a = data_[static_cast<size_t>(r.app)];
     const int64_t img = image_[index];
     const float* x = a.d.images.data() + img * a.per;
-    double run_s = 0;
-    int64_t arg = classify(*model->main, x, &run_s), label = a.d.labels[static_cast<size_t>(img)];
-    double fb_s = 0;
+    double run_s = 0, fb_s = 0;
+    int64_t arg = classify(*model, x, &run_s);
     if (v.set >= 0) {
       // A cascade: the specialized variant's outputs are its set's classes, then "other", on
       // which the fallback (the generic variant it came from) classifies the image.
       const auto& set = app.sets[static_cast<size_t>(v.set)];
       if (arg == static_cast<int64_t>(set.size())) {
         out.fell_through = true;
-        arg = classify(*model->fallback, x, &fb_s);
+        arg = classify(*fallback, x, &fb_s);
       } else {
         arg = set[static_cast<size_t>(arg)];
       }
     }
-    out.correct = arg == label;
+    out.correct = arg == a.d.labels[static_cast<size_t>(img)];
     out.predicted = static_cast<int>(arg);
     out.inference_s = since(t_all);
     if (d.place == Place::Device) {
-      const exec::DeviceProfile& dev = *profiles_[static_cast<size_t>(r.app)];
-      const double run_bytes = v.set >= 0 ? v.spec_bytes : static_cast<double>(v.bytes);
-      const exec::Energy e = exec::estimate_energy(dev, run_s, v.flops, static_cast<int64_t>(run_bytes), out.load_s, v.file_bytes);
-      out.energy_j = e.exec_j + (d.hit ? 0 : e.load_j);
-      out.load_j = d.hit ? 0 : e.load_j;
+      out.energy_j = exec::estimate_energy(dev, run_s, v.flops, v.bytes, 0, 0).exec_j + out.load_j;
       if (out.fell_through) {
         const VariantCost& fb = app.variants[static_cast<size_t>(v.fallback)];
-        out.energy_j += exec::estimate_energy(dev, fb_s, fb.flops, fb.bytes, 0, fb.file_bytes).exec_j;
+        out.energy_j += exec::estimate_energy(dev, fb_s, fb.flops, fb.bytes, 0, 0).exec_j;
       }
       // The scheduler's predicted latency includes the wait for the device; keep that part.
-      const double wait = std::max(0.0, d.latency_s - (d.hit ? 0 : v.load_s) - v.exec_s);
+      const double wait = std::max(0.0, d.latency_s - d.load_s - v.exec_s);
       out.latency_s = wait + out.load_s + run_s + fb_s;
     } else {
       const double server_s = run_s * s_->cloud.latency_factor;
@@ -157,20 +163,11 @@ class RealBackend : public Backend {
   }
 
  private:
-  struct Loaded {
-    std::unique_ptr<exec::Model> main, fallback;  // fallback: a cascade's generic variant
-  };
   static uint64_t key(CacheKey k) { return (static_cast<uint64_t>(static_cast<uint32_t>(k.app)) << 32) | static_cast<uint32_t>(k.variant); }
-  static std::unique_ptr<exec::Model> load_record(const App& app, size_t record) {
-    const auto& rec = app.catalog.records[record];
+  static std::unique_ptr<exec::Model> load(const App& app, const VariantCost& v) {
+    const auto& rec = app.catalog.records[v.record];
     const VariantFile f = read_variant_file((std::filesystem::path(app.catalog.dir) / rec.file).string());
     return std::make_unique<exec::Model>(exec::Model::from_file(f));
-  }
-  static Loaded load(const App& app, const VariantCost& v) {
-    Loaded l;
-    l.main = load_record(app, v.record);
-    if (v.set >= 0) l.fallback = load_record(app, app.variants[static_cast<size_t>(v.fallback)].record);
-    return l;
   }
   int64_t classify(exec::Model& m, const float* x, double* seconds) {
     logits_.resize(static_cast<size_t>(m.num_classes()));
@@ -188,7 +185,7 @@ class RealBackend : public Backend {
   std::vector<AppData> data_;
   std::vector<const exec::DeviceProfile*> profiles_;
   std::vector<int64_t> image_;
-  std::map<uint64_t, Loaded> device_, cloud_;
+  std::map<uint64_t, std::unique_ptr<exec::Model>> device_, cloud_;
   std::vector<float> logits_;
 };
 

@@ -67,7 +67,7 @@ Backend::Served SimulatedBackend::serve(size_t index, const Request& r, const De
     else out.predicted = static_cast<int>(set[std::min(set.size() - 1, static_cast<size_t>(u2 * static_cast<double>(set.size())))]);
   }
   // d's costs are the scheduler's expectation: pay the specialized variant, the fallback when it ran.
-  out.energy_j = v.exec_j + (out.fell_through ? fb.exec_j : 0) + (d.hit ? 0 : v.load_j);
+  out.energy_j = v.exec_j + (out.fell_through ? fb.exec_j : 0) + d.load_j;
   out.latency_s = d.latency_s - (out.fell_through ? 0 : fb.exec_s);
   return out;
 }

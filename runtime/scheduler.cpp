@@ -57,7 +57,10 @@ void Scheduler::refresh(size_t ai) {
   const double inf = std::numeric_limits<double>::infinity();
   double d = inf, cf = inf;
   for (const auto& v : a.variants) {
-    if (cache_.fits(v.bytes) && v.load_s + v.exec_s <= s_.device.latency_limit_s) d = std::min(d, v.exec_j);
+    const VariantCost* fb = v.set >= 0 ? &a.variants[static_cast<size_t>(v.fallback)] : nullptr;
+    const double bytes = static_cast<double>(v.bytes) + (fb ? static_cast<double>(fb->bytes) : 0);
+    const double load_s = v.load_s + (fb ? fb->load_s : 0);
+    if (bytes <= static_cast<double>(cache_.capacity()) && load_s + v.exec_s <= s_.device.latency_limit_s) d = std::min(d, v.exec_j);
     if (s_.cloud.present && s_.cloud.round_trip_s + v.cloud_s <= s_.device.latency_limit_s) cf = std::min(cf, v.cloud_usd);
   }
   dev_floor_[ai] = d;
@@ -138,25 +141,40 @@ double Scheduler::rate(size_t app, double t) {
   return static_cast<double>(q.size()) / span;
 }
 
-Candidate Scheduler::device_candidate(int app, int v, double t, bool mcdnn_budget, const Share& share) const {
+Scheduler::Need Scheduler::need_of(int app, int v) const {
   const VariantCost& x = apps_[static_cast<size_t>(app)].variants[static_cast<size_t>(v)];
+  Need n;
+  n.bytes = x.bytes;
+  if (!cache_.contains({app, v})) n.load_s += x.load_s, n.load_j += x.load_j;
+  if (x.set >= 0) {
+    const VariantCost& fb = apps_[static_cast<size_t>(app)].variants[static_cast<size_t>(x.fallback)];
+    n.bytes += fb.bytes;
+    if (!cache_.contains({app, x.fallback})) n.load_s += fb.load_s, n.load_j += fb.load_j;
+  }
+  return n;
+}
+
+Candidate Scheduler::device_candidate(int app, int v, double t, bool mcdnn_budget, const Share& share) const {
+  const App& a = apps_[static_cast<size_t>(app)];
+  const VariantCost& x = a.variants[static_cast<size_t>(v)];
   Candidate c;
   c.place = Place::Device;
   c.variant = v;
-  c.cached = cache_.contains({app, v});
+  const Need need = need_of(app, v);
+  c.cached = cache_.contains({app, v}) && (x.set < 0 || cache_.contains({app, x.fallback}));
   const double wait = std::max(0.0, busy_until_ - t);
-  c.latency_s = wait + (c.cached ? 0 : x.load_s) + x.exec_s;
-  c.energy_j = x.exec_j + (c.cached ? 0 : x.load_j);
+  c.latency_s = wait + need.load_s + x.exec_s;
+  c.energy_j = x.exec_j + need.load_j;
   const double T = std::max(s_.horizon_s - t, 1e-9);
   if (mcdnn_budget) {
     const double last = state_[static_cast<size_t>(app)].last_load_t;
     if (!c.cached && last >= 0) {  // an app's first load has no reload history to extrapolate
       const double dt = std::max(t - last, 1.0);
-      c.penalty_j = x.load_j * T / dt;
+      c.penalty_j = need.load_j * T / dt;
     }
     c.budget = share.budget(energy_left_ - c.penalty_j);
   }
-  if (!cache_.fits(x.bytes)) c.why = "larger than the cache";
+  if (!cache_.fits(need.bytes)) c.why = "larger than the cache";
   else if (c.latency_s > s_.device.latency_limit_s) c.why = c.cached ? "misses the latency limit" : "loads too slowly for the latency limit";
   else if (c.energy_j > energy_left_) c.why = "over the energy left";
   c.hard_ok = *c.why == 0;
@@ -231,14 +249,24 @@ Decision Scheduler::apply(const Request& r, const Candidate& c, bool fallback, c
   d.usd = c.usd;
   AppState& st = state_[static_cast<size_t>(r.app)];
   if (c.place == Place::Device) {
-    const VariantCost& x = apps_[static_cast<size_t>(r.app)].variants[static_cast<size_t>(c.variant)];
+    const App& a = apps_[static_cast<size_t>(r.app)];
+    const VariantCost& x = a.variants[static_cast<size_t>(c.variant)];
     d.hit = c.cached;
-    if (c.cached) {
-      cache_.touch({r.app, c.variant});
-    } else {
-      d.evicted = cache_.insert({r.app, c.variant}, x.bytes);
-      d.load_s = x.load_s;
-      d.load_j = x.load_j;
+    // A cascade's fallback first (most recently used when the specialized variant goes in, so
+    // that inserting it does not evict the fallback), then the variant itself.
+    std::vector<int> keys;
+    if (x.set >= 0) keys.push_back(x.fallback);
+    keys.push_back(c.variant);
+    for (int k : keys) {
+      if (cache_.contains({r.app, k})) {
+        cache_.touch({r.app, k});
+        continue;
+      }
+      const VariantCost& y = a.variants[static_cast<size_t>(k)];
+      auto ev = cache_.insert({r.app, k}, y.bytes);
+      d.evicted.insert(d.evicted.end(), ev.begin(), ev.end());
+      d.load_s += y.load_s;
+      d.load_j += y.load_j;
       st.last_load_t = r.t;
     }
   }

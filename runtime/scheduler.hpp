@@ -37,6 +37,12 @@
 //            variant qualifies again.
 //   cache    a device variant that is not cached is loaded first (load energy charged every
 //            time), evicting least recently used variants of any app until it fits
+//   skew     `mcdnn-specialize` also observes the class each served request was given; while
+//            one of the app's specialized class sets (at most specialization.max_classes
+//            classes) makes up at least min_share of the last `window` of them, that set's
+//            cascades compete with the generic variants at their expected accuracy and energy
+//            under the observed share (options_under_skew()); a cascade needs its fallback
+//            cached with it (both loaded when missing)
 //
 // Baselines: `original` always runs the base model (unapproximated: the paper's "Original";
 // in our catalogs an approximated variant can beat the base by validation noise, under 0.3
@@ -150,6 +156,12 @@ class Scheduler {
     double T = 1, f = 0, sum_f2 = 1, phi = 0, need = 0, sum_f2_all = 1;
     double budget(double energy_available) const;
   };
+  // What running variant v needs loaded now (a cascade: its fallback too) and the bytes both hold.
+  struct Need {
+    double load_s = 0, load_j = 0;
+    int64_t bytes = 0;
+  };
+  Need need_of(int app, int v) const;
   Candidate device_candidate(int app, int v, double t, bool mcdnn_budget, const Share& share) const;
   Candidate cloud_candidate(int app, int v, double t, bool mcdnn_budget, double budget_j, double f, double sum_f2) const;
   Decision apply(const Request& r, const Candidate& c, bool fallback, const char* reason);

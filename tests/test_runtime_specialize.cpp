@@ -68,9 +68,6 @@ App skewed_app() {
   c.other_recall = 0.95;
   c.fallback_in = 0.90;
   c.fallback_out = 0.78;
-  c.spec_bytes = 10;
-  c.bytes = 20;
-  c.load_j = 0.1;
   c.exec_s = 0.001;
   c.cloud_s = c.cloud_usd = std::numeric_limits<double>::infinity();
   a.cascades = {c};
@@ -235,6 +232,10 @@ TEST_CASE("mcdnn-specialize: switches to the cascade while the skew holds and ba
   CHECK(second_after_switch == 0);
   CHECK(spec.all.specialized == cascade_first + cascade_second);
   CHECK(spec.all.fell_through > 0);
+  // The cascade needs tiny cached with the specialized variant; tiny is, so the specialized
+  // variant alone is loaded when the skew starts, once (the cache holds everything): both
+  // policies load the same, plus its 0.05 J.
+  CHECK(spec.all.load_j - plain.all.load_j == Approx(0.05));
   CHECK(spec.all.fell_through < spec.all.specialized / 5);
   // More accurate at the same budget, within it.
   CHECK(spec.all.correct > plain.all.correct + 200);
