@@ -1,6 +1,7 @@
 // Real mode (run.hpp): the executor loads and runs the variants the scheduler picks.
 #include <algorithm>
 #include <chrono>
+#include <ctime>
 #include <filesystem>
 #include <map>
 
@@ -17,6 +18,11 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+double thread_cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
 
 struct AppData {
   Dataset d;
@@ -104,17 +110,17 @@ class RealBackend : public Backend {
     const auto t_all = Clock::now();
     if (d.place == Place::Device) {
       // What is not loaded yet is loaded (a cascade: its fallback too), each load's energy from
-      // the energy model for the time it took and the file it read.
+      // the energy model for the CPU time it took and the file it read (the storage term).
       auto device_model = [&](int variant) {
         auto it = device_.find(key({r.app, variant}));
         if (it == device_.end()) {
           if (d.hit) fail(ErrorClass::Internal, "real mode: a cache hit for a variant that is not loaded");
           const VariantCost& y = app.at(variant);
+          const double c0 = thread_cpu_seconds();
           const auto t = Clock::now();
           it = device_.emplace(key({r.app, variant}), load(app, y)).first;
-          const double s = since(t);
-          out.load_s += s;
-          out.load_j += exec::estimate_energy(dev, 0, 0, 0, s, y.file_bytes).load_j;
+          out.load_s += since(t);
+          out.load_j += exec::estimate_energy(dev, 0, 0, 0, thread_cpu_seconds() - c0, y.file_bytes).load_j;
         }
         return it->second.get();
       };
@@ -128,15 +134,15 @@ class RealBackend : public Backend {
     const AppData& a = data_[static_cast<size_t>(r.app)];
     const int64_t img = image_[index];
     const float* x = a.d.images.data() + img * a.per;
-    double run_s = 0, fb_s = 0;
-    int64_t arg = classify(*model, x, &run_s);
+    double run_s = 0, fb_s = 0, run_cpu = 0, fb_cpu = 0;
+    int64_t arg = classify(*model, x, &run_s, &run_cpu);
     if (v.set >= 0) {
       // A cascade: the specialized variant's outputs are its set's classes, then "other", on
       // which the fallback (the generic variant it came from) classifies the image.
       const auto& set = app.sets[static_cast<size_t>(v.set)];
       if (arg == static_cast<int64_t>(set.size())) {
         out.fell_through = true;
-        arg = classify(*fallback, x, &fb_s);
+        arg = classify(*fallback, x, &fb_s, &fb_cpu);
       } else {
         arg = set[static_cast<size_t>(arg)];
       }
@@ -145,10 +151,12 @@ class RealBackend : public Backend {
     out.predicted = static_cast<int>(arg);
     out.inference_s = since(t_all);
     if (d.place == Place::Device) {
-      out.energy_j = exec::estimate_energy(dev, run_s, v.flops, v.bytes, 0, 0).exec_j + out.load_j;
+      // Execution energy from the thread's CPU time, not the wall time: the time this process
+      // was preempted (another process, the hypervisor) is not energy the inference spent.
+      out.energy_j = exec::estimate_energy(dev, run_cpu, v.flops, v.bytes, 0, 0).exec_j + out.load_j;
       if (out.fell_through) {
         const VariantCost& fb = app.variants[static_cast<size_t>(v.fallback)];
-        out.energy_j += exec::estimate_energy(dev, fb_s, fb.flops, fb.bytes, 0, 0).exec_j;
+        out.energy_j += exec::estimate_energy(dev, fb_cpu, fb.flops, fb.bytes, 0, 0).exec_j;
       }
       // The scheduler's predicted latency includes the wait for the device; keep that part.
       const double wait = std::max(0.0, d.latency_s - d.load_s - v.exec_s);
@@ -169,11 +177,14 @@ class RealBackend : public Backend {
     const VariantFile f = read_variant_file((std::filesystem::path(app.catalog.dir) / rec.file).string());
     return std::make_unique<exec::Model>(exec::Model::from_file(f));
   }
-  int64_t classify(exec::Model& m, const float* x, double* seconds) {
+  // Runs m on one image: the top class, the wall time and the thread's CPU time it took.
+  int64_t classify(exec::Model& m, const float* x, double* seconds, double* cpu_seconds) {
     logits_.resize(static_cast<size_t>(m.num_classes()));
+    const double c0 = thread_cpu_seconds();
     const auto t = Clock::now();
     m.run(x, 1, logits_.data());
     *seconds = since(t);
+    *cpu_seconds = thread_cpu_seconds() - c0;
     int64_t arg = 0;
     for (int64_t c = 1; c < m.num_classes(); ++c)
       if (logits_[static_cast<size_t>(c)] > logits_[static_cast<size_t>(arg)]) arg = c;

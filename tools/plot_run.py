@@ -51,7 +51,7 @@ def unit_of(parameter):
 
 
 def plot_policies(report, out):
-    points = report["points"]
+    points = sorted(report["points"], key=lambda p: p["value"])  # a sweep may list its values in any order
     sweep = len(points) > 1
     cloud = report.get("cloud") is not None
     fig, axes = plt.subplots(1, 4 if cloud else 3, figsize=(20 if cloud else 15, 4.2))

@@ -71,6 +71,12 @@ std::vector<std::string> split(const std::string& s) {
   return v;
 }
 
+std::string known_policies() {
+  std::string k;
+  for (const auto& p : policy_names()) k += (k.empty() ? "" : ", ") + p;
+  return k;
+}
+
 int run(const Flags& f) {
   Scenario s = parse_scenario_file(f.scenario);
   if (!f.policy.empty()) {
@@ -78,13 +84,13 @@ int run(const Flags& f) {
     for (const auto& p : split(f.policy)) {
       bool known = false;
       for (const auto& k : policy_names()) known = known || k == p;
-      if (!known) fail(ErrorClass::Usage, "--policy: unknown policy '" + p + "' (known: mcdnn, mcdnn-paper, original, best, server-first, oracle)");
+      if (!known) fail(ErrorClass::Usage, "--policy: unknown policy '" + p + "' (known: " + known_policies() + ")");
       if (p == "server-first" && !s.cloud.present) fail(ErrorClass::Usage, "--policy server-first: the scenario has no `cloud` section");
       for (const auto& have : s.policies)
         if (have == p) fail(ErrorClass::Usage, "--policy: '" + p + "' is listed twice");
       s.policies.push_back(p);
     }
-    if (s.policies.empty()) fail(ErrorClass::Usage, "--policy: no policy named (known: mcdnn, mcdnn-paper, original, best, server-first, oracle)");
+    if (s.policies.empty()) fail(ErrorClass::Usage, "--policy: no policy named (known: " + known_policies() + ")");
   }
   if (!f.mode.empty()) {
     s.mode = f.mode;
@@ -193,7 +199,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("mcdnn-run ") + kVersion);
   app.add_option("scenario", f.scenario, "scenario file (scenarios/README.md)")->required();
   app.add_option("-o,--out", f.out, "output directory for report.json, summary.csv, timeline.csv (default <scenario name>-run)");
-  app.add_option("--policy", f.policy, "policies to run, comma-separated: mcdnn, mcdnn-paper, original, best, server-first, oracle (overrides the scenario)");
+  app.add_option("--policy", f.policy, "policies to run, comma-separated: " + known_policies() + " (overrides the scenario)");
   app.add_option("--mode", f.mode, "simulated (catalog accuracy and costs) or real (the executor classifies images)")
       ->check(CLI::IsMember({"simulated", "real"}));
   app.add_option("--traces", f.traces, "independent traces per point (overrides the scenario)")->check(CLI::Range(1, 1000));
