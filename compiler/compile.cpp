@@ -54,8 +54,8 @@ int run(const CompileOptions& opt, std::ostream& out) {
   std::string out_dir = opt.out_dir.empty() ? schema.name + "-catalog" : opt.out_dir;
   if (opt.plan_dir.empty() && opt.specialize_dir.empty()) check_output_dir(out_dir);
   if ((!opt.plan_dir.empty() || !opt.merge_dir.empty()) && !schema.specialize.sets.empty())
-    fail(ErrorClass::Usage, "build plans do not make the schema's specialized variants yet: build the catalog whole, or merge "
-                            "it and add them with `mcdnn-compile SCHEMA --specialize CATALOG --classes ...`");  // fail before training, not after
+    fail(ErrorClass::Usage, "build plans do not make the schema's specialized variants yet: build this schema whole (without "
+                            "--plan), or drop its `specialize` section");  // fail before training, not after
   int threads = opt.threads > 0 ? opt.threads
                                 : default_threads(static_cast<double>(prof.flops) * static_cast<double>(schema.training.batch_size));
   bool adaptive = opt.threads == 0;

@@ -76,37 +76,38 @@ OracleResult oracle_bound(const Scenario& s, const std::vector<App>& apps, const
   const double E = s.device.energy_j, D = s.cloud.present ? s.cloud.budget_usd : 0, S = s.device.cache_bytes;
   const double ST = S * s.horizon_s, L = s.device.latency_limit_s;
 
-  // Requests grouped by what their app can run: its variants, and, when the request's class
-  // phase (the scenario's `classes`, known to the oracle) is skewed to a class set the catalog
-  // has specialized variants for, that set's cascades at the phase's share.
+  // Requests grouped by what their app can run: its variants and, when its stream's class
+  // phases are known (the scenario's `classes`, known to the oracle), every specialized set's
+  // cascades valued at that set's true share in the request's phase.
   struct Group {
-    int app, set;
-    double share;
+    int app, phase;  // phase -1: no class phases
   };
   std::vector<Group> groups;
-  auto group_of = [&](const Request& r) {
+  auto phase_of = [&](const Request& r) {
     const auto& cs = s.apps[static_cast<size_t>(r.app)].stream.classes;
-    const App& a = apps[static_cast<size_t>(r.app)];
-    int set = -1;
-    double share = 0;
-    if (cs.count > 0 && !a.sets.empty()) {
-      double cycle = 0;
-      for (const auto& p : cs.phases) cycle += p.duration_s;
-      double t = std::fmod(r.t, cycle);
-      size_t i = 0;
-      while (i + 1 < cs.phases.size() && t >= cs.phases[i].duration_s) t -= cs.phases[i++].duration_s;
-      std::vector<int64_t> dom(cs.phases[i].dominant.begin(), cs.phases[i].dominant.end());
-      std::sort(dom.begin(), dom.end());
-      for (size_t k = 0; k < a.sets.size() && set < 0 && !dom.empty(); ++k) {
-        auto sorted = a.sets[k];
-        std::sort(sorted.begin(), sorted.end());
-        if (sorted == dom) set = static_cast<int>(k), share = cs.phases[i].share;
-      }
-    }
+    if (cs.count <= 0 || apps[static_cast<size_t>(r.app)].sets.empty()) return -1;
+    double cycle = 0;
+    for (const auto& p : cs.phases) cycle += p.duration_s;
+    double t = std::fmod(r.t, cycle);
+    size_t i = 0;
+    while (i + 1 < cs.phases.size() && t >= cs.phases[i].duration_s) t -= cs.phases[i++].duration_s;
+    return static_cast<int>(i);
+  };
+  auto group_of = [&](const Request& r) {
+    const int ph = phase_of(r);
     for (size_t g = 0; g < groups.size(); ++g)
-      if (groups[g].app == r.app && groups[g].set == set && groups[g].share == share) return g;
-    groups.push_back({r.app, set, share});
+      if (groups[g].app == r.app && groups[g].phase == ph) return g;
+    groups.push_back({r.app, ph});
     return groups.size() - 1;
+  };
+  // The share of set S's classes among a phase's requests.
+  auto true_share = [&](const ClassSpec& cs, const ClassPhase& p, const std::vector<int64_t>& set) {
+    const double n = static_cast<double>(cs.count), d = static_cast<double>(p.dominant.size());
+    double in_dom = 0;
+    for (int64_t c : set) in_dom += std::find(p.dominant.begin(), p.dominant.end(), static_cast<int>(c)) != p.dominant.end();
+    const double out_dom = static_cast<double>(set.size()) - in_dom;
+    if (p.dominant.empty()) return static_cast<double>(set.size()) / n;
+    return p.share * in_dom / d + (1 - p.share) * out_dom / (n - d);
   };
 
   // Gaps per group (since the app's previous request), grouped into quantile buckets.
@@ -122,8 +123,17 @@ OracleResult oracle_bound(const Scenario& s, const std::vector<App>& apps, const
   // Options per group, each feasible on its own.
   std::vector<std::vector<Option>> opts(groups.size());
   for (size_t g = 0; g < groups.size(); ++g) {
+    const App& app = apps[static_cast<size_t>(groups[g].app)];
+    std::vector<VariantCost> cand = options_under_skew(app, -1, 0);
+    if (groups[g].phase >= 0) {
+      const auto& cs = s.apps[static_cast<size_t>(groups[g].app)].stream.classes;
+      for (size_t k = 0; k < app.sets.size(); ++k) {
+        auto more = options_under_skew(app, static_cast<int>(k), true_share(cs, cs.phases[static_cast<size_t>(groups[g].phase)], app.sets[k]));
+        cand.insert(cand.end(), more.begin(), more.end());
+      }
+    }
     std::vector<Option> o;
-    for (const auto& v : options_under_skew(apps[static_cast<size_t>(groups[g].app)], groups[g].set, groups[g].share)) {
+    for (const auto& v : cand) {
       if (v.accuracy < 0) continue;  // a cascade of another set
       const bool fits = static_cast<double>(v.bytes) <= S;
       if (fits && v.exec_s <= L && v.exec_j <= E) o.push_back({v.accuracy, v.exec_j, 0, static_cast<double>(v.bytes), 0});

@@ -25,11 +25,12 @@
 // golden-section searches minimize it. Gaps are grouped in per-app quantile buckets, each
 // rounded down to its smallest gap (which only loosens memory: still a bound).
 //
-// Specialization: a request whose class phase (the stream's `classes`) is skewed to a class set
-// the app's catalog has specialized variants for may also be served by that set's cascades,
-// valued at their expected accuracy at the phase's share (options_under_skew()): the bound of
-// a scheduler that knows the skew without having to detect it. The bound is on the sum of
-// the serving options' catalog (expected) accuracies.
+// Specialization: a request of a stream with class phases (`classes`) may also be served by the
+// cascades of any specialized class set of the app's catalog, valued at their expected accuracy
+// at that set's true share in the request's phase (options_under_skew()): the bound of a
+// scheduler that knows the phases without having to detect a skew. It bounds expected accuracy
+// at true shares; mcdnn-specialize's own expected accuracy uses the shares it observes, which
+// may run above the truth. Streams from trace files (labels without phases) get no cascades.
 #pragma once
 #include <string>
 #include <vector>

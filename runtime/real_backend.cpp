@@ -159,7 +159,9 @@ class RealBackend : public Backend {
         out.energy_j += exec::estimate_energy(dev, fb_cpu, fb.flops, fb.bytes, 0, 0).exec_j;
       }
       // The scheduler's predicted latency includes the wait for the device; keep that part.
-      const double wait = std::max(0.0, d.latency_s - d.load_s - v.exec_s);
+      // (A cascade's predicted execution is both runs: the specialized variant's and its fallback's.)
+      const double predicted_exec = v.exec_s + (v.set >= 0 ? app.variants[static_cast<size_t>(v.fallback)].exec_s : 0);
+      const double wait = std::max(0.0, d.latency_s - d.load_s - predicted_exec);
       out.latency_s = wait + out.load_s + run_s + fb_s;
     } else {
       const double server_s = run_s * s_->cloud.latency_factor;
@@ -175,6 +177,7 @@ class RealBackend : public Backend {
   static std::unique_ptr<exec::Model> load(const App& app, const VariantCost& v) {
     const auto& rec = app.catalog.records[v.record];
     const VariantFile f = read_variant_file((std::filesystem::path(app.catalog.dir) / rec.file).string());
+    check_variant_matches(app.catalog, rec, f);  // a cascade's outputs index its class set
     return std::make_unique<exec::Model>(exec::Model::from_file(f));
   }
   // Runs m on one image: the top class, the wall time and the thread's CPU time it took.

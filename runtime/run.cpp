@@ -62,7 +62,10 @@ Backend::Served SimulatedBackend::serve(size_t index, const Request& r, const De
   }
   if (r.label >= 0) {
     if (out.correct) out.predicted = r.label;
-    else if (out.fell_through) out.predicted = other_class(r.label, count, u2);
+    else if (out.fell_through) {  // u2 decided the fallback was wrong: u2 >= acc; rescaled, it picks the class
+      const double acc = in ? v.fallback_in : v.fallback_out;
+      out.predicted = other_class(r.label, count, acc < 1 ? (u2 - acc) / (1 - acc) : 0);
+    }
     else if (in) out.predicted = set.size() > 1 ? static_cast<int>(set[static_cast<size_t>((pos - set.begin()) + 1) % set.size()]) : r.label;
     else out.predicted = static_cast<int>(set[std::min(set.size() - 1, static_cast<size_t>(u2 * static_cast<double>(set.size())))]);
   }

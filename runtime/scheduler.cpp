@@ -101,8 +101,9 @@ void Scheduler::observe(int app, int predicted) {
     st.seen.pop_front();
   }
   if (static_cast<int64_t>(st.seen.size()) < sp.window) return;  // a full window first
-  // The (n, p) test against the catalog's sets: the set of at most n classes with the largest
-  // share, when that share is at least p.
+  // The (n, p) test against the catalog's sets: of the sets of at most n classes whose share is
+  // at least p, the one with the fewest classes (a superset's share is never smaller, and the
+  // fewer classes kept, the more the specialization gains), then the largest share.
   int best = -1;
   double best_share = 0;
   for (size_t k = 0; k < a.sets.size(); ++k) {
@@ -110,9 +111,9 @@ void Scheduler::observe(int app, int predicted) {
     int64_t in = 0;
     for (int64_t c : a.sets[k]) in += st.counts[static_cast<size_t>(c)];
     const double share = static_cast<double>(in) / static_cast<double>(st.seen.size());
-    if (share >= sp.min_share && (best < 0 || share > best_share ||
-                                  (share == best_share && a.sets[k].size() < a.sets[static_cast<size_t>(best)].size())))
-      best = static_cast<int>(k), best_share = share;
+    if (share < sp.min_share) continue;
+    const size_t nb = best < 0 ? SIZE_MAX : a.sets[static_cast<size_t>(best)].size();
+    if (a.sets[k].size() < nb || (a.sets[k].size() == nb && share > best_share)) best = static_cast<int>(k), best_share = share;
   }
   // Stay with the set in force while it holds (no flapping between two sets that both pass).
   if (st.skew_set >= 0 && best >= 0 && best != st.skew_set) {
@@ -252,16 +253,15 @@ Decision Scheduler::apply(const Request& r, const Candidate& c, bool fallback, c
     const App& a = apps_[static_cast<size_t>(r.app)];
     const VariantCost& x = a.variants[static_cast<size_t>(c.variant)];
     d.hit = c.cached;
-    // A cascade's fallback first (most recently used when the specialized variant goes in, so
-    // that inserting it does not evict the fallback), then the variant itself.
+    // A cascade needs its fallback too. What is cached is touched first (most recently used),
+    // so that loading the rest cannot evict it: the cache holds both (need_of() checked).
     std::vector<int> keys;
     if (x.set >= 0) keys.push_back(x.fallback);
     keys.push_back(c.variant);
+    for (int k : keys)
+      if (cache_.contains({r.app, k})) cache_.touch({r.app, k});
     for (int k : keys) {
-      if (cache_.contains({r.app, k})) {
-        cache_.touch({r.app, k});
-        continue;
-      }
+      if (cache_.contains({r.app, k})) continue;
       const VariantCost& y = a.variants[static_cast<size_t>(k)];
       auto ev = cache_.insert({r.app, k}, y.bytes);
       d.evicted.insert(d.evicted.end(), ev.begin(), ev.end());

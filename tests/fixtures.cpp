@@ -12,7 +12,10 @@
 #include <random>
 #include <stdexcept>
 
+#include "catch.hpp"
 #include "compile.hpp"
+#include "scenario.hpp"
+#include "util/error.hpp"
 
 namespace mcdnn::test {
 
@@ -114,6 +117,17 @@ int compile_tiny(const TempDir& dir, const std::string& catalog_section, int epo
   int rc = compile(opt, out, err);
   *log = out.str() + err.str();
   return rc;
+}
+
+std::string scenario_error(const std::string& text) {
+  try {
+    rt::parse_scenario_string(text, "s.yaml", "");
+  } catch (const Error& e) {
+    CHECK(e.cls() == ErrorClass::Scenario);
+    return e.what();
+  }
+  FAIL("no error for:\n" << text);
+  return "";
 }
 
 int run_command(const std::string& cmd, std::string* output) {

@@ -62,6 +62,10 @@ std::vector<float> random_weights(int64_t n, double sparsity, uint32_t seed);
 // between two builds of one catalog (resumed, split into jobs, or whole).
 nlohmann::json without_timings(const std::string& path);
 
+// The Error(Scenario) message parse_scenario_string() gives for `text` (a test failure, and "",
+// when it accepts it).
+std::string scenario_error(const std::string& text);
+
 // Runs a shell command; returns its exit status and stdout+stderr.
 int run_command(const std::string& cmd, std::string* output);
 

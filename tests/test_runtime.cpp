@@ -30,16 +30,6 @@ double q(const std::string& text, Quantity k) {
   return v;
 }
 
-std::string scenario_error(const std::string& text) {
-  try {
-    parse_scenario_string(text, "s.yaml", "");
-  } catch (const Error& e) {
-    CHECK(e.cls() == ErrorClass::Scenario);
-    return e.what();
-  }
-  FAIL("no error for:\n" << text);
-  return "";
-}
 
 const char* kScenario =
     "format: mcdnn-scenario/1\n"          // 1

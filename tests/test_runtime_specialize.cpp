@@ -23,15 +23,6 @@ using Catch::Matchers::Contains;
 
 namespace {
 
-std::string scenario_error(const std::string& text) {
-  try {
-    parse_scenario_string(text, "s.yaml", "");
-  } catch (const Error& e) {
-    CHECK(e.cls() == ErrorClass::Scenario);
-    return e.what();
-  }
-  return "accepted";
-}
 
 std::string with_stream(const std::string& stream, const std::string& extra = "") {
   return "format: mcdnn-scenario/1\nname: t\nhorizon: 1h\ndevice: {cache: 1MB, energy: 1J}\n" + extra +
@@ -240,8 +231,15 @@ TEST_CASE("mcdnn-specialize: switches to the cascade while the skew holds and ba
   // More accurate at the same budget, within it.
   CHECK(spec.all.correct > plain.all.correct + 200);
   CHECK(spec.all.energy_j <= s.device.energy_j + 1e-9);
-  // The oracle without class phases in the scenario has no cascades to use.
-  auto bound = oracle_bound(s, apps, tr);
+  // The oracle: without class phases in the scenario it has no cascades; with the phases the
+  // trace was drawn from, it values the cascades at the true share, and bounds both policies.
+  const auto plain_bound = oracle_bound(s, apps, tr);
+  Scenario phased = s;
+  phased.apps[0].stream.classes = {10, {{2000, {0, 1}, 0.9}, {2000, {}, 0}}, ""};
+  const auto bound = oracle_bound(phased, apps, tr);
+  CHECK(plain_bound.bound >= plain.all.expected);
+  CHECK(bound.bound > plain_bound.bound + 200);
+  CHECK(bound.bound >= spec.all.expected);
   CHECK(bound.bound <= static_cast<double>(tr.size()));
 }
 

@@ -192,6 +192,7 @@ TEST_CASE("specialize: the schema section is validated before any data is read",
 
   CHECK_THAT(schema_error(d, "specialize: {sets: [[0, 7]]}\n"), Catch::Contains("specialize.sets[0][1]: '7' is not a class of tiny"));
   CHECK_THAT(schema_error(d, "specialize: {sets: [[0, 0]]}\n"), Catch::Contains("listed twice"));
+  CHECK_THAT(schema_error(d, "specialize: {sets: [[0, 1], [1, 0]]}\n"), Catch::Contains("sets[1]: the same classes as sets[0]"));
   CHECK_THAT(schema_error(d, "specialize: {sets: [[0, 1, 2, 3]]}\n"), Catch::Contains("nothing is left for \"other\""));
   CHECK_THAT(schema_error(d, "specialize: {sets: []}\n"), Catch::Contains("a non-empty list of class sets"));
   CHECK_THAT(schema_error(d, "specialize: {sets: [[0]], variants: [quant]}\n"), Catch::Contains("'quant' is not a variant this catalog builds"));
@@ -207,6 +208,19 @@ TEST_CASE("specialize: a build makes the schema's specialized variants, --specia
   write_synthetic_idx(make_synthetic(400, 12, 4, 91), d / "train");
   write_synthetic_idx(make_synthetic(200, 12, 4, 92), d / "val");
   std::string log;
+  {
+    // --check lists what the section will build.
+    const std::string text = tiny_schema(d.path().string(), 4, 3) + kSpecializeSection;
+    write_bytes(d / "c.yaml", std::vector<uint8_t>(text.begin(), text.end()));
+    CompileOptions opt;
+    opt.schema_path = d / "c.yaml";
+    opt.out_dir = d / "checked";
+    opt.check = true;
+    std::ostringstream out, err;
+    REQUIRE(compile(opt, out, err) == 0);
+    CHECK_THAT(out.str(), Catch::Contains("specialize 4 variants: the last 1 weight layer(s) of each of 2 variant(s)"));
+    CHECK_THAT(out.str(), Catch::Contains("{2, 0} from base quant-int8"));
+  }
   REQUIRE(compile_tiny(d, kSpecializeSection, 3, &log) == 0);
   CatalogIndex c = read_catalog_index(d / "cat");
   CHECK(c.format_version == kCatalogVersion);
@@ -249,9 +263,17 @@ TEST_CASE("specialize: a build makes the schema's specialized variants, --specia
   CHECK(n->measured.present);
   CHECK(c2.find("base")->sha256 == base_sha);
   for (const auto& r : c2.records) CHECK_NOTHROW(verify_checksum(c2, r));
-  // Again: the same id is replaced, not added.
+  // Again: the same id is replaced, not added, under a file name of its own; the old file goes.
   REQUIRE(specialize_cli(d, "1,3", "quant-int8", &log) == 0);
-  CHECK(read_catalog_index(d / "cat").records.size() == 7);
+  CatalogIndex c3 = read_catalog_index(d / "cat");
+  CHECK(c3.records.size() == 7);
+  CHECK(c3.find("quant-int8+specialize-1_3")->file != n->file);
+  size_t h5 = 0;
+  for (const auto& e : std::filesystem::directory_iterator(d / "cat")) h5 += e.path().extension() == ".h5";
+  CHECK(h5 == 7);
+  for (const auto& r : c3.records) CHECK_NOTHROW(verify_checksum(c3, r));
+  CHECK(specialize_cli(d, "1", "base,base", &log) == 2);
+  CHECK_THAT(log, Catch::Contains("'base' is listed twice"));
 
   // Errors: nothing written, nothing left behind.
   const auto before = read_bytes(d / "cat/catalog.json");
@@ -269,4 +291,19 @@ TEST_CASE("specialize: a build makes the schema's specialized variants, --specia
   CHECK(read_bytes(d / "cat/catalog.json") == before);
   for (const auto& e : std::filesystem::directory_iterator(d / "cat"))
     CHECK(e.path().filename().string().find(".tmp-") == std::string::npos);
+
+  // catalog.json edited to claim other classes than the file has outputs for: a clear error
+  // when the variant is loaded (mcdnn-infer, mcdnn-run's real mode), not an index out of range.
+  CatalogIndex edited = read_catalog_index(d / "cat");
+  for (auto& r : edited.records)
+    if (r.id == "specialize-2_0") r.specialized.classes = {2};
+  const VariantRecord& e = *edited.find("specialize-2_0");
+  try {
+    load_variant(edited, e);
+    FAIL("accepted");
+  } catch (const Error& err) {
+    CHECK(err.cls() == ErrorClass::Catalog);
+    CHECK_THAT(err.what(), Catch::Contains("has 3 outputs, catalog.json's variant specialize-2_0 needs 2"));
+  }
+  CHECK_NOTHROW(load_variant(edited, *edited.find("base")));
 }

@@ -108,6 +108,17 @@ def plot_policies(report, out):
     plt.close(fig)
 
 
+def save_first_point(fig, report, what, out):
+    """Titles a figure of the first sweep point's first trace and writes it."""
+    first = report["points"][0]
+    where = f" at {first['parameter']} = {first['value']:g}" if first["parameter"] else ""
+    fig.suptitle(f"{report['scenario']['name']}{where}: {what}")
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return True
+
+
 def plot_timeline(report, run_dir, out):
     path = os.path.join(run_dir, "timeline.csv")
     try:
@@ -151,13 +162,7 @@ def plot_timeline(report, run_dir, out):
     axes[0].legend(fontsize=8, loc="lower left")
     axes[0].grid(alpha=0.3)
     axes[1].set_xlabel("time (h)")
-    first = report["points"][0]
-    where = f" at {first['parameter']} = {first['value']:g}" if first["parameter"] else ""
-    fig.suptitle(f"{report['scenario']['name']}{where}: the first trace over time")
-    fig.tight_layout()
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return True
+    return save_first_point(fig, report, "the first trace over time", out)
 
 
 def plot_skew(report, run_dir, out):
@@ -197,13 +202,7 @@ def plot_skew(report, run_dir, out):
     axes[0].set_ylabel(f"accuracy, last {win} requests (%)")
     axes[0].legend(fontsize=9)
     axes[0].grid(alpha=0.3)
-    first = report["points"][0]
-    where = f" at {first['parameter']} = {first['value']:g}" if first["parameter"] else ""
-    fig.suptitle(f"{report['scenario']['name']}{where}: accuracy over time, and when mcdnn-specialize ran a specialized cascade")
-    fig.tight_layout()
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return True
+    return save_first_point(fig, report, "accuracy over time, and when mcdnn-specialize ran a specialized cascade", out)
 
 
 def main():

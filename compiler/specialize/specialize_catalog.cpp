@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <map>
+#include <set>
 #include <sstream>
 
 #include "build_steps.hpp"
@@ -199,6 +200,10 @@ void check_catalog_input(const CatalogIndex& c, const Schema& schema, const std:
 
 int specialize_catalog(const CompileOptions& opt, Schema& schema, torch::Device device, std::ostream& out) {
   const std::string dir = opt.specialize_dir;
+  // The lock first: the index read under it is the one rewritten. (A rebuild of the catalog
+  // with -o DIR works in DIR.partial and replaces DIR at its end; do not run both at once.)
+  read_catalog_index(dir);  // a catalog (the reader's message if not) before a lock file is made there
+  FileLock lock(fs::path(dir) / ".lock", dir + " is being changed by another mcdnn-compile --specialize; wait for it to finish");
   CatalogIndex c = read_catalog_index(dir);
   check_catalog_schema(c, schema, dir);
   if (opt.classes.empty()) fail(ErrorClass::Usage, "--specialize needs --classes, the dominant classes (names or indices, comma-separated)");
@@ -217,6 +222,9 @@ int specialize_catalog(const CompileOptions& opt, Schema& schema, torch::Device 
   std::vector<std::string> generic;
   for (const auto& r : c.records)
     if (!r.specialized.present) generic.push_back(r.id);
+  for (size_t i = 0; i < ids.size(); ++i)
+    for (size_t j = 0; j < i; ++j)
+      if (ids[i] == ids[j]) fail(ErrorClass::Usage, "--variants: '" + ids[i] + "' is listed twice");
   for (const auto& id : ids) {
     const VariantRecord* r = c.find(id);
     if (!r) fail(ErrorClass::Usage, "--variants: " + dir + " has no variant '" + id + "'" + did_you_mean(id, generic) + " (`mcdnn-catalog show " + dir + "` lists them)");
@@ -225,7 +233,6 @@ int specialize_catalog(const CompileOptions& opt, Schema& schema, torch::Device 
   SpecializeSchema ss = schema.specialize;
   if (opt.retrain_layers > 0) ss.retrain_layers = opt.retrain_layers;
 
-  FileLock lock(fs::path(dir) / ".lock", dir + " is being changed by another mcdnn-compile; wait for it to finish");
   out << "mcdnn-compile --specialize " << dir << ": " << classes.size() << " classes + \"other\" for " << ids.size() << " variant(s)\n";
   Dataset trd, vad;
   load_build_data(schema, &trd, &vad, out);
@@ -264,21 +271,46 @@ int specialize_catalog(const CompileOptions& opt, Schema& schema, torch::Device 
       out << line(sv, data.seconds(), true) << std::flush;
       made.push_back(std::move(sv));
     }
-    // The new index: the catalog's records, a specialized one of the same id replaced.
+    // The new index: the catalog's records, a specialized one of the same id replaced. A
+    // replacement gets a file name of its own (id + its checksum's first digits), so that the
+    // file catalog.json lists stays in place until the new catalog.json is.
     std::vector<VariantRecord> records = c.records;
+    std::vector<std::string> replaced_files;
+    std::set<std::string> listed;
+    for (const auto& r : records) listed.insert(r.file);
     for (auto& sv : made) {
+      if (listed.count(sv.record.file)) sv.record.file = sv.record.id + "." + sv.record.sha256.substr(0, 12) + ".h5";
       bool replaced = false;
       for (auto& r : records)
-        if (r.id == sv.record.id) r = sv.record, replaced = true;
+        if (r.id == sv.record.id) {
+          if (r.file != sv.record.file) replaced_files.push_back(r.file);
+          r = sv.record, replaced = true;
+        }
       if (!replaced) records.push_back(sv.record);
     }
     mark_pareto(records);
     const std::string text = catalog_json(schema, records, c.build_key, c.notes, c.measured ? &c.executor : nullptr);
     parse_catalog_index(text, dir + "/catalog.json (new)");  // what is renamed into place reads back
     check_interrupted();
-    for (size_t i = 0; i < made.size(); ++i) fs::rename(tmp_files[i], fs::path(dir) / made[i].record.file);
-    tmp_files.clear();
-    write_file_atomic(fs::path(dir) / "catalog.json", text);
+    // New files into place (names no catalog.json lists yet), then catalog.json, then the
+    // files it no longer lists. A crash between the first two leaves new .h5 files catalog.json
+    // does not list: a later build refuses the directory naming them.
+    std::vector<std::string> placed;
+    try {
+      for (size_t i = 0; i < made.size(); ++i) {
+        const std::string to = (fs::path(dir) / made[i].record.file).string();
+        fs::rename(tmp_files[i], to);
+        placed.push_back(to);
+      }
+      tmp_files.clear();
+      write_file_atomic(fs::path(dir) / "catalog.json", text);
+    } catch (...) {
+      std::error_code ec;
+      for (const auto& f : placed) fs::remove(f, ec);
+      throw;
+    }
+    std::error_code ec;
+    for (const auto& f : replaced_files) fs::remove(fs::path(dir) / f, ec);
     write_file_atomic(fs::path(dir) / "report.html", catalog_report_html(text));
   } catch (...) {
     cleanup();

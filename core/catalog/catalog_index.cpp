@@ -357,11 +357,21 @@ void verify_checksum(const CatalogIndex& index, const VariantRecord& rec) {
                                   ": the file was damaged or changed after the catalog was written; rebuild the catalog or restore the file");
 }
 
+void check_variant_matches(const CatalogIndex& index, const VariantRecord& rec, const VariantFile& v) {
+  const std::string path = (fs::path(index.dir) / rec.file).string();
+  if (v.id != rec.id) fail(ErrorClass::Catalog, path + ": holds variant '" + v.id + "', catalog.json says '" + rec.id + "'");
+  const int64_t want = rec.specialized.present ? static_cast<int64_t>(rec.specialized.classes.size()) + 1 : index.input.num_classes;
+  if (v.input.num_classes != want)
+    fail(ErrorClass::Catalog, path + ": has " + std::to_string(v.input.num_classes) + " outputs, catalog.json's variant " + rec.id +
+                                  " needs " + std::to_string(want) +
+                                  (rec.specialized.present ? " (its kept classes, then \"other\")" : " (the catalog's classes)") +
+                                  "; the file or catalog.json was changed after the build: rebuild the catalog");
+}
+
 VariantFile load_variant(const CatalogIndex& index, const VariantRecord& rec) {
   verify_checksum(index, rec);
   VariantFile v = read_variant_file((fs::path(index.dir) / rec.file).string());
-  if (v.id != rec.id)
-    fail(ErrorClass::Catalog, (fs::path(index.dir) / rec.file).string() + ": holds variant '" + v.id + "', catalog.json says '" + rec.id + "'");
+  check_variant_matches(index, rec, v);
   return v;
 }
 

@@ -132,6 +132,9 @@ CatalogIndex parse_catalog_index(const std::string& text, const std::string& whe
 // damage: truncation, flipped bits), then reads and validates it (read_variant_file()).
 // Throws Error(Catalog).
 VariantFile load_variant(const CatalogIndex& index, const VariantRecord& rec);
+// The checks load_variant() makes after reading: the file holds `rec` (its id) with the outputs
+// the record needs (the catalog's classes, or a specialized variant's kept classes + "other").
+void check_variant_matches(const CatalogIndex& index, const VariantRecord& rec, const VariantFile& v);
 void verify_checksum(const CatalogIndex& index, const VariantRecord& rec);
 
 }  // namespace mcdnn

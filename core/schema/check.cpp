@@ -150,6 +150,19 @@ int run_check(const CompileOptions& opt, std::ostream& out) {
   if (any_energy)
     out << "  kenergy...: an svd `energy` rank is chosen from the trained weights (the built id carries the rank); its "
            "estimate assumes 1/4 of the full rank\n";
+  const SpecializeSchema& sp = schema.specialize;
+  if (!sp.sets.empty()) {
+    out << "\n  specialize " << sp.sets.size() * sp.variants.size() << " variants: the last " << sp.retrain_layers
+        << " weight layer(s) of each of " << sp.variants.size() << " variant(s) retrained for each class set + \"other\"\n";
+    for (const auto& set : sp.sets) {
+      std::string cls;
+      for (int64_t c : set.classes)
+        cls += (cls.empty() ? "" : ", ") + (static_cast<size_t>(c) < schema.class_names.size() ? schema.class_names[static_cast<size_t>(c)] : std::to_string(c));
+      out << "    {" << cls << "} from";
+      for (const auto& v : sp.variants) out << " " << v;
+      out << "\n";
+    }
+  }
   std::snprintf(b, sizeof b, "\nchecked in %.2f s\n", seconds);
   out << b;
   return 0;

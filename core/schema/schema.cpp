@@ -371,7 +371,7 @@ void parse_specialize(const Cursor& c, Schema& s) {
   if (auto e = c.opt("batch_size")) sp.batch_size = e->integer(1, 1 << 20);
   if (auto e = c.opt("other_share")) sp.other_share = e->number(0, 0.95, true);
   auto sets = c.at("sets");
-  if (!sets.is_seq() || sets.node().size() == 0) sets.expected("a non-empty list of class sets, e.g. [[T-shirt/top, Trouser, Sneaker]]");
+  if (!sets.is_seq() || sets.node().size() == 0) sets.expected("a non-empty list of class sets, e.g. [[t-shirt, trouser, sneaker]]");
   for (size_t i = 0; i < sets.node().size(); ++i) {
     auto set = sets.index(i);
     if (!set.is_seq() || set.node().size() == 0) set.expected("a non-empty list of class names or indices");
@@ -388,6 +388,9 @@ void parse_specialize(const Cursor& c, Schema& s) {
     }
     if (static_cast<int64_t>(out.classes.size()) >= s.num_classes)
       set.fail_here("keeps all " + std::to_string(s.num_classes) + " classes: nothing is left for \"other\"; list fewer");
+    for (size_t j = 0; j < sp.sets.size(); ++j)
+      if (std::set<int64_t>(sp.sets[j].classes.begin(), sp.sets[j].classes.end()) == seen)
+        set.fail_here("the same classes as sets[" + std::to_string(j) + "]; list each class set once");
     sp.sets.push_back(std::move(out));
   }
   // The retargeted variants: the base or variants the catalog builds, whose last layers can be
