@@ -124,7 +124,7 @@ void build_specialized(BuildDir& build, const Schema& schema, const Variant& bas
     if (it == index.end())
       fail(ErrorClass::Schema, ss.where + ": variants: '" + id + "' was not built (a level the build skipped or merged with another); "
                                           "specialize a variant the summary lists");
-    const VariantRecord& src_rec = records[it->second];
+    const VariantRecord src_rec = records[it->second];  // a copy: `records` grows below
     std::unique_ptr<PreForwarded> data;  // computed when the first class set needs it
     Variant src;
     double forward_s = 0;
