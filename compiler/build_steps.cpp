@@ -5,7 +5,10 @@
 #include <vector>
 
 #include "catalog/catalog.hpp"
+#include "model.hpp"
 #include "nn/net.hpp"
+#include "profile/profile.hpp"
+#include "util/interrupt.hpp"
 #include "util/fs.hpp"
 #include "version.hpp"
 
@@ -14,6 +17,7 @@ namespace mcdnn {
 std::string build_key(const Schema& s) {
   std::string k = std::string(kVersion) + "|" + s.source_hash + "|" + std::to_string(s.training.epochs) + "|" +
                   std::to_string(s.data.limit_train) + "|" + std::to_string(s.data.limit_validation);
+  if (s.trunk.present) k += "|trunk:" + s.trunk.sha256 + ":" + std::to_string(s.trunk.layers);
   std::vector<std::string> files = {"/proc/self/exe"};
   for (const DataSource* src : {&s.data.train, &s.data.validation})
     for (const std::string* f : {&src->images, &src->labels, &src->file})
@@ -27,6 +31,26 @@ std::string build_key(const Schema& s) {
   return fnv1a_hex(k);
 }
 
+namespace {
+
+// A fragment's data: the images run through the trunk once, with the executor (the same code,
+// and so the same features, as mcdnn-infer and mcdnn-run), in batches.
+void forward_through_trunk(const exec::Model& proto, Dataset* d) {
+  exec::Model m = proto;
+  const Shape& o = m.output_shape();
+  const int64_t per_in = d->c * d->h * d->w, per_out = o.numel(), batch = 256;
+  std::vector<float> feats(static_cast<size_t>(d->n * per_out));
+  for (int64_t i = 0; i < d->n; i += batch) {
+    check_interrupted();
+    const int64_t n = std::min(batch, d->n - i);
+    m.run(d->images.data() + i * per_in, n, feats.data() + i * per_out);
+  }
+  d->images = std::move(feats);
+  d->c = o.c, d->h = o.h, d->w = o.w;
+}
+
+}  // namespace
+
 void load_build_data(Schema& schema, Dataset* train_set, Dataset* val_set, std::ostream& out) {
   auto t = std::chrono::steady_clock::now();
   load_data(schema, train_set, val_set);
@@ -34,6 +58,21 @@ void load_build_data(Schema& schema, Dataset* train_set, Dataset* val_set, std::
   out << "  data: " << train_set->n << " training, " << val_set->n << " validation examples (" << std::fixed;
   out.precision(1);
   out << s << " s to load)\n";
+  if (schema.trunk.present) {
+    const TrunkRef& tk = schema.trunk;
+    t = std::chrono::steady_clock::now();
+    const VariantFile v = read_variant_file((std::filesystem::path(tk.catalog_dir) / tk.file).string());
+    exec::Options eo;
+    eo.layers = tk.layers;
+    eo.batch_hint = 256;
+    const exec::Model m = exec::Model::from_file(v, eo);
+    forward_through_trunk(m, train_set);
+    forward_through_trunk(m, val_set);
+    out << "  trunk: " << tk.catalog << " variant " << tk.variant << " up to " << tk.layer << " (" << tk.layers
+        << " layers, " << human(static_cast<double>(tk.bytes), "B") << "): every example run through it once, "
+        << std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count() << " s; the network trains on its "
+        << schema.input.str() << " outputs\n";
+  }
   out.unsetf(std::ios::fixed);
   out.precision(6);
 }

@@ -53,6 +53,14 @@ int run(const CompileOptions& opt, std::ostream& out) {
 
   std::string out_dir = opt.out_dir.empty() ? schema.name + "-catalog" : opt.out_dir;
   if (opt.plan_dir.empty() && opt.specialize_dir.empty()) check_output_dir(out_dir);
+  if (schema.trunk.present) {
+    if (!opt.plan_dir.empty() || !opt.merge_dir.empty())
+      fail(ErrorClass::Usage, "build plans do not build fragment catalogs (a schema with a `trunk`) yet: build this schema whole (without --plan)");
+    // catalog.json names the trunk catalog relative to itself, so the two can move together.
+    const std::string cat = opt.specialize_dir.empty() ? out_dir : opt.specialize_dir;
+    schema.trunk.from_catalog =
+        std::filesystem::weakly_canonical(schema.trunk.catalog_dir).lexically_relative(std::filesystem::weakly_canonical(std::filesystem::absolute(cat))).string();
+  }
   if ((!opt.plan_dir.empty() || !opt.merge_dir.empty()) && !schema.specialize.sets.empty())
     fail(ErrorClass::Usage, "build plans do not make the schema's specialized variants yet: build this schema whole (without "
                             "--plan), or drop its `specialize` section");  // fail before training, not after
@@ -127,9 +135,11 @@ int run(const CompileOptions& opt, std::ostream& out) {
     SweepResult sw = run_sweep(schema, base, rec, cache, store, out);
     build_specialized(build, schema, base, sw.records, tr, va, out);
     std::optional<ExecutorInfo> executor;
+    std::optional<MeasuredCost> trunk_cost;
     if (opt.measure_seconds > 0) executor = measure_variants(build, sw.records, opt, out);
+    if (opt.measure_seconds > 0 && schema.trunk.present) trunk_cost = measure_trunk(schema, opt, out);
     mark_pareto(sw.records);
-    build.finish(catalog_json(schema, sw.records, key, sw.notes, executor ? &*executor : nullptr));
+    build.finish(catalog_json(schema, sw.records, key, sw.notes, executor ? &*executor : nullptr, trunk_cost ? &*trunk_cost : nullptr));
 
     out << "\nsummary: " << sw.records.size() << " variants" << (opt.sort == "order" ? " in build order" : ", by " + opt.sort)
         << "; vs base = accuracy points, smaller / fewer / faster = base / variant\n"

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 
 #include "profile/profile.hpp"
 #include "util/interrupt.hpp"
@@ -35,6 +36,21 @@ ExecutorInfo measure_variants(BuildDir& build, std::vector<VariantRecord>& recor
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   out << buf;
   return info;
+}
+
+MeasuredCost measure_trunk(const Schema& schema, const CompileOptions& opt, std::ostream& out) {
+  const TrunkRef& t = schema.trunk;
+  exec::MeasureOptions mo;
+  mo.seconds = opt.measure_seconds;
+  mo.device = opt.device_profile;
+  mo.model.layers = t.layers;
+  MeasuredCost m = exec::measure_file((std::filesystem::path(t.catalog_dir) / t.file).string(), static_cast<double>(t.flops), mo);
+  char buf[320];
+  std::snprintf(buf, sizeof buf, "trunk (%s %s up to %s): %.3f ms (p95 %.3f)  load %.2f ms  %s  %.3f mJ, paid once per input by every fragment on it\n",
+                t.catalog.c_str(), t.variant.c_str(), t.layer.c_str(), m.latency_ms, m.latency_p95_ms, m.load_cold_ms,
+                human(static_cast<double>(m.resident_bytes), "B").c_str(), m.exec_mj);
+  out << buf;
+  return m;
 }
 
 }  // namespace mcdnn

@@ -13,4 +13,7 @@ namespace mcdnn {
 ExecutorInfo measure_variants(BuildDir& build, std::vector<VariantRecord>& records, const CompileOptions& opt,
                                     std::ostream& out);
 
+// A fragment catalog's trunk (schema.trunk): its prefix of the trunk variant, measured the same way.
+MeasuredCost measure_trunk(const Schema& schema, const CompileOptions& opt, std::ostream& out);
+
 }  // namespace mcdnn

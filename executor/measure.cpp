@@ -69,7 +69,7 @@ MeasuredCost measure_file(const std::string& path, double flops, const MeasureOp
   std::mt19937 rng(1);
   std::normal_distribution<float> g(0, 1);
   const int64_t batch = std::max<int64_t>(1, opt.batch);
-  std::vector<float> x(static_cast<size_t>(in.numel() * batch)), y(static_cast<size_t>(model.num_classes() * batch));
+  std::vector<float> x(static_cast<size_t>(in.numel() * batch)), y(static_cast<size_t>(model.output_size() * batch));
   for (auto& v : x) v = g(rng);
 
   for (int i = 0; i < opt.warmup; ++i) model.run(x.data(), 1, y.data());

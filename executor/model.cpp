@@ -59,7 +59,11 @@ Model Model::from_file(const VariantFile& v, const Options& opt) {
   m.opt_ = opt;
   m.kernels_ = &kernels(active_isa());
   const auto& L = v.layers;
-  for (size_t i = 0; i < L.size(); ++i) {
+  if (opt.layers < 0 || static_cast<size_t>(opt.layers) > L.size())
+    fail(ErrorClass::Internal, "Model::from_file: " + std::to_string(opt.layers) + " layers of a variant with " + std::to_string(L.size()));
+  const size_t nl = opt.layers > 0 ? static_cast<size_t>(opt.layers) : L.size();
+  m.output_ = opt.layers > 0 ? L[nl - 1].out_shape : Shape{v.input.num_classes, 1, 1, true};
+  for (size_t i = 0; i < nl; ++i) {
     const LayerSpec& l = L[i];
     Step s;
     s.name = l.name;
@@ -81,8 +85,8 @@ Model Model::from_file(const VariantFile& v, const Options& opt) {
         // A batchnorm right after (dropout in between is the identity) becomes the output's
         // per-channel scale and shift: y = (x - mean) / sqrt(var + eps) * gamma + beta.
         size_t j = i + 1;
-        while (j < L.size() && L[j].kind == LayerKind::Dropout) ++j;
-        if (j < L.size() && L[j].kind == LayerKind::BatchNorm) {
+        while (j < nl && L[j].kind == LayerKind::Dropout) ++j;
+        if (j < nl && L[j].kind == LayerKind::BatchNorm) {
           const auto gamma = dense_values(tensor(v, j, "weight")), beta = dense_values(tensor(v, j, "bias"));
           const auto mean = dense_values(tensor(v, j, "running_mean")), var = dense_values(tensor(v, j, "running_var"));
           const size_t c = gamma.size();
@@ -350,10 +354,11 @@ void Model::run_impl(const float* images, int64_t n, float* logits, std::vector<
     if (step_seconds)
       (*step_seconds)[si] += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   }
-  // classes x N -> N x classes
-  const int64_t classes = input_.num_classes;
+  // C x N x HW -> N x C x HW (logits: classes x N -> N x classes)
+  const int64_t C = output_.c, HW = output_.h * output_.w;
   for (int64_t b = 0; b < n; ++b)
-    for (int64_t c = 0; c < classes; ++c) logits[b * classes + c] = cur[c * n + b];
+    for (int64_t c = 0; c < C; ++c)
+      std::memcpy(logits + (b * C + c) * HW, cur + (c * n + b) * HW, static_cast<size_t>(HW) * sizeof(float));
 }
 
 }  // namespace mcdnn::exec

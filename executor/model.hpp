@@ -29,6 +29,8 @@ struct Options {
   Int8Mode int8 = Int8Mode::Integer;
   SparsePolicy sparse = SparsePolicy::Auto;
   int64_t batch_hint = 1;  // the batch size the sparse/dense choice is made for
+  int64_t layers = 0;      // > 0: only the variant's first `layers` layers (a trunk,
+                           // catalog/trunk.hpp); their output replaces the logits
 };
 
 struct Step {
@@ -49,7 +51,9 @@ class Model {
   // Builds the steps from a read, validated variant file (catalog/variant_file.hpp).
   static Model from_file(const VariantFile& v, const Options& opt = {});
 
-  // logits (n x num_classes, row-major) for n images (n x C x H x W, preprocessed).
+  // logits (n x num_classes, row-major) for n images (n x C x H x W, preprocessed); a prefix
+  // model (Options::layers) writes its last layer's output instead, n x output_size() in the
+  // same N x C x H x W layout (what a fragment's model takes).
   void run(const float* images, int64_t n, float* logits);
   // The same, adding each step's seconds to step_seconds (resized to steps().size()).
   void run_timed(const float* images, int64_t n, float* logits, std::vector<double>* step_seconds);
@@ -57,6 +61,9 @@ class Model {
   const std::vector<Step>& steps() const { return steps_; }
   const InputInfo& input() const { return input_; }
   int64_t num_classes() const { return input_.num_classes; }
+  // Floats per example run() writes: num_classes(), or a prefix's output size.
+  int64_t output_size() const { return output_.numel(); }
+  const Shape& output_shape() const { return output_; }
   // Bytes of weights, scales, codebooks and indices held (not activations).
   int64_t resident_bytes() const;
   // Activation bytes for a batch of n: the two activation buffers and the im2col/intermediate
@@ -68,6 +75,7 @@ class Model {
   void run_impl(const float* images, int64_t n, float* logits, std::vector<double>* step_seconds);
   void buffer_sizes(int64_t* act, int64_t* col) const;
   InputInfo input_;
+  Shape output_;
   std::vector<Step> steps_;
   const Kernels* kernels_ = nullptr;
   Options opt_;

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <limits>
 
+#include "catalog/trunk.hpp"
 #include "energy.hpp"
 #include "util/error.hpp"
 
@@ -127,9 +128,67 @@ std::vector<VariantCost> options_under_skew(const App& app, int set, double p) {
   return out;
 }
 
+namespace {
+
+TrunkCost trunk_cost(const App& app, const Scenario& s) {
+  const CatalogIndex& c = app.catalog;
+  const TrunkRef& t = c.trunk;
+  // The dependency must hold now: a missing or changed trunk is an error before anything runs.
+  try {
+    open_trunk(c);
+  } catch (const Error& e) {
+    fail(ErrorClass::Catalog, "app '" + app.name + "': " + e.what());
+  }
+  TrunkCost tc;
+  std::error_code ec;
+  const auto dir = std::filesystem::weakly_canonical(t.catalog_dir, ec);
+  tc.catalog_dir = t.catalog_dir;
+  tc.variant = t.variant;
+  tc.layer = t.layer;
+  tc.layers = t.layers;
+  tc.key = (ec ? t.catalog_dir : dir.string()) + "|" + t.variant + "|" + std::to_string(t.layers) + "|" + t.sha256;
+  const MeasuredCost& m = c.trunk_measured;
+  tc.bytes = m.resident_bytes;
+  const auto fb = std::filesystem::file_size(std::filesystem::path(t.catalog_dir) / t.file, ec);
+  tc.file_bytes = ec ? t.bytes : static_cast<int64_t>(fb);
+  tc.flops = static_cast<double>(t.flops);
+  tc.load_s = m.load_cold_ms / 1e3;
+  tc.exec_s = m.latency_ms / 1e3;
+  if (app.device_profile != c.executor.device_profile) {
+    const exec::Energy e = exec::estimate_energy(exec::device_profile(app.device_profile), tc.exec_s, tc.flops, tc.bytes, tc.load_s, tc.file_bytes);
+    tc.exec_j = e.exec_j;
+    tc.load_j = e.load_j;
+  } else {
+    tc.exec_j = m.exec_mj / 1e3;
+    tc.load_j = m.load_mj / 1e3;
+  }
+  (void)s;
+  return tc;
+}
+
+}  // namespace
+
 std::vector<App> load_apps(const Scenario& s) {
   std::vector<App> apps;
   for (const auto& a : s.apps) apps.push_back(load_app(a, s));
+  std::vector<std::string> keys;
+  for (App& app : apps) {
+    if (!app.catalog.trunk.present) continue;
+    const TrunkCost tc = trunk_cost(app, s);
+    size_t k = 0;
+    while (k < keys.size() && keys[k] != tc.key) ++k;
+    if (k == keys.size()) keys.push_back(tc.key);
+    app.trunk = static_cast<int>(k);
+    app.trunk_cost = tc;
+    // The server runs the trunk too, for each request (it shares nothing across devices).
+    for (auto* list : {&app.variants, &app.cascades})
+      for (VariantCost& v : *list) {
+        v.cloud_s += tc.exec_s * s.cloud.latency_factor;
+        v.cloud_usd = v.cloud_s * 1e3 * s.cloud.usd_per_ms;
+      }
+  }
+  for (App& a : apps)
+    for (const App& b : apps) a.trunk_cost.sharers += a.trunk >= 0 && a.trunk == b.trunk;
   return apps;
 }
 

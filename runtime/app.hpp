@@ -33,8 +33,26 @@ struct VariantCost {
   double fallback_in = 0, fallback_out = 0;  // the fallback's accuracy on in-set / other classes (estimated)
 };
 
+// A fragment catalog's trunk (catalog/trunk.hpp) as the scheduler sees it: one per distinct
+// trunk (catalog, variant, layer, file checksum), shared by every app whose catalog is built on
+// it. It is a cache entry of its own; on the device it runs once per frame (Request::frame)
+// for all the apps of that frame that run on it.
+struct TrunkCost {
+  std::string key;        // canonical trunk catalog directory, variant, layers, sha256
+  std::string catalog_dir, variant, layer;
+  int64_t layers = 0;
+  int64_t bytes = 0, file_bytes = 0;  // resident once loaded; the file it loads from
+  double flops = 0;
+  double load_s = 0, load_j = 0, exec_s = 0, exec_j = 0;
+  int sharers = 0;        // apps built on it
+};
+
 struct App {
   std::string name;
+  // A fragment catalog: the trunk its variants take their input from. Apps with the same
+  // `trunk` id share it (load_apps numbers the distinct trunks 0, 1, ...); -1: whole networks.
+  int trunk = -1;
+  TrunkCost trunk_cost;
   CatalogIndex catalog;
   std::vector<VariantCost> variants;  // the generic variants, catalog order (base first)
   // Specialized variants as cascades, and the class sets they cover (catalog order). Variant
@@ -64,7 +82,10 @@ std::vector<VariantCost> options_under_skew(const App& app, int set, double p);
 
 // Reads each app's catalog and computes its costs under the scenario's device profile and
 // cloud prices. Throws Error(Catalog) for an unreadable, empty or unmeasured catalog (naming
-// the app and the directory), Error(Usage) for an unknown device profile.
+// the app and the directory), Error(Usage) for an unknown device profile. A fragment catalog's
+// trunk is opened and checked (catalog/trunk.hpp: a missing or changed trunk is an error) and
+// numbered; a fragment's variants' device costs are its own (the trunk's are App::trunk_cost),
+// its cloud costs include the trunk's server time.
 std::vector<App> load_apps(const Scenario& s);
 // The same for one app (tests build apps from hand-made catalogs this way too).
 App load_app(const AppSpec& spec, const Scenario& s);

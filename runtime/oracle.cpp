@@ -132,6 +132,20 @@ OracleResult oracle_bound(const Scenario& s, const std::vector<App>& apps, const
         cand.insert(cand.end(), more.begin(), more.end());
       }
     }
+    if (app.trunk >= 0) {
+      // A fragment: its trunk's execution, memory and load split evenly among the apps on it
+      // (what they pay together when they all run on a frame; less than any schedule pays
+      // otherwise, so the bound stays a bound). Its latency counts whole.
+      const TrunkCost& tc = app.trunk_cost;
+      const double k = std::max(tc.sharers, 1);
+      for (auto& v : cand) {
+        v.exec_j += tc.exec_j / k;
+        v.exec_s += tc.exec_s;
+        v.bytes += static_cast<int64_t>(static_cast<double>(tc.bytes) / k);
+        v.load_j += tc.load_j / k;
+        v.load_s += tc.load_s;
+      }
+    }
     std::vector<Option> o;
     for (const auto& v : cand) {
       if (v.accuracy < 0) continue;  // a cascade of another set

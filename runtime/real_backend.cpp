@@ -31,7 +31,12 @@ struct AppData {
 };
 
 AppData load_images(const AppSpec& spec, const App& app) {
-  const InputInfo& in = app.catalog.input;
+  InputInfo in = app.catalog.input;
+  if (app.trunk >= 0) {  // a fragment: the images are its trunk's input
+    in.input = app.catalog.trunk.input;
+    in.mean = app.catalog.trunk.mean;
+    in.std = app.catalog.trunk.std;
+  }
   AppData a;
   DataSource src;
   DataSpec dspec;
@@ -66,6 +71,16 @@ class RealBackend : public Backend {
  public:
   RealBackend(const Scenario& s, const std::vector<App>& apps) : s_(&s), apps_(apps) {
     for (size_t i = 0; i < apps.size(); ++i) data_.push_back(load_images(s.apps[i], apps[i]));
+    // Apps on one stream see the same frame: the same image index in each app's data, which
+    // must then be the same images (e.g. one validation set, relabelled per task).
+    for (size_t i = 0; i < apps.size(); ++i) {
+      const int src = s.apps[i].stream.same_as_app;
+      if (src >= 0 && (data_[i].d.n != data_[static_cast<size_t>(src)].d.n || data_[i].per != data_[static_cast<size_t>(src)].per))
+        fail(ErrorClass::Scenario, s.apps[i].where + ": app '" + apps[i].name + "' shares the frames of '" + apps[static_cast<size_t>(src)].name +
+                                       "' (same_as), so real mode needs the same images for both: its data has " + std::to_string(data_[i].d.n) +
+                                       " images, that app's " + std::to_string(data_[static_cast<size_t>(src)].d.n) +
+                                       "; give both apps data from the same image file and the same limit");
+    }
     for (const auto& a : apps) profiles_.push_back(&exec::device_profile(a.device_profile));
     // Every variant file's checksum, once, before anything runs (load_variant() would redo it on
     // every load, which the catalog's load times do not include).
@@ -77,9 +92,17 @@ class RealBackend : public Backend {
     s_ = &s;
     image_.assign(trace.size(), 0);
     Rng rng(seed ^ 0x5EEDBA5Eull);
+    std::map<int64_t, int64_t> frame_image;  // a frame's image, drawn for its first request
     for (size_t k = 0; k < trace.size(); ++k) {
       const Request& r = trace[k];
       const AppData& a = data_[static_cast<size_t>(r.app)];
+      if (r.frame >= 0) {
+        auto it = frame_image.find(r.frame);
+        if (it != frame_image.end()) {
+          image_[k] = it->second;
+          continue;
+        }
+      }
       if (r.label >= 0) {
         if (r.label >= static_cast<int>(a.by_label.size()) || a.by_label[static_cast<size_t>(r.label)].empty())
           fail(ErrorClass::Scenario, s.apps[static_cast<size_t>(r.app)].stream.where + ": trace " +
@@ -91,19 +114,26 @@ class RealBackend : public Backend {
       } else {
         image_[k] = static_cast<int64_t>(rng.next() % static_cast<uint64_t>(a.d.n));
       }
+      if (r.frame >= 0 && s.apps.size() > 1) frame_image[r.frame] = image_[k];
     }
   }
 
   void reset() override {
     device_.clear();
     cloud_.clear();
+    trunks_.clear();
+    cloud_trunks_.clear();
+    trunk_out_.clear();
   }
 
   Served serve(size_t index, const Request& r, const Decision& d) override {
     Served out;
     const App& app = apps_[static_cast<size_t>(r.app)];
     const VariantCost& v = app.at(d.variant);
-    for (const auto& e : d.evicted) device_.erase(key(e));
+    for (const auto& e : d.evicted) {
+      if (e.app < 0) trunks_.erase(-1 - e.app);  // a trunk (Scheduler::trunk_key)
+      else device_.erase(key(e));
+    }
     exec::Model* model = nullptr;
     exec::Model* fallback = nullptr;  // a cascade's generic variant, cached under its own key
     const exec::DeviceProfile& dev = *profiles_[static_cast<size_t>(r.app)];
@@ -134,7 +164,34 @@ class RealBackend : public Backend {
     const AppData& a = data_[static_cast<size_t>(r.app)];
     const int64_t img = image_[index];
     const float* x = a.d.images.data() + img * a.per;
-    double run_s = 0, fb_s = 0, run_cpu = 0, fb_cpu = 0;
+    double run_s = 0, fb_s = 0, run_cpu = 0, fb_cpu = 0, trunk_s = 0, trunk_cpu = 0;
+    if (app.trunk >= 0) {
+      // A fragment: the trunk's output for this frame, computed now unless another app's
+      // request of the frame did (on the device; the server shares nothing).
+      const TrunkCost& tc = app.trunk_cost;
+      TrunkOut& o = d.place == Place::Device ? trunk_out_[app.trunk] : server_out_;
+      if (d.place == Place::Cloud || d.trunk_runs || o.frame != r.frame || r.frame < 0) {
+        auto& store = d.place == Place::Device ? trunks_ : cloud_trunks_;
+        auto it = store.find(app.trunk);
+        if (it == store.end()) {
+          const double c0 = thread_cpu_seconds();
+          const auto t = Clock::now();
+          it = store.emplace(app.trunk, load_trunk(app)).first;
+          if (d.place == Place::Device) {
+            out.load_s += since(t);
+            out.load_j += exec::estimate_energy(dev, 0, 0, 0, thread_cpu_seconds() - c0, tc.file_bytes).load_j;
+          }
+        }
+        o.y.resize(static_cast<size_t>(it->second->output_size()));
+        const double c0 = thread_cpu_seconds();
+        const auto t = Clock::now();
+        it->second->run(x, 1, o.y.data());
+        trunk_s = since(t);
+        trunk_cpu = thread_cpu_seconds() - c0;
+        o.frame = r.frame;
+      }
+      x = o.y.data();
+    }
     int64_t arg = classify(*model, x, &run_s, &run_cpu);
     if (v.set >= 0) {
       // A cascade: the specialized variant's outputs are its set's classes, then "other", on
@@ -154,17 +211,18 @@ class RealBackend : public Backend {
       // Execution energy from the thread's CPU time, not the wall time: the time this process
       // was preempted (another process, the hypervisor) is not energy the inference spent.
       out.energy_j = exec::estimate_energy(dev, run_cpu, v.flops, v.bytes, 0, 0).exec_j + out.load_j;
+      if (trunk_cpu > 0) out.energy_j += exec::estimate_energy(dev, trunk_cpu, app.trunk_cost.flops, app.trunk_cost.bytes, 0, 0).exec_j;
       if (out.fell_through) {
         const VariantCost& fb = app.variants[static_cast<size_t>(v.fallback)];
         out.energy_j += exec::estimate_energy(dev, fb_cpu, fb.flops, fb.bytes, 0, 0).exec_j;
       }
       // The scheduler's predicted latency includes the wait for the device; keep that part.
       // (A cascade's predicted execution is both runs: the specialized variant's and its fallback's.)
-      const double predicted_exec = v.exec_s + (v.set >= 0 ? app.variants[static_cast<size_t>(v.fallback)].exec_s : 0);
+      const double predicted_exec = v.exec_s + (v.set >= 0 ? app.variants[static_cast<size_t>(v.fallback)].exec_s : 0) + d.trunk_s;
       const double wait = std::max(0.0, d.latency_s - d.load_s - predicted_exec);
-      out.latency_s = wait + out.load_s + run_s + fb_s;
+      out.latency_s = wait + out.load_s + trunk_s + run_s + fb_s;
     } else {
-      const double server_s = run_s * s_->cloud.latency_factor;
+      const double server_s = (trunk_s + run_s) * s_->cloud.latency_factor;
       out.latency_s = s_->cloud.round_trip_s + server_s;
       out.usd = server_s * 1e3 * s_->cloud.usd_per_ms;
       out.energy_j = s_->cloud.transmission_j;
@@ -179,6 +237,13 @@ class RealBackend : public Backend {
     const VariantFile f = read_variant_file((std::filesystem::path(app.catalog.dir) / rec.file).string());
     check_variant_matches(app.catalog, rec, f);  // a cascade's outputs index its class set
     return std::make_unique<exec::Model>(exec::Model::from_file(f));
+  }
+  static std::unique_ptr<exec::Model> load_trunk(const App& app) {
+    const TrunkRef& t = app.catalog.trunk;
+    const VariantFile f = read_variant_file((std::filesystem::path(t.catalog_dir) / t.file).string());
+    exec::Options o;
+    o.layers = t.layers;
+    return std::make_unique<exec::Model>(exec::Model::from_file(f, o));
   }
   // Runs m on one image: the top class, the wall time and the thread's CPU time it took.
   int64_t classify(exec::Model& m, const float* x, double* seconds, double* cpu_seconds) {
@@ -200,6 +265,15 @@ class RealBackend : public Backend {
   std::vector<const exec::DeviceProfile*> profiles_;
   std::vector<int64_t> image_;
   std::map<uint64_t, std::unique_ptr<exec::Model>> device_, cloud_;
+  // Trunks by App::trunk (on the device: mirrored from the scheduler's cache; the server's), and
+  // the last frame's trunk output per trunk.
+  std::map<int, std::unique_ptr<exec::Model>> trunks_, cloud_trunks_;
+  struct TrunkOut {
+    int64_t frame = -1;
+    std::vector<float> y;
+  };
+  std::map<int, TrunkOut> trunk_out_;
+  TrunkOut server_out_;
   std::vector<float> logits_;
 };
 

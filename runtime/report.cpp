@@ -31,6 +31,8 @@ nlohmann::json totals_json(const Totals& t) {
           {"dollars", t.usd},
           {"served_specialized", t.specialized},
           {"fell_through", t.fell_through},
+          {"trunk_runs", t.trunk_runs},
+          {"trunk_shared", t.trunk_shared},
           {"mean_latency_s", ratio(t.latency_s, static_cast<double>(t.served()))},
           {"cache_hits", t.hits},
           {"loads", t.loads},

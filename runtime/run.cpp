@@ -15,6 +15,7 @@ void Totals::add(const Totals& o) {
   requests += o.requests, device += o.device, cloud += o.cloud, dropped += o.dropped, correct += o.correct;
   expected += o.expected, energy_j += o.energy_j, load_j += o.load_j, usd += o.usd, latency_s += o.latency_s;
   hits += o.hits, loads += o.loads, evictions += o.evictions, fallbacks += o.fallbacks;
+  trunk_runs += o.trunk_runs, trunk_shared += o.trunk_shared;
   specialized += o.specialized, fell_through += o.fell_through;
 }
 
@@ -70,7 +71,7 @@ Backend::Served SimulatedBackend::serve(size_t index, const Request& r, const De
     else out.predicted = static_cast<int>(set[std::min(set.size() - 1, static_cast<size_t>(u2 * static_cast<double>(set.size())))]);
   }
   // d's costs are the scheduler's expectation: pay the specialized variant, the fallback when it ran.
-  out.energy_j = v.exec_j + (out.fell_through ? fb.exec_j : 0) + d.load_j;
+  out.energy_j = v.exec_j + (out.fell_through ? fb.exec_j : 0) + d.trunk_j + d.load_j;
   out.latency_s = d.latency_s - (out.fell_through ? 0 : fb.exec_s);
   return out;
 }
@@ -142,6 +143,7 @@ RunResult run_policy(const Scenario& s, const std::vector<App>& apps, const std:
         if (d.hit) a.hits++;
         else a.loads++;
         a.evictions += static_cast<int64_t>(d.evicted.size());
+        if (apps[static_cast<size_t>(r.app)].trunk >= 0) (d.trunk_runs ? a.trunk_runs : a.trunk_shared)++;
       } else {
         a.cloud++;
       }
@@ -207,8 +209,16 @@ std::string explain_text(const Scenario& s, const std::vector<App>& apps, const 
     std::snprintf(b, sizeof b, "  decision: drop (%s)\n", d.reason);
   } else {
     std::string ev;
-    for (const auto& k : d.evicted) ev += (ev.empty() ? "" : ", ") + apps[static_cast<size_t>(k.app)].name + "/" +
-                                          apps[static_cast<size_t>(k.app)].variants[static_cast<size_t>(k.variant)].id;
+    for (const auto& k : d.evicted) {
+      std::string name;
+      if (k.app < 0) {  // a trunk (Scheduler::trunk_key)
+        for (const auto& x : apps)
+          if (x.trunk == -1 - k.app) name = "trunk " + x.trunk_cost.variant + "@" + x.trunk_cost.layer;
+      } else {
+        name = apps[static_cast<size_t>(k.app)].name + "/" + apps[static_cast<size_t>(k.app)].at(k.variant).id;
+      }
+      ev += (ev.empty() ? "" : ", ") + name;
+    }
     std::snprintf(b, sizeof b, "  decision: %s %s%s (%s)%s%s\n", place_name(d.place), app.variants[static_cast<size_t>(d.variant)].id.c_str(),
                   d.place == Place::Device ? (d.hit ? ", cached" : ", loaded") : "", d.reason, ev.empty() ? "" : "; evicted ",
                   ev.c_str());

@@ -27,6 +27,7 @@ struct Totals {
   double energy_j = 0, load_j = 0, usd = 0, latency_s = 0;
   int64_t hits = 0, loads = 0, evictions = 0, fallbacks = 0;
   int64_t specialized = 0, fell_through = 0;  // served by a cascade; of those, "other" ran the fallback too
+  int64_t trunk_runs = 0, trunk_shared = 0;    // fragments on the device: ran the trunk; found the frame's trunk output
   void add(const Totals& o);
   int64_t served() const { return device + cloud; }
 };

@@ -43,10 +43,17 @@ bool valid_name(const std::string& n) {
 StreamSpec parse_stream(const Cursor& c, const std::string& base_dir) {
   StreamSpec s;
   s.where = c.where();
-  c.require_map("a mapping with one of rate, phases, trace");
-  c.only_keys({"rate", "phases", "trace", "classes"});
-  const int given = c.has("rate") + c.has("phases") + c.has("trace");
-  if (given != 1) c.fail_here("give exactly one of rate (Poisson arrivals), phases (Poisson with changing rates) or trace (a file)");
+  c.require_map("a mapping with one of rate, phases, trace, same_as");
+  c.only_keys({"rate", "phases", "trace", "classes", "same_as"});
+  const int given = c.has("rate") + c.has("phases") + c.has("trace") + c.has("same_as");
+  if (given != 1)
+    c.fail_here("give exactly one of rate (Poisson arrivals), phases (Poisson with changing rates), trace (a file) or same_as "
+                "(another app's frames)");
+  if (auto sa = c.opt("same_as")) {
+    s.same_as = sa->str();
+    if (c.has("classes")) c.at("classes").fail_here("a same_as stream takes its frames from another app; drop `classes`");
+    return s;
+  }
   if (auto r = c.opt("rate")) s.phases.push_back({0, quantity(*r, Quantity::Rate)});
   if (auto p = c.opt("phases")) {
     if (!p->is_seq() || p->node().size() == 0) p->expected("a non-empty list of {duration, rate}");
@@ -261,6 +268,21 @@ Scenario parse_scenario_string(const std::string& text, const std::string& displ
     if (!names.insert(app.name).second) n.fail_here("app name '" + app.name + "' is used twice");
     app.catalog = resolve(base_dir, a.at("catalog").str());
     app.stream = parse_stream(a.at("stream"), base_dir);
+    if (!app.stream.same_as.empty()) {
+      // The same frames as an earlier app (sharing: every task on one camera's stream).
+      auto sa = a.at("stream").at("same_as");
+      for (size_t k = 0; k < s.apps.size(); ++k)
+        if (s.apps[k].name == app.stream.same_as) app.stream.same_as_app = static_cast<int>(k);
+      if (app.stream.same_as_app < 0) {
+        std::vector<std::string> earlier;
+        for (const auto& e : s.apps) earlier.push_back(e.name);
+        sa.fail_here("'" + app.stream.same_as + "' is not an earlier app" + did_you_mean(app.stream.same_as, earlier) +
+                     "; name an app listed before this one");
+      }
+      if (!s.apps[static_cast<size_t>(app.stream.same_as_app)].stream.same_as.empty())
+        sa.fail_here("app '" + app.stream.same_as + "' takes its frames from '" + s.apps[static_cast<size_t>(app.stream.same_as_app)].stream.same_as +
+                     "'; name that app instead");
+    }
     if (auto d = a.opt("data")) app.data = parse_data(*d, base_dir);
     else if (s.mode == "real")
       a.fail_here("mode real classifies images: give `data: {schema: SCHEMA}` (its validation set) or `data: {images: IDX, labels: IDX}`");
@@ -297,8 +319,13 @@ Scenario parse_scenario_string(const std::string& text, const std::string& displ
   if (s.sweep.parameter == "rate_scale")
     for (double v : s.sweep.values) scale = std::max(scale, v);
   double total = 0;
+  std::vector<double> expected(s.apps.size(), 0.0);
   for (size_t i = 0; i < s.apps.size(); ++i) {
     const StreamSpec& st = s.apps[i].stream;
+    if (st.same_as_app >= 0) {
+      total += expected[static_cast<size_t>(st.same_as_app)];
+      continue;
+    }
     if (!st.trace.empty()) continue;
     double cycle = 0, per_cycle = 0;
     for (const auto& p : st.phases) cycle += p.duration_s, per_cycle += p.duration_s * p.rate;
@@ -306,6 +333,7 @@ Scenario parse_scenario_string(const std::string& text, const std::string& displ
       fail(ErrorClass::Scenario, st.where + ": its phases repeat " + std::to_string(static_cast<int64_t>(std::min(s.horizon_s / cycle, 9e18))) +
                                      " times over the horizon; at most 10000000 cycles: make the phases longer");
     const double n = cycle > 0 ? per_cycle * std::ceil(s.horizon_s / cycle) : st.phases[0].rate * s.horizon_s;
+    expected[i] = n * scale;
     total += n * scale;
     if (!(total <= 1e8))
       fail(ErrorClass::Scenario, st.where + ": about " + std::to_string(static_cast<int64_t>(std::min(total, 9e18))) +

@@ -36,6 +36,8 @@ struct StreamSpec {
   std::vector<Phase> phases;  // Poisson (one phase = a constant rate)
   std::string trace;          // a trace file: one request per line, "time_s[,label]"
   ClassSpec classes;          // Poisson streams: the labels
+  std::string same_as;        // another app's name: this app's requests are that app's frames
+  int same_as_app = -1;       // its index (an earlier app with a stream of its own)
   std::string where;          // "scenario.yaml:20:13: apps[1].stream"
 };
 

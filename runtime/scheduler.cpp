@@ -41,6 +41,8 @@ Scheduler::Scheduler(const Scenario& s, const std::vector<App>& apps, Policy pol
   by_accuracy_.resize(apps_.size());
   by_exec_.resize(apps_.size());
   by_usd_.resize(apps_.size());
+  for (const App& a : apps_)
+    if (a.trunk >= 0 && static_cast<size_t>(a.trunk) >= trunk_frame_.size()) trunk_frame_.resize(static_cast<size_t>(a.trunk) + 1, -1);
   for (size_t i = 0; i < apps_.size(); ++i) {
     state_[i].counts.assign(static_cast<size_t>(std::max<int64_t>(apps_[i].catalog.input.num_classes, 1)), 0);
     refresh(i);
@@ -56,11 +58,17 @@ void Scheduler::refresh(size_t ai) {
 
   const double inf = std::numeric_limits<double>::infinity();
   double d = inf, cf = inf;
+  // A fragment's trunk: cached and run with it, its execution shared by the apps on it.
+  const TrunkCost& tc = a.trunk_cost;
+  const bool tr = a.trunk >= 0;
+  const double trunk_bytes = tr ? static_cast<double>(tc.bytes) : 0, trunk_load = tr ? tc.load_s : 0, trunk_s = tr ? tc.exec_s : 0;
+  const double trunk_share = tr ? tc.exec_j / std::max(tc.sharers, 1) : 0;
   for (const auto& v : a.variants) {
     const VariantCost* fb = v.set >= 0 ? &a.variants[static_cast<size_t>(v.fallback)] : nullptr;
-    const double bytes = static_cast<double>(v.bytes) + (fb ? static_cast<double>(fb->bytes) : 0);
-    const double load_s = v.load_s + (fb ? fb->load_s : 0);
-    if (bytes <= static_cast<double>(cache_.capacity()) && load_s + v.exec_s <= s_.device.latency_limit_s) d = std::min(d, v.exec_j);
+    const double bytes = static_cast<double>(v.bytes) + (fb ? static_cast<double>(fb->bytes) : 0) + trunk_bytes;
+    const double load_s = v.load_s + (fb ? fb->load_s : 0) + trunk_load;
+    if (bytes <= static_cast<double>(cache_.capacity()) && load_s + v.exec_s + trunk_s <= s_.device.latency_limit_s)
+      d = std::min(d, v.exec_j + trunk_share);
     if (s_.cloud.present && s_.cloud.round_trip_s + v.cloud_s <= s_.device.latency_limit_s) cf = std::min(cf, v.cloud_usd);
   }
   dev_floor_[ai] = d;
@@ -142,10 +150,25 @@ double Scheduler::rate(size_t app, double t) {
   return static_cast<double>(q.size()) / span;
 }
 
+double Scheduler::trunk_exec_j(const App& a) const {
+  if (a.trunk < 0 || (frame_ >= 0 && trunk_frame_[static_cast<size_t>(a.trunk)] == frame_)) return 0;
+  return a.trunk_cost.exec_j;
+}
+
+double Scheduler::trunk_exec_s(const App& a) const {
+  if (a.trunk < 0 || (frame_ >= 0 && trunk_frame_[static_cast<size_t>(a.trunk)] == frame_)) return 0;
+  return a.trunk_cost.exec_s;
+}
+
 Scheduler::Need Scheduler::need_of(int app, int v) const {
-  const VariantCost& x = apps_[static_cast<size_t>(app)].variants[static_cast<size_t>(v)];
+  const App& a = apps_[static_cast<size_t>(app)];
+  const VariantCost& x = a.variants[static_cast<size_t>(v)];
   Need n;
   n.bytes = x.bytes;
+  if (a.trunk >= 0) {
+    n.bytes += a.trunk_cost.bytes;
+    if (!cache_.contains(trunk_key(a.trunk))) n.load_s += a.trunk_cost.load_s, n.load_j += a.trunk_cost.load_j;
+  }
   if (!cache_.contains({app, v})) n.load_s += x.load_s, n.load_j += x.load_j;
   if (x.set >= 0) {
     const VariantCost& fb = apps_[static_cast<size_t>(app)].variants[static_cast<size_t>(x.fallback)];
@@ -162,10 +185,12 @@ Candidate Scheduler::device_candidate(int app, int v, double t, bool mcdnn_budge
   c.place = Place::Device;
   c.variant = v;
   const Need need = need_of(app, v);
-  c.cached = cache_.contains({app, v}) && (x.set < 0 || cache_.contains({app, x.fallback}));
+  c.cached = cache_.contains({app, v}) && (x.set < 0 || cache_.contains({app, x.fallback})) &&
+             (a.trunk < 0 || cache_.contains(trunk_key(a.trunk)));
   const double wait = std::max(0.0, busy_until_ - t);
-  c.latency_s = wait + need.load_s + x.exec_s;
-  c.energy_j = x.exec_j + need.load_j;
+  const double trunk_j = trunk_exec_j(a);
+  c.latency_s = wait + need.load_s + x.exec_s + trunk_exec_s(a);
+  c.energy_j = x.exec_j + trunk_j + need.load_j;
   const double T = std::max(s_.horizon_s - t, 1e-9);
   if (mcdnn_budget) {
     const double last = state_[static_cast<size_t>(app)].last_load_t;
@@ -179,7 +204,7 @@ Candidate Scheduler::device_candidate(int app, int v, double t, bool mcdnn_budge
   else if (c.latency_s > s_.device.latency_limit_s) c.why = c.cached ? "misses the latency limit" : "loads too slowly for the latency limit";
   else if (c.energy_j > energy_left_) c.why = "over the energy left";
   c.hard_ok = *c.why == 0;
-  if (c.hard_ok && mcdnn_budget && x.exec_j > c.budget) c.why = "over the per-request energy budget";
+  if (c.hard_ok && mcdnn_budget && x.exec_j + trunk_j > c.budget) c.why = "over the per-request energy budget";
   c.ok = *c.why == 0;
   return c;
 }
@@ -253,21 +278,30 @@ Decision Scheduler::apply(const Request& r, const Candidate& c, bool fallback, c
     const App& a = apps_[static_cast<size_t>(r.app)];
     const VariantCost& x = a.variants[static_cast<size_t>(c.variant)];
     d.hit = c.cached;
-    // A cascade needs its fallback too. What is cached is touched first (most recently used),
-    // so that loading the rest cannot evict it: the cache holds both (need_of() checked).
-    std::vector<int> keys;
-    if (x.set >= 0) keys.push_back(x.fallback);
-    keys.push_back(c.variant);
-    for (int k : keys)
-      if (cache_.contains({r.app, k})) cache_.touch({r.app, k});
-    for (int k : keys) {
-      if (cache_.contains({r.app, k})) continue;
-      const VariantCost& y = a.variants[static_cast<size_t>(k)];
-      auto ev = cache_.insert({r.app, k}, y.bytes);
+    // A cascade needs its fallback too, a fragment its trunk. What is cached is touched first
+    // (most recently used), so that loading the rest cannot evict it: the cache holds them all
+    // (need_of() checked).
+    std::vector<CacheKey> keys;
+    if (a.trunk >= 0) keys.push_back(trunk_key(a.trunk));
+    if (x.set >= 0) keys.push_back({r.app, x.fallback});
+    keys.push_back({r.app, c.variant});
+    for (CacheKey k : keys)
+      if (cache_.contains(k)) cache_.touch(k);
+    for (CacheKey k : keys) {
+      if (cache_.contains(k)) continue;
+      const bool trunk = k.app < 0;
+      const VariantCost* y = trunk ? nullptr : &a.variants[static_cast<size_t>(k.variant)];
+      auto ev = cache_.insert(k, trunk ? a.trunk_cost.bytes : y->bytes);
       d.evicted.insert(d.evicted.end(), ev.begin(), ev.end());
-      d.load_s += y.load_s;
-      d.load_j += y.load_j;
+      d.load_s += trunk ? a.trunk_cost.load_s : y->load_s;
+      d.load_j += trunk ? a.trunk_cost.load_j : y->load_j;
       st.last_load_t = r.t;
+    }
+    if (a.trunk >= 0) {
+      d.trunk_s = trunk_exec_s(a);
+      d.trunk_j = trunk_exec_j(a);
+      d.trunk_runs = frame_ < 0 || trunk_frame_[static_cast<size_t>(a.trunk)] != frame_;
+      trunk_frame_[static_cast<size_t>(a.trunk)] = frame_;
     }
   }
   st.place = c.place;
@@ -277,6 +311,7 @@ Decision Scheduler::apply(const Request& r, const Candidate& c, bool fallback, c
 Decision Scheduler::decide(const Request& r, Explanation* why) {
   const size_t a = static_cast<size_t>(r.app);
   const App& app = apps_[a];
+  frame_ = r.frame;
   state_[a].recent.push_back(r.t);
   const double f = rate(a, r.t);
   double sum_dev = f * f, sum_cloud = f * f;

@@ -37,6 +37,10 @@
 //            variant qualifies again.
 //   cache    a device variant that is not cached is loaded first (load energy charged every
 //            time), evicting least recently used variants of any app until it fits
+//   trunks   a fragment app's variant needs its trunk cached too (a cache entry of its own,
+//            shared by the apps on it) and costs the trunk's execution as well, unless another
+//            app's request of the same frame ran it already: then only the fragment runs. Its
+//            floor counts the trunk's execution split among the apps sharing it.
 //   skew     `mcdnn-specialize` also observes the class each served request was given; while
 //            one of the app's specialized class sets (at most specialization.max_classes
 //            classes) makes up at least min_share of the last `window` of them, that set's
@@ -87,7 +91,12 @@ struct Decision {
   bool hit = false;       // device: the variant was already cached
   bool fallback = false;  // nothing was within budget: the cheapest that could run
   double latency_s = 0, energy_j = 0, usd = 0;  // predicted from the catalog
-  double load_s = 0, load_j = 0;                 // device miss: the load
+  double load_s = 0, load_j = 0;                 // device miss: the load (a trunk's included)
+  // A fragment (App::trunk): whether this request runs the trunk (false: the frame's trunk
+  // output is already there, from another app's request) and what that run costs; included in
+  // latency_s and energy_j.
+  bool trunk_runs = false;
+  double trunk_s = 0, trunk_j = 0;
   std::vector<CacheKey> evicted;
   const char* reason = "";  // a static string
 };
@@ -165,6 +174,11 @@ class Scheduler {
   Candidate device_candidate(int app, int v, double t, bool mcdnn_budget, const Share& share) const;
   Candidate cloud_candidate(int app, int v, double t, bool mcdnn_budget, double budget_j, double f, double sum_f2) const;
   Decision apply(const Request& r, const Candidate& c, bool fallback, const char* reason);
+  // A fragment app's trunk: its cache key, and its execution this request would pay (0 when
+  // the current frame already ran it).
+  static CacheKey trunk_key(int trunk) { return {-1 - trunk, 0}; }
+  double trunk_exec_j(const App& a) const;
+  double trunk_exec_s(const App& a) const;
 
   const Scenario& s_;
   const std::vector<App>& apps_given_;
@@ -174,6 +188,8 @@ class Scheduler {
   std::vector<AppState> state_;
   double energy_left_, usd_left_;
   double busy_until_ = 0;
+  int64_t frame_ = -1;                // the frame of the request being decided
+  std::vector<int64_t> trunk_frame_;  // per trunk: the last frame it ran for on the device
   double last_budget_j_ = 0;
   // Candidates are evaluated on demand, in the order each rule needs (most accurate first,
   // cheapest first), and stop as soon as the rule's answer is known: a request usually looks at

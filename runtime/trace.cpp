@@ -132,7 +132,11 @@ std::vector<Request> make_trace(const Scenario& s, uint64_t seed) {
   std::vector<Request> all;
   for (size_t a = 0; a < s.apps.size(); ++a) {
     const StreamSpec& st = s.apps[a].stream;
-    if (!st.trace.empty()) {
+    if (st.same_as_app >= 0) {
+      const size_t n = all.size();
+      for (size_t k = 0; k < n; ++k)
+        if (all[k].app == st.same_as_app) all.push_back({all[k].t, static_cast<int>(a), -1, all[k].frame});
+    } else if (!st.trace.empty()) {
       auto r = read_trace_file(st.trace, static_cast<int>(a), s.horizon_s, st.where);
       all.insert(all.end(), r.begin(), r.end());
     } else {
@@ -142,6 +146,9 @@ std::vector<Request> make_trace(const Scenario& s, uint64_t seed) {
       Rng classes(seed * 0x100000001B3ull + a * 0x9E3779B97F4A7C15ull + 0xC1A55E5ull);
       label(st.classes, static_cast<int>(a), from, classes, &all);
     }
+    if (st.same_as_app < 0)
+      for (size_t k = 0; k < all.size(); ++k)
+        if (all[k].app == static_cast<int>(a)) all[k].frame = static_cast<int64_t>(k);
   }
   if (static_cast<double>(all.size()) > kMaxRequests)
     fail(ErrorClass::Scenario, s.path + ": the apps' streams make " + std::to_string(all.size()) +

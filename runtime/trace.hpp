@@ -17,9 +17,13 @@ struct Request {
   double t = 0;    // seconds since the start
   int app = 0;     // index in Scenario::apps
   int label = -1;  // the true class when the trace gives it, else -1
+  int64_t frame = -1;  // the input: requests of apps on one stream (same_as) share it, and with
+                       // it a trunk's run (App::trunk); -1: a frame of its own
 };
 
-// Every app's stream, merged by time (ties: app order). Throws Error(Scenario) for a bad trace
+// Every app's stream, merged by time (ties: app order). An app with `same_as` gets a request
+// for each of that app's, at the same time and with the same frame (no label: its classes are
+// its own). Throws Error(Scenario) for a bad trace
 // file, naming file:line.
 std::vector<Request> make_trace(const Scenario& s, uint64_t seed);
 

@@ -96,7 +96,7 @@ TEST_CASE("catalog.json carries the index fields and exact byte counts", "[catal
   write_catalog(b.dir / "cat", b.schema, {b.rec}, {&b.var});
   YAML::Node j = YAML::LoadFile(b.dir / "cat/catalog.json");  // JSON is YAML
   CHECK(j["format"].as<std::string>() == "mcdnn-catalog");
-  CHECK(j["format_version"].as<int>() == 4);
+  CHECK(j["format_version"].as<int>() == 5);
   CHECK(j["schema"].as<std::string>() == "tiny");
   CHECK(j["classes"]["count"].as<int>() == 4);
   REQUIRE(j["variants"].size() == 1);
@@ -300,7 +300,7 @@ TEST_CASE("a second build of the same directory at once is refused", "[catalog]"
 TEST_CASE("every variant of a swept catalog: the executor agrees with LibTorch, costs are measured", "[catalog][executor]") {
   SweptCatalog c;
   const CatalogIndex index = read_catalog_index(c.cat);
-  REQUIRE(index.format_version == 4);
+  REQUIRE(index.format_version == kCatalogVersion);
   REQUIRE(index.measured);
   CHECK(!index.executor.isa.empty());
   CHECK(index.executor.energy_model == "mcdnn-energy/1");

@@ -142,7 +142,7 @@ TEST_CASE("invalid schemas give one exact error", "[schema]") {
        "for newer schemas), got 'mcdnn-schema/2'"},
       {"name: x\n", "t.yaml:1:1: : missing required key 'format'"},
       {kHead + "nmae: x\n" + kNet,
-       "t.yaml:5:1: nmae: unknown key 'nmae'; did you mean 'name'? (valid keys here: format, name, input, classes, data, "
+       "t.yaml:5:1: nmae: unknown key 'nmae'; did you mean 'name'? (valid keys here: format, name, input, trunk, classes, data, "
        "network, training, catalog, specialize)"},
       {"format: mcdnn-schema/1\nname: tiny\ninput: {channels: 1, width: 12}\nclasses: 4\n" + kNet,
        "t.yaml:3:8: input: missing required key 'height'"},

@@ -272,7 +272,7 @@ TEST_CASE("edited catalog.json is rejected with the variant and key named", "[ca
   };
   std::vector<Edit> edits = {
       {"format", [](json& j) { j["format"] = "x"; }, "format: expected 'mcdnn-catalog'"},
-      {"version 1", [](json& j) { j["format_version"] = 1; }, "catalog format version 1, this mcdnn reads versions 2 to 4"},
+      {"version 1", [](json& j) { j["format_version"] = 1; }, "catalog format version 1, this mcdnn reads versions 2 to 5"},
       {"no variants", [](json& j) { j["variants"] = json::array(); }, "variants: expected a non-empty list"},
       {"variants not a list", [](json& j) { j["variants"] = 3; }, "variants: expected a non-empty list"},
       {"path out of the catalog", [](json& j) { j["variants"][1]["file"] = "../x.h5"; }, "file: expected a plain file name"},

@@ -5,7 +5,8 @@
 
 The inputs are mcdnn-infer's: IMAGES is an IDX file (raw or .gz) and LABELS an optional IDX
 labels file, or, with --images-dataset and --labels-dataset, IMAGES is an HDF5 file. They are
-preprocessed as catalog.json "input" says, in float32 exactly as mcdnn-infer does (uint8: / 255;
+preprocessed as catalog.json "input" says (a fragment catalog's: "trunk.input", and the trunk's
+layers run first), in float32 exactly as mcdnn-infer does (uint8: / 255;
 then (x - mean[c]) * (1 / std[c])). Prints the first --predictions predictions (index, class,
 name), the number of images and, with labels, the accuracy. --logits OUT.npy or OUT.h5 (dataset
 "logits") writes the logits (N x classes) to a new file; inputs are never opened for writing.
@@ -71,7 +72,7 @@ def load_catalog(catalog_dir):
             raise CatalogError(f"{path}: {what}")
 
     need(isinstance(catalog, dict) and catalog.get("format") == "mcdnn-catalog" and
-         catalog.get("format_version") in (2, 3, 4), "not an mcdnn catalog of format version 2, 3 or 4")
+         catalog.get("format_version") in (2, 3, 4, 5), "not an mcdnn catalog of format version 2 to 5")
     inp, classes, variants = catalog.get("input"), catalog.get("classes"), catalog.get("variants")
     need(isinstance(inp, dict) and isinstance(inp.get("shape"), list) and len(inp["shape"]) == 3 and
          all(type(d) is int and d > 0 for d in inp["shape"]), "input.shape: expected [C, H, W], positive integers")
@@ -121,6 +122,29 @@ def load_variant(catalog_dir, variant_id):
     except Exception as e:  # a file with the right checksum but not the layout below
         raise CatalogError(f"{path}: not a readable mcdnn variant file ({type(e).__name__}: {e})")
     return catalog, entry, layers
+
+
+def load_trunk(catalog_dir, catalog):
+    """A fragment catalog's trunk: the layers its variants' input comes from (format 5), or None."""
+    t = catalog.get("trunk")
+    if t is None:
+        return None
+    where = f"{catalog_dir}/catalog.json: trunk"
+    if not (isinstance(t, dict) and all(isinstance(t.get(k), str) for k in ("catalog", "variant", "layer", "sha256")) and
+            type(t.get("layers")) is int and t["layers"] > 0 and isinstance(t.get("input"), dict) and
+            isinstance(t["input"].get("shape"), list) and len(t["input"]["shape"]) == 3):
+        raise CatalogError(f"{where}: expected catalog, variant, layer, layers, sha256 and input.shape")
+    trunk_dir = os.path.normpath(os.path.join(catalog_dir, t["catalog"]))
+    fix = f"; rebuild this fragment catalog on its schema (its trunk is {trunk_dir}, variant {t['variant']})"
+    if not os.path.isfile(os.path.join(trunk_dir, "catalog.json")):
+        raise CatalogError(f"{where}: the trunk catalog {trunk_dir} cannot be read; a fragment catalog needs its trunk "
+                           "catalog where it was when built")
+    _, entry, layers = load_variant(trunk_dir, t["variant"])
+    if entry["sha256"] != t["sha256"]:
+        raise CatalogError(f"{where}: variant '{t['variant']}' of {trunk_dir} has changed since this catalog was built{fix}")
+    if len(layers) <= t["layers"] or layers[t["layers"] - 1].get("name") != t["layer"]:
+        raise CatalogError(f"{where}: layer {t['layers']} of variant '{t['variant']}' is not '{t['layer']}'{fix}")
+    return layers[:t["layers"]]
 
 
 def read_tensor(obj):
@@ -437,8 +461,11 @@ def run(argv):
     a = parse_args(argv)
     t0 = time.perf_counter()
     catalog, entry, layers = load_variant(a.catalog, a.variant)
+    # A fragment catalog (trunk): the images are the trunk's input; its layers run first.
+    trunk = load_trunk(a.catalog, catalog)
     load_s = time.perf_counter() - t0
-    shape, count = catalog["input"]["shape"], catalog["classes"]["count"]
+    inp = catalog["trunk"]["input"] if trunk else catalog["input"]
+    shape, count = inp["shape"], catalog["classes"]["count"]
     if a.images_dataset is None:
         x, total = read_idx_images(a.images, shape, a.limit)
         y = None if a.labels is None else read_idx_labels(a.labels, a.images, total, len(x))
@@ -450,7 +477,7 @@ def run(argv):
         bad = int(y[(y < 0) | (y >= count)][0])
         raise DataError(f"{label_source}: label {bad} is not one of the catalog's {count} classes (0..{count - 1})")
     if not a.preprocessed:
-        preprocess(x, catalog["input"]["mean"], catalog["input"]["std"])
+        preprocess(x, inp.get("mean") or [], inp.get("std") or [])
     variant_path = os.path.join(a.catalog, entry["file"])
     # A specialized variant's outputs: its kept classes in order, then "other" (labels mapped alike).
     spec = entry.get("specialized")
@@ -467,7 +494,7 @@ def run(argv):
         count = len(kept) + 1
     t1 = time.perf_counter()
     try:
-        logits = np.concatenate([forward(layers, x[i:i + a.batch]) for i in range(0, len(x), a.batch)]
+        logits = np.concatenate([forward(layers, forward(trunk or [], x[i:i + a.batch])) for i in range(0, len(x), a.batch)]
                                 or [np.zeros((0, count), np.float32)])
     except CatalogError as e:
         raise CatalogError(f"{variant_path}: {e}")

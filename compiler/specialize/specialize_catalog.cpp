@@ -183,6 +183,11 @@ void check_catalog_schema(const CatalogIndex& c, const Schema& schema, const std
     fail(ErrorClass::Catalog, dir + "/catalog.json: built from schema '" + c.schema + "' (hash " + c.schema_hash + "), not from " +
                                   schema.path + " ('" + schema.name + "', hash " + schema.source_hash +
                                   "); pass the schema the catalog was built from, or rebuild the catalog");
+  if (c.trunk.present != schema.trunk.present || (c.trunk.present && (c.trunk.sha256 != schema.trunk.sha256 || c.trunk.layers != schema.trunk.layers)))
+    fail(ErrorClass::Catalog, dir + "/catalog.json: built on " + (c.trunk.present ? "trunk variant " + c.trunk.variant + " (sha256 " + c.trunk.sha256.substr(0, 12) + "…)" : std::string("no trunk")) +
+                                  ", but " + schema.path + " now resolves to " +
+                                  (schema.trunk.present ? "trunk variant " + schema.trunk.variant + " (sha256 " + schema.trunk.sha256.substr(0, 12) + "…)" : std::string("no trunk")) +
+                                  "; rebuild the catalog");
 }
 
 // ... built with the same preprocessing (checked once the data are loaded: it may be computed).
@@ -289,7 +294,8 @@ int specialize_catalog(const CompileOptions& opt, Schema& schema, torch::Device 
       if (!replaced) records.push_back(sv.record);
     }
     mark_pareto(records);
-    const std::string text = catalog_json(schema, records, c.build_key, c.notes, c.measured ? &c.executor : nullptr);
+    const std::string text = catalog_json(schema, records, c.build_key, c.notes, c.measured ? &c.executor : nullptr,
+                                          c.trunk.present && c.measured ? &c.trunk_measured : nullptr);
     parse_catalog_index(text, dir + "/catalog.json (new)");  // what is renamed into place reads back
     check_interrupted();
     // New files into place (names no catalog.json lists yet), then catalog.json, then the

@@ -53,7 +53,8 @@ nlohmann::ordered_json measured_json(const MeasuredCost& m) {
 }  // namespace
 
 std::string catalog_json(const Schema& schema, const std::vector<VariantRecord>& records, const std::string& build_key,
-                         const std::vector<std::string>& notes, const ExecutorInfo* executor) {
+                         const std::vector<std::string>& notes, const ExecutorInfo* executor,
+                         const MeasuredCost* trunk_measured) {
   using ojson = nlohmann::ordered_json;
   InputInfo info = input_info(schema);
   ojson j;
@@ -68,6 +69,23 @@ std::string catalog_json(const Schema& schema, const std::vector<VariantRecord>&
                 {"std", info.std},
                 {"preprocess", "x = (pixel / 255 - mean[c]) / std[c] for uint8 data; (x - mean[c]) / std[c] for float32"}};
   j["classes"] = {{"count", info.num_classes}, {"names", info.class_names}};
+  if (schema.trunk.present) {
+    const TrunkRef& t = schema.trunk;
+    j["trunk"] = {{"catalog", t.from_catalog},
+                  {"variant", t.variant},
+                  {"layer", t.layer},
+                  {"layers", t.layers},
+                  {"file", t.file},
+                  {"sha256", t.sha256},
+                  {"input", {{"shape", {t.input.c, t.input.h, t.input.w}}, {"mean", t.mean}, {"std", t.std}}},
+                  {"output_shape", {info.input.c, info.input.h, info.input.w}},
+                  {"params", t.params},
+                  {"bytes", t.bytes},
+                  {"flops", t.flops},
+                  {"measured", trunk_measured ? measured_json(*trunk_measured) : ojson(nullptr)}};
+  } else {
+    j["trunk"] = nullptr;
+  }
   j["accuracy_data"] = "validation";
   j["flop_convention"] = "flops = 2 x multiply-adds of conv2d and linear layers; bias, activation, pooling and "
                          "batchnorm ops are counted in other_ops";
@@ -169,6 +187,39 @@ bool hex64(const std::string& s) {
   return true;
 }
 
+
+MeasuredCost parse_measured(const Obj& m) {
+  MeasuredCost mc;
+  mc.present = true;
+  mc.latency_ms = m.num("latency_ms", 0, 1e9);
+  mc.latency_p95_ms = m.num("latency_p95_ms", mc.latency_ms, 1e9);
+  mc.runs = m.i64("runs", 1);
+  mc.batch = m.i64("batch", 1, 1 << 20);
+  mc.throughput = m.num("throughput", 0, 1e15);
+  mc.load_cold_ms = m.num("load_cold_ms", 0, 1e9);
+  mc.load_warm_ms = m.num("load_warm_ms", 0, 1e9);
+  mc.resident_bytes = m.i64("resident_bytes");
+  mc.activation_bytes = m.i64("activation_bytes");
+  mc.exec_mj = m.num("exec_mj", 0, 1e15);
+  mc.load_mj = m.num("load_mj", 0, 1e15);
+  const nlohmann::json& ls = m.at("layers");
+  if (!ls.is_array()) m.bad("layers", "expected a list");
+  for (size_t k = 0; k < ls.size(); ++k) {
+    if (!ls[k].is_object()) m.bad("layers[" + std::to_string(k) + "]", "expected an object");
+    Obj l{ls[k], m.where + ".layers[" + std::to_string(k) + "]"};
+    mc.layers.push_back({l.str("name"), l.str("kernel"), l.num("ms", 0, 1e9)});
+  }
+  return mc;
+}
+
+Shape parse_shape(const Obj& o, const char* key) {
+  const nlohmann::json& shape = o.at(key);
+  if (!shape.is_array() || shape.size() != 3) o.bad(key, "expected [channels, height, width]");
+  for (const auto& d : shape)
+    if (!d.is_number_integer() || d.get<int64_t>() < 1 || d.get<int64_t>() > 65536) o.bad(key, "expected 3 positive integers");
+  return {shape[0].get<int64_t>(), shape[1].get<int64_t>(), shape[2].get<int64_t>(), false};
+}
+
 }  // namespace
 
 CatalogIndex parse_catalog_index(const std::string& text, const std::string& where, bool parents_elsewhere) {
@@ -215,6 +266,35 @@ CatalogIndex parse_catalog_index(const std::string& text, const std::string& whe
   c.input.num_classes = cl.i64("count", 1, 1 << 20);
   c.input.class_names = cl.strings("names");
   c.notes = r.strings("notes");
+  if (ver >= 5 && !r.at("trunk").is_null()) {
+    Obj t = r.obj("trunk");
+    TrunkRef& tr = c.trunk;
+    tr.present = true;
+    tr.catalog = t.str("catalog");
+    if (tr.catalog.empty() || fs::path(tr.catalog).is_absolute())
+      t.bad("catalog", "expected the trunk catalog's directory relative to this catalog's");
+    tr.variant = t.str("variant");
+    tr.layer = t.str("layer");
+    tr.layers = t.i64("layers", 1, 65536);
+    tr.file = t.str("file");
+    if (!plain_file_name(tr.file)) t.bad("file", "expected a plain file name ending in .h5, got '" + tr.file + "'");
+    tr.sha256 = t.str("sha256");
+    if (!hex64(tr.sha256)) t.bad("sha256", "expected 64 lowercase hex digits");
+    Obj ti = t.obj("input");
+    tr.input = parse_shape(ti, "shape");
+    tr.mean = ti.numbers("mean");
+    tr.std = ti.numbers("std");
+    if (tr.mean.size() != tr.std.size() || (!tr.mean.empty() && tr.mean.size() != static_cast<size_t>(tr.input.c)))
+      ti.bad("std", "expected one mean and one std per input channel, or none");
+    if (!(parse_shape(t, "output_shape") == c.input.input)) t.bad("output_shape", "differs from input.shape");
+    tr.params = t.i64("params");
+    tr.bytes = t.i64("bytes");
+    tr.flops = t.i64("flops");
+    if (c.measured != !t.at("measured").is_null())
+      t.bad("measured", c.measured ? "missing while \"executor\" is set" : "present while \"executor\" is null");
+    if (c.measured) c.trunk_measured = parse_measured(t.obj("measured"));
+    tr.where = t.where;
+  }
   const json& vars = r.at("variants");
   if (!vars.is_array() || vars.empty()) r.bad("variants", "expected a non-empty list");
   std::set<std::string> ids, files;
@@ -272,27 +352,7 @@ CatalogIndex parse_catalog_index(const std::string& text, const std::string& whe
       if (c.measured != !mj.is_null())
         v.bad("measured", c.measured ? "missing while \"executor\" is set" : "present while \"executor\" is null");
       if (c.measured) {
-        Obj m = v.obj("measured");
-        MeasuredCost& mc = rec.measured;
-        mc.present = true;
-        mc.latency_ms = m.num("latency_ms", 0, 1e9);
-        mc.latency_p95_ms = m.num("latency_p95_ms", mc.latency_ms, 1e9);
-        mc.runs = m.i64("runs", 1);
-        mc.batch = m.i64("batch", 1, 1 << 20);
-        mc.throughput = m.num("throughput", 0, 1e15);
-        mc.load_cold_ms = m.num("load_cold_ms", 0, 1e9);
-        mc.load_warm_ms = m.num("load_warm_ms", 0, 1e9);
-        mc.resident_bytes = m.i64("resident_bytes");
-        mc.activation_bytes = m.i64("activation_bytes");
-        mc.exec_mj = m.num("exec_mj", 0, 1e15);
-        mc.load_mj = m.num("load_mj", 0, 1e15);
-        const json& ls = m.at("layers");
-        if (!ls.is_array()) m.bad("layers", "expected a list");
-        for (size_t k = 0; k < ls.size(); ++k) {
-          if (!ls[k].is_object()) m.bad("layers[" + std::to_string(k) + "]", "expected an object");
-          Obj l{ls[k], m.where + ".layers[" + std::to_string(k) + "]"};
-          mc.layers.push_back({l.str("name"), l.str("kernel"), l.num("ms", 0, 1e9)});
-        }
+        rec.measured = parse_measured(v.obj("measured"));
       }
     }
     if (ver >= 4 && !v.at("specialized").is_null()) {
@@ -346,6 +406,7 @@ CatalogIndex read_catalog_index(const std::string& dir) {
   const std::string path = (fs::path(dir) / "catalog.json").string();
   CatalogIndex c = parse_catalog_index(read_file(path, static_cast<int>(ErrorClass::Catalog)), path);
   c.dir = dir;
+  if (c.trunk.present) c.trunk.catalog_dir = (fs::path(dir) / c.trunk.catalog).lexically_normal().string();
   return c;
 }
 

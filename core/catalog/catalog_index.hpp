@@ -11,9 +11,10 @@
 namespace mcdnn {
 
 constexpr const char* kCatalogFormat = "mcdnn-catalog";
-constexpr int kCatalogVersion = 4;  // 2: every variant carries the sha256 of its file
+constexpr int kCatalogVersion = 5;  // 2: every variant carries the sha256 of its file
                                     // 3: measured executor costs, the executor and energy model
                                     // 4: specialized variants (`specialized`)
+                                    // 5: fragments on another catalog's trunk (`trunk`)
 
 InputInfo input_info(const Schema& s);
 
@@ -103,9 +104,10 @@ void mark_pareto(std::vector<VariantRecord>& records);
 
 // catalog.json text for the given records.
 // `executor` null: the variants were not measured ("executor" and every "measured" are null).
+// `trunk_measured`: a fragment catalog's (schema.trunk) measured trunk, or null.
 std::string catalog_json(const Schema& schema, const std::vector<VariantRecord>& records,
                          const std::string& build_key = "", const std::vector<std::string>& notes = {},
-                         const ExecutorInfo* executor = nullptr);
+                         const ExecutorInfo* executor = nullptr, const MeasuredCost* trunk_measured = nullptr);
 
 struct CatalogIndex {
   std::string dir;
@@ -116,10 +118,15 @@ struct CatalogIndex {
   bool measured = false;  // "executor" present: every record's `measured` is filled
   ExecutorInfo executor;
   std::vector<VariantRecord> records;  // base first
+  // A fragment catalog: every variant takes the output of `trunk` (another catalog's variant up
+  // to a layer; catalog_dir resolved against `dir`), whose costs are its own, paid once per
+  // input however many fragments share it. trunk.present false: the variants take `input`.
+  TrunkRef trunk;
+  MeasuredCost trunk_measured;  // present when the catalog is measured
   const VariantRecord* find(const std::string& id) const;
 };
 
-// Reads DIR/catalog.json (format version 2 or 3), trusting nothing: format and version first, then every key's type
+// Reads DIR/catalog.json (format version 2 to 5), trusting nothing: format and version first, then every key's type
 // and range, unique ids, each parent an earlier variant, file names that stay inside DIR
 // (a plain "<name>.h5", no '/' or ".."), 64-hex-digit checksums. Files are not opened.
 // Throws Error(Catalog) naming the file, the variant and the key.

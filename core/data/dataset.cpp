@@ -68,12 +68,21 @@ void load_data(Schema& s, Dataset* train, Dataset* validation) {
   if (!s.data.present)
     fail(ErrorClass::Schema, s.path + ": the schema has no `data` section; add data.train and data.validation "
                                       "(see schemas/README.md), or use --profile-only");
-  *train = read_source(s.data.train, s.input, s.data.limit_train);
-  *validation = read_source(s.data.validation, s.input, s.data.limit_validation);
+  // A fragment's data are images for its trunk (the compiler runs them through it).
+  const Shape& images = s.trunk.present ? s.trunk.input : s.input;
+  *train = read_source(s.data.train, images, s.data.limit_train);
+  *validation = read_source(s.data.validation, images, s.data.limit_validation);
   if (train->n == 0) fail(ErrorClass::Data, train->source + ": the training set is empty");
   if (validation->n == 0) fail(ErrorClass::Data, validation->source + ": the validation set is empty");
   check_and_relabel(*train, s.data, s.num_classes);
   check_and_relabel(*validation, s.data, s.num_classes);
+  if (s.trunk.present) {
+    if (!s.trunk.mean.empty()) {
+      normalize(*train, s.trunk.mean, s.trunk.std);
+      normalize(*validation, s.trunk.mean, s.trunk.std);
+    }
+    return;
+  }
   Normalize& nz = s.data.normalize;
   if (nz.mode == Normalize::Mode::Compute) {
     channel_stats(*train, &nz.mean, &nz.std);

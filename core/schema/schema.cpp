@@ -10,6 +10,7 @@
 #include <optional>
 #include <set>
 
+#include "catalog/trunk.hpp"
 #include "schema/levels.hpp"
 #include "schema/plan.hpp"
 #include "util/suggest.hpp"
@@ -464,7 +465,7 @@ Schema parse_schema_string(const std::string& text, const std::string& display_n
     fmt.expected("'" + want + "' (this compiler reads schema format version " + std::to_string(kSchemaVersion) +
                  "; upgrade mcdnn for newer schemas)");
   }
-  c.only_keys({"format", "name", "input", "classes", "data", "network", "training", "catalog", "specialize"});
+  c.only_keys({"format", "name", "input", "trunk", "classes", "data", "network", "training", "catalog", "specialize"});
 
   auto name = c.at("name");
   s.name = name.str();
@@ -474,10 +475,26 @@ Schema parse_schema_string(const std::string& text, const std::string& display_n
     if (!ok) name.expected("a name of letters, digits, '.', '_' or '-' (it names the output directory)");
   }
 
-  auto in = c.at("input");
-  in.require_map("a mapping {channels, height, width}");
-  in.only_keys({"channels", "height", "width"});
-  s.input = {in.at("channels").integer(1, 4096), in.at("height").integer(1, 65536), in.at("width").integer(1, 65536), false};
+  if (auto tk = c.opt("trunk")) {
+    // A fragment: the trunk's output is the network's input (core/catalog/trunk.hpp).
+    tk->require_map("a mapping {catalog, variant, layer}");
+    tk->only_keys({"catalog", "variant", "layer"});
+    if (auto in = c.opt("input"))
+      in->fail_here("a schema with a `trunk` takes its input from the trunk (the output of its layer); drop `input`");
+    TrunkRef& t = s.trunk;
+    t.present = true;
+    t.where = tk->where();
+    t.catalog = tk->at("catalog").str();
+    t.catalog_dir = resolve(base_dir, t.catalog);
+    t.variant = tk->at("variant").str();
+    t.layer = tk->at("layer").str();
+    s.input = resolve_trunk(t);
+  } else {
+    auto in = c.at("input");
+    in.require_map("a mapping {channels, height, width}");
+    in.only_keys({"channels", "height", "width"});
+    s.input = {in.at("channels").integer(1, 4096), in.at("height").integer(1, 65536), in.at("width").integer(1, 65536), false};
+  }
 
   auto cl = c.at("classes");
   if (cl.is_scalar()) {
@@ -506,7 +523,15 @@ Schema parse_schema_string(const std::string& text, const std::string& display_n
     }
   }
 
-  if (auto d = c.opt("data")) parse_data(*d, s, base_dir);
+  if (auto d = c.opt("data")) {
+    if (s.trunk.present) {
+      if (auto nz = d->opt("normalize"))
+        nz->fail_here("a schema with a `trunk` normalizes its data as the trunk catalog does (mean " +
+                      std::to_string(s.trunk.mean.empty() ? 0.0 : s.trunk.mean[0]) + "...); drop `normalize`");
+    }
+    parse_data(*d, s, base_dir);
+    if (s.trunk.present) s.data.normalize.mode = Normalize::Mode::None;  // the features are not normalized again
+  }
   if (s.data.normalize.mode == Normalize::Mode::Given && s.data.normalize.mean.size() != static_cast<size_t>(s.input.c))
     c.at("data").fail_here("normalize needs one mean and std per input channel");
 

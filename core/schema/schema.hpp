@@ -97,10 +97,29 @@ struct SpecializeSchema {
   std::string where;
 };
 
+// The schema's `trunk`: its network starts with another catalog's variant up to a named layer
+// (frozen; the data is run through it once) and trains only the layers after it. Resolved from
+// the trunk catalog when the schema is read (core/catalog/trunk.hpp), so `input` is the trunk's
+// output shape and the data are read with the trunk's input shape and normalization.
+struct TrunkRef {
+  bool present = false;
+  std::string catalog;      // as written in the schema, for messages
+  std::string catalog_dir;  // resolved against the schema's directory
+  std::string from_catalog; // the trunk catalog relative to the catalog built (catalog.json's
+                            // trunk.catalog; set by the compiler once the output is known)
+  std::string variant, layer;
+  int64_t layers = 0;       // the prefix: the variant file's layers [0, layers)
+  std::string file, sha256; // the variant file (relative to catalog_dir) and its SHA-256
+  Shape input;              // what the trunk takes
+  std::vector<double> mean, std;  // the trunk catalog's normalization (empty: none)
+  int64_t params = 0, bytes = 0, flops = 0;  // the prefix's stored weights and effective FLOPs
+  std::string where;        // "schema.yaml:3:8: trunk"
+};
+
 struct Schema {
   std::string path;  // as given, for messages
   std::string name;
-  Shape input;
+  Shape input;       // what the network takes (with a trunk: the trunk's output)
   int64_t num_classes = 0;
   std::vector<std::string> class_names;
   DataSpec data;
@@ -108,6 +127,7 @@ struct Schema {
   TrainSpec training;
   CatalogSpec catalog;
   SpecializeSchema specialize;
+  TrunkRef trunk;
   std::string source_hash;  // FNV-1a of the schema text
 };
 

@@ -7,11 +7,13 @@
 // throughput.
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <optional>
 #include <chrono>
 #include <cstdio>
 #include <iostream>
 
 #include "catalog/catalog_index.hpp"
+#include "catalog/trunk.hpp"
 #include "data/dataset.hpp"
 #include "model.hpp"
 #include "util/cli_main.hpp"
@@ -55,6 +57,13 @@ int infer(const InferOptions& o) {
   opt.sparse = o.sparse == "sparse" ? exec::SparsePolicy::Sparse : o.sparse == "dense" ? exec::SparsePolicy::Dense : exec::SparsePolicy::Auto;
   opt.batch_hint = o.batch;
   exec::Model model = exec::Model::from_file(f, opt);
+  // A fragment catalog: its trunk (another catalog's variant, up to a layer) runs first.
+  std::optional<exec::Model> trunk;
+  if (index.trunk.present) {
+    exec::Options topt = opt;
+    topt.layers = index.trunk.layers;
+    trunk = exec::Model::from_file(open_trunk(index), topt);
+  }
   const double load_s = since(t_load);
 
   DataSource src;
@@ -74,7 +83,9 @@ int infer(const InferOptions& o) {
     src.layout = o.layout;
   }
   src.where = "mcdnn-infer input";
-  const Shape& in = index.input.input;
+  const Shape& in = trunk ? index.trunk.input : index.input.input;
+  const std::vector<double>& mean = trunk ? index.trunk.mean : index.input.mean;
+  const std::vector<double>& stdev = trunk ? index.trunk.std : index.input.std;
   Dataset d;
   try {
     d = read_source(src, in, o.limit);
@@ -85,22 +96,29 @@ int infer(const InferOptions& o) {
     if (l < 0 || l >= index.input.num_classes)
       fail(ErrorClass::Data, d.label_source + ": label " + std::to_string(l) + " is not one of the catalog's " +
                                  std::to_string(index.input.num_classes) + " classes");
-  if (!index.input.mean.empty()) normalize(d, index.input.mean, index.input.std);
+  if (!mean.empty()) normalize(d, mean, stdev);
 
   const int64_t classes = model.num_classes(), per = in.numel();
+  std::vector<float> feats;
+  auto classify = [&](const float* x, int64_t n, float* out) {
+    if (!trunk) return model.run(x, n, out);
+    feats.resize(static_cast<size_t>(n * trunk->output_size()));
+    trunk->run(x, n, feats.data());
+    model.run(feats.data(), n, out);
+  };
   std::vector<float> logits(static_cast<size_t>(d.n * classes));
   // Batched pass over everything (throughput), then batch-1 runs (latency).
   const auto t_batch = Clock::now();
   for (int64_t i = 0; i < d.n; i += o.batch) {
     const int64_t n = std::min(o.batch, d.n - i);
-    model.run(d.images.data() + i * per, n, logits.data() + i * classes);
+    classify(d.images.data() + i * per, n, logits.data() + i * classes);
   }
   const double batch_s = since(t_batch);
   std::vector<double> lat;
   std::vector<float> one(static_cast<size_t>(classes));
   for (int64_t i = 0; i < std::min<int64_t>(d.n, 1000); ++i) {
     const auto t = Clock::now();
-    model.run(d.images.data() + i * per, 1, one.data());
+    classify(d.images.data() + i * per, 1, one.data());
     lat.push_back(since(t));
   }
   std::sort(lat.begin(), lat.end());
@@ -126,6 +144,9 @@ int infer(const InferOptions& o) {
   }
   std::printf("variant %s: %lld images, %s, %s, loaded in %.2f ms\n", o.variant.c_str(), static_cast<long long>(d.n),
               exec::isa_name(model.isa()), o.int8 == "float" ? "int8 as float" : "int8 integer", load_s * 1e3);
+  if (trunk)
+    std::printf("trunk: %s variant %s up to %s (%lld layers) runs first; the times below include it\n", index.trunk.catalog_dir.c_str(),
+                index.trunk.variant.c_str(), index.trunk.layer.c_str(), static_cast<long long>(index.trunk.layers));
   if (!d.labels.empty())
     std::printf("accuracy %.2f%% (%lld/%lld; catalog.json records %.2f%% on its validation set)\n",
                 100.0 * static_cast<double>(correct) / static_cast<double>(std::max<int64_t>(d.n, 1)),
