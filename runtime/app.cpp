@@ -171,15 +171,15 @@ TrunkCost trunk_cost(const App& app, const Scenario& s) {
 std::vector<App> load_apps(const Scenario& s) {
   std::vector<App> apps;
   for (const auto& a : s.apps) apps.push_back(load_app(a, s));
-  std::vector<std::string> keys;
+  std::vector<TrunkCost> trunks;  // one per distinct trunk: its costs from the first catalog naming it
   for (App& app : apps) {
     if (!app.catalog.trunk.present) continue;
     const TrunkCost tc = trunk_cost(app, s);
     size_t k = 0;
-    while (k < keys.size() && keys[k] != tc.key) ++k;
-    if (k == keys.size()) keys.push_back(tc.key);
+    while (k < trunks.size() && trunks[k].key != tc.key) ++k;
+    if (k == trunks.size()) trunks.push_back(tc);
     app.trunk = static_cast<int>(k);
-    app.trunk_cost = tc;
+    app.trunk_cost = trunks[k];
     // The server runs the trunk too, for each request (it shares nothing across devices).
     for (auto* list : {&app.variants, &app.cascades})
       for (VariantCost& v : *list) {
@@ -187,8 +187,14 @@ std::vector<App> load_apps(const Scenario& s) {
         v.cloud_usd = v.cloud_s * 1e3 * s.cloud.usd_per_ms;
       }
   }
-  for (App& a : apps)
-    for (const App& b : apps) a.trunk_cost.sharers += a.trunk >= 0 && a.trunk == b.trunk;
+  // The apps that share a trunk's runs: on it and on the same frames (one stream, same_as).
+  auto source = [&](size_t i) { return s.apps[i].stream.same_as_app >= 0 ? static_cast<size_t>(s.apps[i].stream.same_as_app) : i; };
+  for (size_t i = 0; i < apps.size(); ++i)
+    for (size_t j = 0; j < apps.size(); ++j)
+      if (apps[i].trunk >= 0 && apps[i].trunk == apps[j].trunk) {
+        apps[i].trunk_cost.on_trunk += 1;
+        apps[i].trunk_cost.sharers += source(i) == source(j);
+      }
   return apps;
 }
 

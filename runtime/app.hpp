@@ -44,7 +44,8 @@ struct TrunkCost {
   int64_t bytes = 0, file_bytes = 0;  // resident once loaded; the file it loads from
   double flops = 0;
   double load_s = 0, load_j = 0, exec_s = 0, exec_j = 0;
-  int sharers = 0;        // apps built on it
+  int sharers = 0;        // apps built on it that share its runs: on the same frames (same_as)
+  int on_trunk = 0;       // apps built on it (they share its cache entry and its loads)
 };
 
 struct App {
@@ -89,6 +90,7 @@ std::vector<VariantCost> options_under_skew(const App& app, int set, double p);
 std::vector<App> load_apps(const Scenario& s);
 // The same for one app (tests build apps from hand-made catalogs this way too).
 App load_app(const AppSpec& spec, const Scenario& s);
+// (A fragment catalog's trunk is load_apps()'s: load_app() leaves App::trunk at -1.)
 // Fills original (the catalog's base; variant 0 without a catalog) and knee from the catalog's marks.
 void pick_fixed_variants(App& app);
 

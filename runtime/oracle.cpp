@@ -133,23 +133,42 @@ OracleResult oracle_bound(const Scenario& s, const std::vector<App>& apps, const
       }
     }
     if (app.trunk >= 0) {
-      // A fragment: its trunk's execution, memory and load split evenly among the apps on it
-      // (what they pay together when they all run on a frame; less than any schedule pays
-      // otherwise, so the bound stays a bound). Its latency counts whole.
+      // A fragment: its trunk's execution split evenly among the apps sharing its runs (what
+      // they pay together when all run on a frame), its memory and load among all the apps on
+      // it (one cache entry): less than any schedule pays, so the bound stays a bound. Its
+      // latency counts whole. A fragment may also load on demand while the trunk stays cached.
       const TrunkCost& tc = app.trunk_cost;
-      const double k = std::max(tc.sharers, 1);
-      for (auto& v : cand) {
-        v.exec_j += tc.exec_j / k;
-        v.exec_s += tc.exec_s;
-        v.bytes += static_cast<int64_t>(static_cast<double>(tc.bytes) / k);
-        v.load_j += tc.load_j / k;
-        v.load_s += tc.load_s;
+      const double k = std::max(tc.sharers, 1), on = std::max(tc.on_trunk, 1);
+      const size_t n = cand.size();
+      cand.reserve(2 * n);
+      for (size_t i = 0; i < n; ++i) {
+        VariantCost& v = cand[i];
+        if (v.accuracy >= 0) {
+          VariantCost half = v;  // the trunk resident, the fragment paged: counted as paged with the trunk's bytes
+          half.exec_j += tc.exec_j / k + v.load_j;
+          half.exec_s += tc.exec_s + v.load_s;
+          half.bytes = static_cast<int64_t>(static_cast<double>(tc.bytes) / on);
+          half.load_s = half.load_j = 0;
+          half.cloud_s = half.cloud_usd = std::numeric_limits<double>::infinity();
+          half.set = -2;  // marks the extra option below
+          cand.push_back(half);
+        }
+        VariantCost& w = cand[i];
+        w.exec_j += tc.exec_j / k;
+        w.exec_s += tc.exec_s;
+        w.bytes += static_cast<int64_t>(static_cast<double>(tc.bytes) / on);
+        w.load_j += tc.load_j / on;
+        w.load_s += tc.load_s;
       }
     }
     std::vector<Option> o;
     for (const auto& v : cand) {
       if (v.accuracy < 0) continue;  // a cascade of another set
       const bool fits = static_cast<double>(v.bytes) <= S;
+      if (v.set == -2) {  // a fragment paged in beside its resident trunk (above)
+        if (fits && v.exec_s <= L && v.exec_j <= E) o.push_back({v.accuracy, v.exec_j, 0, static_cast<double>(v.bytes), 1});
+        continue;
+      }
       if (fits && v.exec_s <= L && v.exec_j <= E) o.push_back({v.accuracy, v.exec_j, 0, static_cast<double>(v.bytes), 0});
       if (fits && v.load_s + v.exec_s <= L && v.exec_j + v.load_j <= E) o.push_back({v.accuracy, v.exec_j + v.load_j, 0, 0, 1});
       if (s.cloud.present && s.cloud.round_trip_s + v.cloud_s <= L && v.cloud_usd <= D && s.cloud.transmission_j <= E)

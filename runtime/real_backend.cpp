@@ -75,10 +75,15 @@ class RealBackend : public Backend {
     // must then be the same images (e.g. one validation set, relabelled per task).
     for (size_t i = 0; i < apps.size(); ++i) {
       const int src = s.apps[i].stream.same_as_app;
-      if (src >= 0 && (data_[i].d.n != data_[static_cast<size_t>(src)].d.n || data_[i].per != data_[static_cast<size_t>(src)].per))
+      if (src < 0) continue;
+      const Dataset& mine = data_[i].d;
+      const Dataset& theirs = data_[static_cast<size_t>(src)].d;
+      if ((mine.n != theirs.n || mine.c != theirs.c || mine.h != theirs.h || mine.w != theirs.w))
         fail(ErrorClass::Scenario, s.apps[i].where + ": app '" + apps[i].name + "' shares the frames of '" + apps[static_cast<size_t>(src)].name +
-                                       "' (same_as), so real mode needs the same images for both: its data has " + std::to_string(data_[i].d.n) +
-                                       " images, that app's " + std::to_string(data_[static_cast<size_t>(src)].d.n) +
+                                       "' (same_as), so real mode needs the same images for both: its data has " + std::to_string(mine.n) +
+                                       " images of " + std::to_string(mine.c) + "x" + std::to_string(mine.h) + "x" + std::to_string(mine.w) +
+                                       ", that app's " + std::to_string(theirs.n) + " of " + std::to_string(theirs.c) + "x" +
+                                       std::to_string(theirs.h) + "x" + std::to_string(theirs.w) +
                                        "; give both apps data from the same image file and the same limit");
     }
     for (const auto& a : apps) profiles_.push_back(&exec::device_profile(a.device_profile));
@@ -92,16 +97,17 @@ class RealBackend : public Backend {
     s_ = &s;
     image_.assign(trace.size(), 0);
     Rng rng(seed ^ 0x5EEDBA5Eull);
-    std::map<int64_t, int64_t> frame_image;  // a frame's image, drawn for its first request
+    // A frame's image, drawn for its first request (frames are trace positions), when apps share frames.
+    bool shared = false;
+    for (const auto& a : s.apps) shared = shared || a.stream.same_as_app >= 0;
+    std::vector<int64_t> frame_image(shared ? trace.size() : 0, -1);
     for (size_t k = 0; k < trace.size(); ++k) {
       const Request& r = trace[k];
       const AppData& a = data_[static_cast<size_t>(r.app)];
-      if (r.frame >= 0) {
-        auto it = frame_image.find(r.frame);
-        if (it != frame_image.end()) {
-          image_[k] = it->second;
-          continue;
-        }
+      const bool framed = shared && r.frame >= 0 && static_cast<size_t>(r.frame) < frame_image.size();
+      if (framed && frame_image[static_cast<size_t>(r.frame)] >= 0) {
+        image_[k] = frame_image[static_cast<size_t>(r.frame)];
+        continue;
       }
       if (r.label >= 0) {
         if (r.label >= static_cast<int>(a.by_label.size()) || a.by_label[static_cast<size_t>(r.label)].empty())
@@ -114,7 +120,7 @@ class RealBackend : public Backend {
       } else {
         image_[k] = static_cast<int64_t>(rng.next() % static_cast<uint64_t>(a.d.n));
       }
-      if (r.frame >= 0 && s.apps.size() > 1) frame_image[r.frame] = image_[k];
+      if (framed) frame_image[static_cast<size_t>(r.frame)] = image_[k];
     }
   }
 

@@ -51,6 +51,7 @@ StreamSpec parse_stream(const Cursor& c, const std::string& base_dir) {
                 "(another app's frames)");
   if (auto sa = c.opt("same_as")) {
     s.same_as = sa->str();
+    if (s.same_as.empty()) sa->expected("the name of an earlier app");
     if (c.has("classes")) c.at("classes").fail_here("a same_as stream takes its frames from another app; drop `classes`");
     return s;
   }
@@ -324,6 +325,10 @@ Scenario parse_scenario_string(const std::string& text, const std::string& displ
     const StreamSpec& st = s.apps[i].stream;
     if (st.same_as_app >= 0) {
       total += expected[static_cast<size_t>(st.same_as_app)];
+      if (!(total <= 1e8))
+        fail(ErrorClass::Scenario, st.where + ": about " + std::to_string(static_cast<int64_t>(std::min(total, 9e18))) +
+                                       " requests over the horizon (all apps so far, this one a copy of '" + st.same_as +
+                                       "''s); a trace holds at most 100000000: lower the rates or the horizon");
       continue;
     }
     if (!st.trace.empty()) continue;

@@ -204,7 +204,10 @@ Candidate Scheduler::device_candidate(int app, int v, double t, bool mcdnn_budge
   else if (c.latency_s > s_.device.latency_limit_s) c.why = c.cached ? "misses the latency limit" : "loads too slowly for the latency limit";
   else if (c.energy_j > energy_left_) c.why = "over the energy left";
   c.hard_ok = *c.why == 0;
-  if (c.hard_ok && mcdnn_budget && x.exec_j + trunk_j > c.budget) c.why = "over the per-request energy budget";
+  // Against the per-request budget a fragment counts its share of the trunk's run, whichever
+  // request of the frame pays it: the apps of a frame together budget for one run.
+  const double trunk_share = a.trunk >= 0 ? a.trunk_cost.exec_j / std::max(a.trunk_cost.sharers, 1) : 0;
+  if (c.hard_ok && mcdnn_budget && x.exec_j + trunk_share > c.budget) c.why = "over the per-request energy budget";
   c.ok = *c.why == 0;
   return c;
 }
@@ -451,7 +454,7 @@ Decision Scheduler::decide(const Request& r, Explanation* why) {
       // transmission costs less than its execution, the cheapest affordable cloud variant.
       const Candidate* c = cheapest_of(true);
       const Candidate* c2 = cloud_allowed ? cheapest_of(false) : nullptr;
-      const Candidate* pick = c && (!c2 || app.variants[static_cast<size_t>(c->variant)].exec_j <= c2->energy_j) ? c : c2;
+      const Candidate* pick = c && (!c2 || app.variants[static_cast<size_t>(c->variant)].exec_j + trunk_exec_j(app) <= c2->energy_j) ? c : c2;
       st.credit_j += budget_j;
       if (pick && st.credit_j >= pick->energy_j) {
         st.credit_j -= pick->energy_j;

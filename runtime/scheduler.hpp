@@ -39,8 +39,9 @@
 //            time), evicting least recently used variants of any app until it fits
 //   trunks   a fragment app's variant needs its trunk cached too (a cache entry of its own,
 //            shared by the apps on it) and costs the trunk's execution as well, unless another
-//            app's request of the same frame ran it already: then only the fragment runs. Its
-//            floor counts the trunk's execution split among the apps sharing it.
+//            app's request of the same frame ran it already: then only the fragment runs. Against
+//            the per-request budget, and in its floor, a fragment counts the trunk's execution
+//            split among the apps sharing its runs (on it and on the same frames).
 //   skew     `mcdnn-specialize` also observes the class each served request was given; while
 //            one of the app's specialized class sets (at most specialization.max_classes
 //            classes) makes up at least min_share of the last `window` of them, that set's

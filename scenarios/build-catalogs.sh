@@ -13,6 +13,12 @@ for name in fashion-mnist fashion-mnist-3class fashion-mnist-body; do
   echo "== $name"
   "$compile" "$root/schemas/$name.yaml" -o "$root/out/$name" "$@"
 done
+# Fragments on the default catalog's conv trunk for scenarios/shared.yaml (sharing): each trains
+# only its head on the trunk's outputs (about a minute each).
+for name in fashion-mnist-clothes-head fashion-mnist-3class-head fashion-mnist-body-head; do
+  echo "== $name"
+  "$compile" "$root/schemas/$name.yaml" -o "$root/out/$name" "$@"
+done
 # Specialized variants for scenarios/skew.yaml (its two class sets), for four variants along the
 # energy front; skipped when the catalog has them already (about 80 s each otherwise).
 variants=base,prune-fc1-50+quant-int8,prune-fc1-97+quant-int8,narrow-conv1-16+svd-fc1-k64+prune-fc1-90

@@ -264,6 +264,7 @@ TEST_CASE("sharing: apps on one stream run their shared trunk once per frame", "
   REQUIRE(apps[0].trunk == 0);
   REQUIRE(apps[1].trunk == 0);  // one trunk, shared
   CHECK(apps[0].trunk_cost.sharers == 2);
+  CHECK(apps[0].trunk_cost.on_trunk == 2);
   const rt::TrunkCost& tc = apps[0].trunk_cost;
   CHECK(tc.exec_j > 0);
   const auto trace = rt::make_trace(s, 1);
@@ -293,14 +294,28 @@ TEST_CASE("sharing: apps on one stream run their shared trunk once per frame", "
 
   // On streams of their own, every request runs the trunk.
   const rt::Scenario apart = scenario("simulated", "{rate: 1/s}");
+  const auto apart_apps = rt::load_apps(apart);
+  CHECK(apart_apps[0].trunk_cost.sharers == 1);  // no frames in common: each runs the trunk alone
+  CHECK(apart_apps[0].trunk_cost.on_trunk == 2);  // ... from one cache entry
   const auto trace2 = rt::make_trace(apart, 1);
-  rt::SimulatedBackend sim2(apart, apps, trace2, 1);
-  const rt::RunResult r2 = rt::run_policy(apart, apps, trace2, "original", sim2);
+  rt::SimulatedBackend sim2(apart, apart_apps, trace2, 1);
+  const rt::RunResult r2 = rt::run_policy(apart, apart_apps, trace2, "original", sim2);
   CHECK(r2.all.trunk_shared == 0);
   CHECK(r2.all.trunk_runs == r2.all.device);
-  // The oracle's bound counts the trunk split between the apps on it.
-  const rt::OracleResult o = rt::oracle_bound(s, apps, trace);
-  CHECK(o.bound >= r.all.expected - 1e-6);  // a bound on what `original` reached
+  CHECK(r2.all.loads == 2);  // the trunk loaded once for both
+  // The oracle's bound counts the trunk split between the apps on it; it bounds what a
+  // schedule reaches, with energy to spare and with energy for about half the frames.
+  CHECK(rt::oracle_bound(s, apps, trace).bound >= r.all.expected - 1e-6);
+  rt::Scenario tight = s;
+  tight.device.energy_j = r.all.load_j + 0.5 * static_cast<double>(frames) * (tc.exec_j + frag);
+  rt::SimulatedBackend sim3(tight, apps, trace, 1);
+  const rt::RunResult r3 = rt::run_policy(tight, apps, trace, "mcdnn", sim3);
+  INFO("served " << r3.all.served() << " of " << r3.all.requests << ", trunk runs " << r3.all.trunk_runs << ", shared " << r3.all.trunk_shared
+       << ", energy " << r3.all.energy_j << " of " << tight.device.energy_j << ", half " << r3.apps[0].served() << " quad " << r3.apps[1].served()
+       << " trunk " << tc.exec_j << " frag " << frag);
+  CHECK(r3.all.served() < r.all.served());
+  CHECK(r3.all.trunk_shared > 0);
+  CHECK(rt::oracle_bound(tight, apps, trace).bound >= r3.all.expected - 1e-6);
 
   // Real mode: the executor runs the trunk once per frame and each fragment on its output.
   const rt::Scenario real = scenario("real", "{same_as: half}");
@@ -324,4 +339,11 @@ TEST_CASE("sharing: apps on one stream run their shared trunk once per frame", "
   CHECK_THAT(scenario_error("format: mcdnn-scenario/1\nname: s\ndevice: {cache: 1MB, energy: 1J}\napps:\n"
                             "  - {name: a, catalog: x, stream: {rate: 1/s}}\n  - {name: b, catalog: x, stream: {same_as: a, rate: 1/s}}\n"),
              Catch::Contains("give exactly one of"));
+  CHECK_THAT(scenario_error("format: mcdnn-scenario/1\nname: s\ndevice: {cache: 1MB, energy: 1J}\napps:\n"
+                            "  - {name: a, catalog: x, stream: {rate: 1/s}}\n  - {name: b, catalog: x, stream: {same_as: ''}}\n"),
+             Catch::Contains("expected the name of an earlier app"));
+  // Copies count toward the request limit.
+  CHECK_THAT(scenario_error("format: mcdnn-scenario/1\nname: s\nhorizon: 10h\ndevice: {cache: 1MB, energy: 1J}\napps:\n"
+                            "  - {name: a, catalog: x, stream: {rate: 2000/s}}\n  - {name: b, catalog: x, stream: {same_as: a}}\n"),
+             Catch::Contains("this one a copy of 'a''s"));
 }

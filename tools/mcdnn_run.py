@@ -144,6 +144,14 @@ def load_trunk(catalog_dir, catalog):
         raise CatalogError(f"{where}: variant '{t['variant']}' of {trunk_dir} has changed since this catalog was built{fix}")
     if len(layers) <= t["layers"] or layers[t["layers"] - 1].get("name") != t["layer"]:
         raise CatalogError(f"{where}: layer {t['layers']} of variant '{t['variant']}' is not '{t['layer']}'{fix}")
+    ti = t["input"]
+    for key in ("mean", "std"):
+        v = ti.get(key)
+        if not (isinstance(v, list) and len(v) in (0, ti["shape"][0]) and len(v) == len(ti.get("mean") or []) and
+                all(type(a) in (int, float) and math.isfinite(a) and (key == "mean" or a > 0) for a in v)):
+            raise CatalogError(f"{where}.input.{key}: expected {ti['shape'][0]} finite numbers (std > 0) or none")
+    if t.get("output_shape") != catalog["input"]["shape"]:
+        raise CatalogError(f"{where}: output_shape {t.get('output_shape')} is not input.shape {catalog['input']['shape']}")
     return layers[:t["layers"]]
 
 

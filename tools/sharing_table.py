@@ -76,6 +76,8 @@ def main():
         sys.exit("sharing_table: the --shared catalogs are built on different trunks; list fragments of one trunk")
     trunk = sh[0]["trunk"]
     tm = trunk["measured"]
+    if tm is None:
+        sys.exit(f"sharing_table: {a.shared.split(',')[0]}: the trunk is not measured; rebuild with --measure-seconds > 0")
     print(f"trunk: {trunk['catalog']} variant {trunk['variant']} up to {trunk['layer']}: {tm['exec_mj']:.3f} mJ, "
           f"{tm['latency_ms']:.3f} ms, {tm['resident_bytes']} B resident, {trunk['bytes']} B stored; "
           f"executor on {sh[0]['executor']['cpu']} ({sh[0]['executor']['isa']}, 1 thread), energy {sh[0]['executor']['device_profile']}\n")
