@@ -156,6 +156,23 @@ TEST_CASE("sharing: a fragment trains on its trunk's outputs, records the depend
   CHECK_THAT(out, Catch::Contains(want));
   CHECK_THAT(out, Catch::Contains("trunk: "));
 
+  // --check names the trunk; build plans refuse fragment schemas (before any training).
+  {
+    CompileOptions opt;
+    opt.schema_path = f.d / "half.yaml";
+    opt.out_dir = f.d / "checked";
+    opt.check = true;
+    std::ostringstream o, e;
+    REQUIRE(compile(opt, o, e) == 0);
+    CHECK_THAT(o.str(), Catch::Contains("trunk   cat variant base up to maxpool1 (4 layers"));
+    opt.check = false;
+    opt.plan_dir = f.d / "plan";
+    std::ostringstream o2, e2;
+    CHECK(compile(opt, o2, e2) == 2);
+    CHECK_THAT(e2.str(), Catch::Contains("build plans do not build fragment catalogs"));
+    CHECK_FALSE(fs::exists(f.d / "plan"));
+  }
+
   // A prefix model: the trunk's first layers, channel-major output per image.
   const VariantFile tv = load_variant(trunk, *trunk.find("base"));
   exec::Options po;

@@ -120,6 +120,12 @@ int run_check(const CompileOptions& opt, std::ostream& out) {
       << schema.layers.size() << " layers; " << human(static_cast<double>(base.params)) << " params, "
       << human(static_cast<double>(base.flops), "FLOPs") << ", " << format_quantity(static_cast<double>(base.bytes), Quantity::Bytes)
       << " of weights\n";
+  if (schema.trunk.present) {
+    const TrunkRef& t = schema.trunk;
+    out << "  trunk   " << t.catalog << " variant " << t.variant << " up to " << t.layer << " (" << t.layers << " layers, "
+        << human(static_cast<double>(t.flops), "FLOPs") << ", " << format_quantity(static_cast<double>(t.bytes), Quantity::Bytes)
+        << "; frozen): the data are " << t.input.str() << " images, run through it once before training\n";
+  }
   out << "  data    " << train.n << " training examples (" << source_text(schema.data.train) << ")\n"
       << "          " << val.n << " validation examples (" << source_text(schema.data.validation) << ")\n";
   out << "  train   " << schema.training.epochs << " epochs, batch " << schema.training.batch_size << ", "
