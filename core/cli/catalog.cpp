@@ -132,6 +132,16 @@ int show(const std::string& dir, const std::string& sort, bool only_fronts, cons
   }
   std::cout << format_variant_table(c.records, c.measured, sort, only_fronts);
   std::printf("%zu of %zu variants%s; schema %s\n", rows.size(), c.records.size(), only_fronts ? " (on a front)" : "", c.schema.c_str());
+  if (c.trunk.present) {
+    // A fragment catalog: the costs above are the fragments'; the trunk's are paid once per input.
+    const TrunkRef& t = c.trunk;
+    std::printf("fragments on trunk %s variant %s up to %s (%lld layers, %s stored, %s FLOPs)", t.catalog_dir.c_str(), t.variant.c_str(),
+                t.layer.c_str(), static_cast<long long>(t.layers), format_quantity(static_cast<double>(t.bytes), Quantity::Bytes).c_str(),
+                human(static_cast<double>(t.flops)).c_str());
+    if (c.trunk_measured.present)
+      std::printf(": %.3f ms, %.3f mJ per input, once for every fragment on it", c.trunk_measured.latency_ms, c.trunk_measured.exec_mj);
+    std::printf("\n");
+  }
   return 0;
 }
 
