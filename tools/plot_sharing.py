@@ -11,20 +11,15 @@ over requests, times the number of apps), and prints them as a table; OUT.png (d
 SHARED_RUN/sharing.png) draws accuracy against energy per frame, one line per run and policy.
 """
 import argparse
-import json
 import os
 import sys
+
+from sharing_table import read_json  # tools/ is the script's directory
 
 
 def load(run):
     path = os.path.join(run, "report.json")
-    try:
-        with open(path) as f:
-            r = json.load(f)
-    except OSError as e:
-        sys.exit(f"plot_sharing: {path}: {e.strerror}; run mcdnn-run on the scenario first")
-    except json.JSONDecodeError as e:
-        sys.exit(f"plot_sharing: {path}: not JSON ({e})")
+    r = read_json(path, "plot_sharing", "run mcdnn-run on the scenario first")
     if r.get("format") != "mcdnn-run-report/1":
         sys.exit(f"plot_sharing: {path}: not an mcdnn-run report")
     return r

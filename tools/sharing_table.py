@@ -22,15 +22,20 @@ import os
 import sys
 
 
+def read_json(path, tool, missing_hint):
+    """A JSON file another mcdnn tool wrote; a clear one-line exit when it is missing or damaged."""
+    try:
+        with open(path) as fh:
+            return json.load(fh)
+    except OSError as e:
+        sys.exit(f"{tool}: {path}: {e.strerror}; {missing_hint}")
+    except json.JSONDecodeError as e:
+        sys.exit(f"{tool}: {path}: not JSON ({e})")
+
+
 def load(path):
     f = os.path.join(path, "catalog.json")
-    try:
-        with open(f) as fh:
-            c = json.load(fh)
-    except OSError as e:
-        sys.exit(f"sharing_table: {f}: {e.strerror}; build the catalog first (scenarios/build-catalogs.sh)")
-    except json.JSONDecodeError as e:
-        sys.exit(f"sharing_table: {f}: not JSON ({e})")
+    c = read_json(f, "sharing_table", "build the catalog first (scenarios/build-catalogs.sh)")
     if c.get("format") != "mcdnn-catalog" or c.get("executor") is None:
         sys.exit(f"sharing_table: {f}: not a measured mcdnn catalog (build it with --measure-seconds > 0)")
     c["generic"] = [v for v in c["variants"] if not v.get("specialized")]
