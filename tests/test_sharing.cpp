@@ -155,6 +155,19 @@ TEST_CASE("sharing: a fragment trains on its trunk's outputs, records the depend
   std::snprintf(want, sizeof want, "accuracy %.2f%%", 100 * read_catalog_index(f.d / "quad").records[0].accuracy);
   CHECK_THAT(out, Catch::Contains(want));
   CHECK_THAT(out, Catch::Contains("trunk: "));
+  // So does the Python reader of docs/catalog-format.md (numpy: the same predictions in float).
+  REQUIRE(run_command(std::string(MCDNN_PYTHON) + " " + MCDNN_SOURCE_DIR + "/tools/mcdnn_run.py " + (f.d / "quad") + " quant-int8 " +
+                          (f.d / "val-images.idx") + " " + (f.d / "val-labels.idx"),
+                      &out) == 0);
+  INFO(out);
+  std::snprintf(want, sizeof want, "accuracy %.2f%%", 100 * read_catalog_index(f.d / "quad").find("quant-int8")->accuracy);
+  CHECK_THAT(out, Catch::Contains(want));
+  // tools/sharing_table.py: the fragments against whole networks (here the trunk's own catalog).
+  REQUIRE(run_command(std::string(MCDNN_PYTHON) + " " + MCDNN_SOURCE_DIR + "/tools/sharing_table.py --shared " + (f.d / "quad") +
+                          " --independent " + (f.d / "cat"),
+                      &out) == 0);
+  CHECK_THAT(out, Catch::Contains("trunk: ../cat variant base up to maxpool1"));
+  CHECK_THAT(out, Catch::Contains("| the independent best |"));
 
   // --check names the trunk; build plans refuse fragment schemas (before any training).
   {
