@@ -94,6 +94,7 @@ RunResult run_policy(const Scenario& s, const std::vector<App>& apps, const std:
   }
   backend.reset();
   Scheduler sched(s, apps, policy_from_name(policy));
+  if (s.mode == "real") sched.enable_calibration();  // measured costs: price executions as they run
   // At most about 20,000 timeline rows, evenly spaced, whatever the trace's length.
   const size_t stride = std::max<size_t>(1, (trace.size() + 19999) / 20000);
   if (opt.timeline) res.timeline.reserve(trace.size() / stride + 1);
@@ -125,6 +126,7 @@ RunResult run_policy(const Scenario& s, const std::vector<App>& apps, const std:
       const Backend::Served sv = backend.serve(k, r, d);
       res.inference_s += sv.inference_s;
       sched.charge(sv.energy_j, sv.usd, d.place == Place::Device ? r.t + sv.latency_s : 0);
+      if (d.place == Place::Device) sched.calibrate(r.app, d.exec_j_catalog, sv.energy_j - sv.load_j);
       correct = sv.correct;
       a.correct += sv.correct;
       a.expected += sched.view()[static_cast<size_t>(r.app)].variants[static_cast<size_t>(d.variant)].accuracy;
@@ -189,6 +191,10 @@ std::string explain_text(const Scenario& s, const std::vector<App>& apps, const 
                 format_quantity(e.device_budget_j, Quantity::Energy).c_str(),
                 format_quantity(e.cloud_budget_usd, Quantity::Money).c_str(), format_quantity(e.credit_j, Quantity::Energy).c_str());
   out += b;
+  if (e.cost_scale != 1) {
+    std::snprintf(b, sizeof b, "  executions priced at %.3fx the catalog's energy (this app's measured / predicted, recent requests)\n", e.cost_scale);
+    out += b;
+  }
   std::snprintf(b, sizeof b, "  %-6s %-44s %7s %6s %10s %10s %10s %10s %10s  %s\n", "place", "variant", "acc", "cached", "latency",
                 "energy", "dollars", "penalty", "budget", "verdict");
   out += b;

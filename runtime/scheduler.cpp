@@ -37,6 +37,9 @@ Scheduler::Scheduler(const Scenario& s, const std::vector<App>& apps, Policy pol
       energy_left_(s.device.energy_j),
       usd_left_(s.cloud.present ? s.cloud.budget_usd : 0) {
   dev_floor_.resize(apps_.size());
+  cost_scale_.assign(apps_.size(), 1.0);
+  predicted_sum_.assign(apps_.size(), 0.0);
+  measured_sum_.assign(apps_.size(), 0.0);
   cloud_floor_usd_.resize(apps_.size());
   by_accuracy_.resize(apps_.size());
   by_exec_.resize(apps_.size());
@@ -150,6 +153,14 @@ double Scheduler::rate(size_t app, double t) {
   return static_cast<double>(q.size()) / span;
 }
 
+void Scheduler::calibrate(int app, double predicted_j, double measured_j) {
+  if (!calibrate_ || !(predicted_j > 0) || !(measured_j >= 0)) return;
+  const size_t a = static_cast<size_t>(app);
+  predicted_sum_[a] = 0.99 * predicted_sum_[a] + predicted_j;
+  measured_sum_[a] = 0.99 * measured_sum_[a] + measured_j;
+  cost_scale_[a] = measured_sum_[a] / predicted_sum_[a];
+}
+
 double Scheduler::trunk_exec_j(const App& a) const {
   if (a.trunk < 0 || (frame_ >= 0 && trunk_frame_[static_cast<size_t>(a.trunk)] == frame_)) return 0;
   return a.trunk_cost.exec_j;
@@ -189,8 +200,9 @@ Candidate Scheduler::device_candidate(int app, int v, double t, bool mcdnn_budge
              (a.trunk < 0 || cache_.contains(trunk_key(a.trunk)));
   const double wait = std::max(0.0, busy_until_ - t);
   const double trunk_j = trunk_exec_j(a);
+  const double k = cost_scale_[static_cast<size_t>(app)];
   c.latency_s = wait + need.load_s + x.exec_s + trunk_exec_s(a);
-  c.energy_j = x.exec_j + trunk_j + need.load_j;
+  c.energy_j = (x.exec_j + trunk_j) * k + need.load_j;
   const double T = std::max(s_.horizon_s - t, 1e-9);
   if (mcdnn_budget) {
     const double last = state_[static_cast<size_t>(app)].last_load_t;
@@ -207,7 +219,7 @@ Candidate Scheduler::device_candidate(int app, int v, double t, bool mcdnn_budge
   // Against the per-request budget a fragment counts its share of the trunk's run, whichever
   // request of the frame pays it: the apps of a frame together budget for one run.
   const double trunk_share = a.trunk >= 0 ? a.trunk_cost.exec_j / std::max(a.trunk_cost.sharers, 1) : 0;
-  if (c.hard_ok && mcdnn_budget && x.exec_j + trunk_share > c.budget) c.why = "over the per-request energy budget";
+  if (c.hard_ok && mcdnn_budget && (x.exec_j + trunk_share) * k > c.budget) c.why = "over the per-request energy budget";
   c.ok = *c.why == 0;
   return c;
 }
@@ -281,6 +293,7 @@ Decision Scheduler::apply(const Request& r, const Candidate& c, bool fallback, c
     const App& a = apps_[static_cast<size_t>(r.app)];
     const VariantCost& x = a.variants[static_cast<size_t>(c.variant)];
     d.hit = c.cached;
+    d.exec_j_catalog = x.exec_j + trunk_exec_j(a);
     // A cascade needs its fallback too, a fragment its trunk. What is cached is touched first
     // (most recently used), so that loading the rest cannot evict it: the cache holds them all
     // (need_of() checked).
@@ -324,7 +337,7 @@ Decision Scheduler::decide(const Request& r, Explanation* why) {
   share.f = f;
   const double inf = std::numeric_limits<double>::infinity();
   auto floor_of = [&](size_t i) {
-    double phi = dev_floor_[i];
+    double phi = dev_floor_[i] * cost_scale_[i];
     if (s_.cloud.present && cloud_floor_usd_[i] <= usd_left_) phi = std::min(phi, s_.cloud.transmission_j);
     return phi;
   };
@@ -377,12 +390,12 @@ Decision Scheduler::decide(const Request& r, Explanation* why) {
   auto best_of = [&](bool device, bool need_ok) -> const Candidate* {
     if (device ? false : !has_cloud) return nullptr;
     if (!device && need_ok && cloud_budget && s_.cloud.transmission_j > budget_j) return nullptr;
-    if (device && need_ok && mcdnn && dev_floor_[a] > budget_j) return nullptr;  // not even the cheapest
+    if (device && need_ok && mcdnn && dev_floor_[a] * cost_scale_[a] > budget_j) return nullptr;  // not even the cheapest
     const Candidate* b = nullptr;
     for (int v : by_acc) {
       const VariantCost& x = app.variants[static_cast<size_t>(v)];
       if (b && x.accuracy < app.variants[static_cast<size_t>(b->variant)].accuracy) break;
-      if (need_ok && (device ? mcdnn && x.exec_j > budget_j : cloud_budget && x.cloud_usd > cloud_budget_usd)) continue;
+      if (need_ok && (device ? mcdnn && x.exec_j * cost_scale_[a] > budget_j : cloud_budget && x.cloud_usd > cloud_budget_usd)) continue;
       const Candidate& c = device ? dev_at(v) : cloud_at(v);
       if ((need_ok ? c.ok : c.hard_ok) && (!b || better(c, *b, app))) b = &c;
     }
@@ -454,7 +467,8 @@ Decision Scheduler::decide(const Request& r, Explanation* why) {
       // transmission costs less than its execution, the cheapest affordable cloud variant.
       const Candidate* c = cheapest_of(true);
       const Candidate* c2 = cloud_allowed ? cheapest_of(false) : nullptr;
-      const Candidate* pick = c && (!c2 || app.variants[static_cast<size_t>(c->variant)].exec_j + trunk_exec_j(app) <= c2->energy_j) ? c : c2;
+      const Candidate* pick =
+          c && (!c2 || (app.variants[static_cast<size_t>(c->variant)].exec_j + trunk_exec_j(app)) * cost_scale_[a] <= c2->energy_j) ? c : c2;
       st.credit_j += budget_j;
       if (pick && st.credit_j >= pick->energy_j) {
         st.credit_j -= pick->energy_j;
@@ -471,6 +485,7 @@ Decision Scheduler::decide(const Request& r, Explanation* why) {
     why->request = r;
     why->remaining_s = T;
     why->energy_left = energy_left_;
+    why->cost_scale = cost_scale_[a];
     why->usd_left = usd_left_;
     why->f_app = f;
     why->sum_f2_device = sum_dev;

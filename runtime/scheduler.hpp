@@ -98,6 +98,7 @@ struct Decision {
   // latency_s and energy_j.
   bool trunk_runs = false;
   double trunk_s = 0, trunk_j = 0;
+  double exec_j_catalog = 0;  // device: the execution energy the catalog predicts (calibrate())
   std::vector<CacheKey> evicted;
   const char* reason = "";  // a static string
 };
@@ -110,6 +111,7 @@ struct Explanation {
   double credit_j = 0;  // `mcdnn`: the app's saved budget after this decision
   bool floor_first = false;
   double floor_j = 0, need_w = 0;  // `mcdnn`: the app's floor phi and sum f_i phi_i (J/s)
+  double cost_scale = 1;    // real mode: the app's measured / catalog execution energy (calibrate())
   int skew_set = -1;        // `mcdnn-specialize`: the app's class set in force (App::sets), or -1
   double skew_share = 0;    // its share of the app's recent classified requests
   std::vector<Candidate> candidates;
@@ -131,6 +133,14 @@ class Scheduler {
   // `mcdnn-specialize`: the class a served request of `app` was classified as (what the device
   // sees; -1: unknown), for the skew test.
   void observe(int app, int predicted_class);
+  // Real mode: a device request of `app` the catalog priced at `predicted_j` of execution
+  // energy (Decision::exec_j_catalog) spent `measured_j`. Once enabled, the scheduler prices the
+  // app's executions at the catalog's times the ratio of the two sums over its recent requests
+  // (each older request weighing 0.99 times the next), so that a model that runs dearer than it
+  // was measured in the catalog is budgeted as it runs.
+  void enable_calibration() { calibrate_ = true; }
+  void calibrate(int app, double predicted_j, double measured_j);
+  double cost_scale(int app) const { return cost_scale_[static_cast<size_t>(app)]; }
   // The apps as this scheduler sees them: each app's `variants` followed by its cascades, whose
   // accuracy and execution costs are expected values under the skew in force (disabled ones:
   // accuracy -1, infinite energy).
@@ -190,6 +200,8 @@ class Scheduler {
   double energy_left_, usd_left_;
   double busy_until_ = 0;
   int64_t frame_ = -1;                // the frame of the request being decided
+  bool calibrate_ = false;
+  std::vector<double> cost_scale_, predicted_sum_, measured_sum_;  // per app (calibrate())
   std::vector<int64_t> trunk_frame_;  // per trunk: the last frame it ran for on the device
   double last_budget_j_ = 0;
   // Candidates are evaluated on demand, in the order each rule needs (most accurate first,

@@ -497,3 +497,28 @@ TEST_CASE("floor-first: when the energy cannot run every app's cheapest variant,
   CHECK(p.apps[1].served() < 1000);
   CHECK(p.all.dropped > 0);
 }
+
+TEST_CASE("real mode: measured execution energy recalibrates the scheduler's prices", "[runtime][scheduler]") {
+  const Scenario s = base_scenario(1e9, 1000);
+  const std::vector<App> apps = {three()};
+  Scheduler plain(s, apps, Policy::Mcdnn);
+  plain.calibrate(0, 1.0, 3.0);  // not enabled (simulated mode): no effect
+  CHECK(plain.cost_scale(0) == 1.0);
+  Scheduler sched(s, apps, Policy::Mcdnn);
+  sched.enable_calibration();
+  Explanation why;
+  Decision d = sched.decide({0.0, 0, -1}, &why);
+  REQUIRE(d.place == Place::Device);
+  CHECK(d.exec_j_catalog == Approx(1.0));  // big, at its catalog cost
+  // Every run costs three times the catalog's: the ratio of the decayed sums is exactly 3.
+  for (int i = 0; i < 50; ++i) sched.calibrate(0, 1.0, 3.0);
+  CHECK(sched.cost_scale(0) == Approx(3.0).epsilon(1e-12));
+  d = sched.decide({1.0, 0, -1}, &why);
+  CHECK(why.cost_scale == Approx(3.0).epsilon(1e-12));
+  for (const Candidate& c : why.candidates)
+    if (c.place == Place::Device && c.variant == 0) CHECK(c.energy_j == Approx(3.0));  // cached: execution alone, scaled
+  CHECK(d.exec_j_catalog == Approx(1.0));  // what calibrate() compares with stays the catalog's
+  // Recent requests weigh more: after runs at the catalog's cost the ratio comes back toward 1.
+  for (int i = 0; i < 500; ++i) sched.calibrate(0, 1.0, 1.0);
+  CHECK(sched.cost_scale(0) < 1.02);
+}
