@@ -119,6 +119,21 @@ int compile_tiny(const TempDir& dir, const std::string& catalog_section, int epo
   return rc;
 }
 
+rt::VariantCost var(const std::string& id, double acc, int64_t bytes, double exec_j, double load_j, double exec_s,
+                     double load_s) {
+  rt::VariantCost v;
+  v.id = id;
+  v.accuracy = acc;
+  v.bytes = bytes;
+  v.exec_j = exec_j;
+  v.load_j = load_j;
+  v.exec_s = exec_s;
+  v.load_s = load_s;
+  v.cloud_s = exec_s;
+  v.cloud_usd = exec_s * 1e3 * 1e-3;  // $1e-3 per ms of server time
+  return v;
+}
+
 std::string scenario_error(const std::string& text) {
   try {
     rt::parse_scenario_string(text, "s.yaml", "");

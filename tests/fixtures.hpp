@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "app.hpp"
+
 namespace mcdnn::test {
 
 // A fresh directory under the system temp dir, removed (with its contents) on destruction.
@@ -65,6 +67,10 @@ nlohmann::json without_timings(const std::string& path);
 // The Error(Scenario) message parse_scenario_string() gives for `text` (a test failure, and "",
 // when it accepts it).
 std::string scenario_error(const std::string& text);
+
+// A hand-made variant for the scheduler's tests: server time = exec_s, at $1e-3 per ms.
+rt::VariantCost var(const std::string& id, double acc, int64_t bytes, double exec_j, double load_j, double exec_s = 0.001,
+                    double load_s = 0.01);
 
 // Runs a shell command; returns its exit status and stdout+stderr.
 int run_command(const std::string& cmd, std::string* output);

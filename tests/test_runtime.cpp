@@ -44,21 +44,6 @@ const char* kScenario =
     "    catalog: cat\n"                  // 10
     "    stream: {rate: 2/min}\n";        // 11
 
-VariantCost var(const std::string& id, double acc, int64_t bytes, double exec_j, double load_j, double exec_s = 0.001,
-                double load_s = 0.01) {
-  VariantCost v;
-  v.id = id;
-  v.accuracy = acc;
-  v.bytes = bytes;
-  v.exec_j = exec_j;
-  v.load_j = load_j;
-  v.exec_s = exec_s;
-  v.load_s = load_s;
-  v.cloud_s = exec_s;
-  v.cloud_usd = exec_s * 1e3 * 1e-3;  // $1e-3 per ms of server time
-  return v;
-}
-
 // An app of three variants: big (95%, 60 B, 1 J), small (90%, 20 B, 0.2 J), tiny (80%, 10 B, 0.05 J).
 App three(const std::string& name = "a") {
   App a;

@@ -1,6 +1,7 @@
 // Class-skew specialization in the runtime: streams with class phases, the (n, p) skew test,
 // cascades that route "other" to their generic variant (and pay for it), the oracle with
 // cascades, and mcdnn-run end to end in real mode on a catalog with specialized variants.
+#include <array>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
@@ -29,19 +30,8 @@ std::string with_stream(const std::string& stream, const std::string& extra = ""
          "apps:\n  - name: a\n    catalog: cat\n    stream: " + stream + "\n";
 }
 
-VariantCost generic(const std::string& id, double acc, int64_t bytes, double exec_j) {
-  VariantCost v;
-  v.id = id;
-  v.accuracy = acc;
-  v.bytes = bytes;
-  v.exec_j = exec_j;
-  v.load_j = exec_j;
-  v.exec_s = 0.001;
-  v.load_s = 0.01;
-  v.cloud_s = 0.001;
-  v.cloud_usd = 1e-3;
-  return v;
-}
+// A generic variant whose load costs as much as one execution.
+VariantCost generic(const std::string& id, double acc, int64_t bytes, double exec_j) { return var(id, acc, bytes, exec_j, exec_j); }
 
 // Generic: big (95%, 1 J) and tiny (80%, 0.05 J); a cascade for classes {0, 1} made from tiny:
 // right on 97% of their requests, "other" on 2%; "other" on 95% of the rest. Tiny is right on
@@ -111,20 +101,19 @@ TEST_CASE("scenario: class phases and the specialization test are validated", "[
   CHECK(s.specialization.max_classes == 3);
   CHECK(s.specialization.min_share == 0.75);
 
-  CHECK_THAT(scenario_error(with_stream("{rate: 1/s, classes: {count: 3, phases: [{duration: 1h, dominant: [0, 1, 2], share: 0.9}]}}")),
-             Contains("lists every class"));
-  CHECK_THAT(scenario_error(with_stream("{rate: 1/s, classes: {count: 3, phases: [{duration: 1h, dominant: [0, 3], share: 0.9}]}}")),
-             Contains("phases[0].dominant[1]: expected an integer between 0 and 2, got '3'"));
-  CHECK_THAT(scenario_error(with_stream("{rate: 1/s, classes: {count: 3, phases: [{duration: 1h, dominant: [1, 1], share: 0.9}]}}")),
-             Contains("class 1 is listed twice"));
-  CHECK_THAT(scenario_error(with_stream("{rate: 1/s, classes: {count: 3, phases: [{duration: 1h, share: 0.9}]}}")),
-             Contains("share needs `dominant`"));
-  CHECK_THAT(scenario_error(with_stream("{rate: 1/s, classes: {count: 3, phases: [{duration: 1h, dominant: [1]}]}}")),
-             Contains("missing required key 'share'"));
-  CHECK_THAT(scenario_error(with_stream("{trace: t.csv, classes: {count: 3, phases: [{duration: 1h}]}}")),
-             Contains("a trace file gives its requests' labels itself"));
-  CHECK_THAT(scenario_error(with_stream("{rate: 1/s}", "specialization: {min_share: 0}\n")), Contains("specialization.min_share"));
-  CHECK_THAT(scenario_error(with_stream("{rate: 1/s}", "specialization: {windw: 10}\n")), Contains("unknown key 'windw'"));
+  // Each mistake: the stream (or extra top-level text) and what the message must say.
+  const std::vector<std::array<const char*, 3>> mistakes = {
+      {"{rate: 1/s, classes: {count: 3, phases: [{duration: 1h, dominant: [0, 1, 2], share: 0.9}]}}", "", "lists every class"},
+      {"{rate: 1/s, classes: {count: 3, phases: [{duration: 1h, dominant: [0, 3], share: 0.9}]}}", "",
+       "phases[0].dominant[1]: expected an integer between 0 and 2, got '3'"},
+      {"{rate: 1/s, classes: {count: 3, phases: [{duration: 1h, dominant: [1, 1], share: 0.9}]}}", "", "class 1 is listed twice"},
+      {"{rate: 1/s, classes: {count: 3, phases: [{duration: 1h, share: 0.9}]}}", "", "share needs `dominant`"},
+      {"{rate: 1/s, classes: {count: 3, phases: [{duration: 1h, dominant: [1]}]}}", "", "missing required key 'share'"},
+      {"{trace: t.csv, classes: {count: 3, phases: [{duration: 1h}]}}", "", "a trace file gives its requests' labels itself"},
+      {"{rate: 1/s}", "specialization: {min_share: 0}\n", "specialization.min_share"},
+      {"{rate: 1/s}", "specialization: {windw: 10}\n", "unknown key 'windw'"},
+  };
+  for (const auto& m : mistakes) CHECK_THAT(scenario_error(with_stream(m[0], m[1])), Contains(m[2]));
 }
 
 TEST_CASE("trace: class phases label the requests at their shares, arrival times unchanged", "[runtime][specialize]") {
