@@ -52,7 +52,7 @@ TEST_CASE("mcdnn-catalog select returns the most accurate variant within every b
       const VariantRecord* want = brute_force(c, static_cast<double>(limit), lat, 0);
       std::string out;
       char args[256];
-      std::snprintf(args, sizeof args, " --max-bytes %lldB --max-latency %.9fms --json", static_cast<long long>(limit), lat);
+      std::snprintf(args, sizeof args, " --max-bytes %lldB --max-latency %.17gms --json", static_cast<long long>(limit), lat);
       const int rc = f.run("select " + f.cat + args, &out);
       INFO(args << "\n" << out);
       if (!want) {
@@ -66,6 +66,18 @@ TEST_CASE("mcdnn-catalog select returns the most accurate variant within every b
     }
   }
   CHECK(checked >= 4);
+  // A limit equal to a variant's latency or energy, typed in another unit than the catalog's,
+  // still holds that variant (the unit conversion rounds).
+  for (const auto& r : c.records) {
+    char args[2][256];
+    std::snprintf(args[0], sizeof args[0], " --max-latency %.17gs --max-energy %.17gJ --json", r.measured.latency_ms / 1e3, r.measured.exec_mj / 1e3);
+    std::snprintf(args[1], sizeof args[1], " --max-latency %.17gus --max-energy %.17guJ --json", r.measured.latency_ms * 1e3, r.measured.exec_mj * 1e3);
+    for (const char* a : args) {
+      std::string out;
+      INFO(r.id << a);
+      CHECK(f.run("select " + f.cat + a, &out) == 0);
+    }
+  }
   // Nothing that small: exit 9, a message, and JSON null.
   std::string out;
   CHECK(f.run("select " + f.cat + " --max-bytes 1B", &out) == 9);

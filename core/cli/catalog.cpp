@@ -191,12 +191,15 @@ int select(const std::string& dir, const Budgets& b, bool as_json) {
     if (!(v >= 0 && v <= 1)) fail(ErrorClass::Usage, "--min-accuracy " + b.min_accuracy + ": expected between 0 and 100%");
     min_acc = v;
   }
+  // A limit typed in another unit than the catalog's (2e-3s against milliseconds) comes back
+  // from the conversion a rounding error off; a value equal to the limit as typed is within it.
+  const auto over = [](double value, const std::optional<double>& limit) { return limit && value > *limit * (1 + 1e-12); };
   const VariantRecord* best = nullptr;
   for (const auto& r : c.records) {
-    if (max_bytes && static_cast<double>(r.profile.bytes) > *max_bytes) continue;
-    if (max_flops && static_cast<double>(r.profile.flops_effective) > *max_flops) continue;
-    if (max_latency_ms && r.measured.latency_ms > *max_latency_ms) continue;
-    if (max_energy_mj && r.measured.exec_mj > *max_energy_mj) continue;
+    if (over(static_cast<double>(r.profile.bytes), max_bytes)) continue;
+    if (over(static_cast<double>(r.profile.flops_effective), max_flops)) continue;
+    if (over(r.measured.latency_ms, max_latency_ms)) continue;
+    if (over(r.measured.exec_mj, max_energy_mj)) continue;
     if (min_acc && r.accuracy < *min_acc) continue;
     // The most accurate; ties: fewer bytes, then catalog order.
     if (!best || r.accuracy > best->accuracy || (r.accuracy == best->accuracy && r.profile.bytes < best->profile.bytes)) best = &r;
