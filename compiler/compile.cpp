@@ -133,13 +133,14 @@ int run(const CompileOptions& opt, std::ostream& out) {
           << "; frozen N layers = a prefix served from cached activations\n";
     CheckpointStore store(build, schema);
     SweepResult sw = run_sweep(schema, base, rec, cache, store, out);
-    build_specialized(build, schema, base, sw.records, tr, va, out);
+    std::vector<FeatureRecord> features;
+    build_specialized(build, schema, base, sw.records, features, tr, va, out);
     std::optional<ExecutorInfo> executor;
     std::optional<MeasuredCost> trunk_cost;
     if (opt.measure_seconds > 0) executor = measure_variants(build, sw.records, opt, out);
     if (opt.measure_seconds > 0 && schema.trunk.present) trunk_cost = measure_trunk(schema, opt, out);
     mark_pareto(sw.records);
-    build.finish(catalog_json(schema, sw.records, key, sw.notes, executor ? &*executor : nullptr, trunk_cost ? &*trunk_cost : nullptr));
+    build.finish(catalog_json(schema, sw.records, key, sw.notes, executor ? &*executor : nullptr, trunk_cost ? &*trunk_cost : nullptr, features));
 
     out << "\nsummary: " << sw.records.size() << " variants" << (opt.sort == "order" ? " in build order" : ", by " + opt.sort)
         << "; vs base = accuracy points, smaller / fewer / faster = base / variant\n"

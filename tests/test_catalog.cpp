@@ -96,7 +96,7 @@ TEST_CASE("catalog.json carries the index fields and exact byte counts", "[catal
   write_catalog(b.dir / "cat", b.schema, {b.rec}, {&b.var});
   YAML::Node j = YAML::LoadFile(b.dir / "cat/catalog.json");  // JSON is YAML
   CHECK(j["format"].as<std::string>() == "mcdnn-catalog");
-  CHECK(j["format_version"].as<int>() == 5);
+  CHECK(j["format_version"].as<int>() == 6);
   CHECK(j["schema"].as<std::string>() == "tiny");
   CHECK(j["classes"]["count"].as<int>() == 4);
   REQUIRE(j["variants"].size() == 1);

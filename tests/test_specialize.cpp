@@ -12,6 +12,7 @@
 #include "nn/net.hpp"
 #include "passes/passes.hpp"
 #include "schema/schema.hpp"
+#include "specialize/feature_store.hpp"
 #include "specialize/specialize.hpp"
 #include "train/train.hpp"
 #include "util/error.hpp"
@@ -268,9 +269,14 @@ TEST_CASE("specialize: a build makes the schema's specialized variants, --specia
   CatalogIndex c3 = read_catalog_index(d / "cat");
   CHECK(c3.records.size() == 7);
   CHECK(c3.find("quant-int8+specialize-1_3")->file != n->file);
-  size_t h5 = 0;
-  for (const auto& e : std::filesystem::directory_iterator(d / "cat")) h5 += e.path().extension() == ".h5";
+  size_t h5 = 0, features = 0;
+  for (const auto& e : std::filesystem::directory_iterator(d / "cat")) {
+    const bool f = e.path().filename().string().find(".features-") != std::string::npos;
+    h5 += e.path().extension() == ".h5" && !f;
+    features += f;
+  }
   CHECK(h5 == 7);
+  CHECK(features == 2);  // base's and quant-int8's, from the build
   for (const auto& r : c3.records) CHECK_NOTHROW(verify_checksum(c3, r));
   CHECK(specialize_cli(d, "1", "base,base", &log) == 2);
   CHECK_THAT(log, Catch::Contains("'base' is listed twice"));
@@ -306,4 +312,104 @@ TEST_CASE("specialize: a build makes the schema's specialized variants, --specia
     CHECK_THAT(err.what(), Catch::Contains("has 3 outputs, catalog.json's variant specialize-2_0 needs 2"));
   }
   CHECK_NOTHROW(load_variant(edited, *edited.find("base")));
+}
+
+TEST_CASE("specialize: the build keeps each variant's features and --specialize reads them instead of forwarding", "[specialize][cli]") {
+  TempDir d;
+  write_synthetic_idx(make_synthetic(400, 12, 4, 91), d / "train");
+  write_synthetic_idx(make_synthetic(200, 12, 4, 92), d / "val");
+  std::string log;
+  REQUIRE(compile_tiny(d, kSpecializeSection, 3, &log) == 0);
+  CatalogIndex c = read_catalog_index(d / "cat");
+  REQUIRE(c.features.size() == 2);
+  CHECK_THAT(log, Catch::Contains("features of base: ") && Catch::Contains("kept as base.features-last1.h5"));
+  const FeatureRecord* fb = c.find_features("base", 1);
+  REQUIRE(fb);
+  CHECK(fb->variant_sha256 == c.find("base")->sha256);
+  CHECK(fb->cut == static_cast<int64_t>(c.find("base")->profile.layers.size()) - 1);  // the input of the last layer
+  CHECK(fb->validation_examples == c.find("base")->validation_examples);
+  CHECK(c.find_features("quant-int8", 1));
+  CHECK_FALSE(c.find_features("base", 2));
+
+  // What is stored is what the frozen layers give now, example for example (tolerance 1e-6).
+  Schema schema = parse_schema_file(d / "s.yaml");
+  Dataset trd, vad;
+  load_data(schema, &trd, &vad);
+  TensorData tr = to_tensors(trd, torch::kCPU), va = to_tensors(vad, torch::kCPU);
+  Variant base = variant_from_file(load_variant(c, *c.find("base")));
+  base.net->eval();
+  const PreForwarded fresh(base, 1, tr, va, true);
+  const PreForwarded stored = read_features(c, *fb, torch::kCPU);
+  CHECK(stored.stored());
+  CHECK(stored.cut() == fresh.cut());
+  CHECK(torch::equal(stored.train().y, tr.y));
+  CHECK(torch::equal(stored.val().y, va.y));
+  CHECK(torch::allclose(stored.train().x, fresh.train().x, 0, 1e-6));
+  CHECK(torch::allclose(stored.val().x, fresh.val().x, 0, 1e-6));
+  // Specializing on them gives the head specializing on fresh features gives.
+  SpecializeSpec spec;
+  spec.classes = {1, 3};
+  spec.epochs = 4;
+  const SpecializeResult a = specialize(base, stored, spec), b = specialize(base, fresh, spec);
+  CHECK(a.in_set_accuracy == Approx(b.in_set_accuracy).margin(1e-9));
+  CHECK(a.other_recall == Approx(b.other_recall).margin(1e-9));
+
+  // --specialize reads them; no features file is written.
+  const auto sha_before = fb->sha256;
+  int rc = specialize_cli(d, "1,3", "base", &log);
+  INFO(log);
+  REQUIRE(rc == 0);
+  CHECK_THAT(log, Catch::Contains("features read from base.features-last1.h5"));
+  CHECK_THAT(log, !Catch::Contains("forwarded"));
+  CatalogIndex c2 = read_catalog_index(d / "cat");
+  CHECK(c2.features.size() == 2);
+  CHECK(c2.find_features("base", 1)->sha256 == sha_before);
+
+  // Features not stored yet (two retrained layers): computed, then kept for the next call.
+  CompileOptions opt;
+  opt.schema_path = d / "s.yaml";
+  opt.specialize_dir = d / "cat";
+  opt.classes = "0,2";
+  opt.specialize_variants = "base";
+  opt.retrain_layers = 2;
+  opt.threads = 1;
+  opt.measure_seconds = 0.01;
+  auto run = [&] {
+    std::ostringstream out, err;
+    const int r = compile(opt, out, err);
+    log = out.str() + err.str();
+    return r;
+  };
+  REQUIRE(run() == 0);
+  CHECK_THAT(log, Catch::Contains("features forwarded in") && Catch::Contains("kept as base.features-last2.h5"));
+  CatalogIndex c3 = read_catalog_index(d / "cat");
+  REQUIRE(c3.features.size() == 3);
+  const FeatureRecord* f2 = c3.find_features("base", 2);
+  REQUIRE(f2);
+  CHECK(f2->cut < fb->cut);
+  CHECK_NOTHROW(read_features(c3, *f2, torch::kCPU));
+  REQUIRE(run() == 0);
+  CHECK_THAT(log, Catch::Contains("features read from base.features-last2.h5"));
+
+  // A damaged features file: reported, computed again and replaced; the catalog stays whole.
+  {
+    std::vector<uint8_t> bytes = read_bytes(d / ("cat/" + fb->file));
+    bytes[bytes.size() / 2] ^= 0x5a;
+    write_bytes(d / ("cat/" + fb->file), bytes);
+  }
+  CHECK_THROWS_WITH(read_features(c3, *c3.find_features("base", 1), torch::kCPU), Catch::Contains("differs from catalog.json's"));
+  REQUIRE(specialize_cli(d, "1,3", "base", &log) == 0);
+  CHECK_THAT(log, Catch::Contains("differs from catalog.json's") && Catch::Contains("computing the features again"));
+  CatalogIndex c4 = read_catalog_index(d / "cat");
+  REQUIRE(c4.features.size() == 3);
+  CHECK_NOTHROW(read_features(c4, *c4.find_features("base", 1), torch::kCPU));
+  for (const auto& e : std::filesystem::directory_iterator(d / "cat"))
+    CHECK(e.path().filename().string().find(".tmp-") == std::string::npos);
+
+  // A rebuild into the directory replaces it, features files included (they are the catalog's own).
+  REQUIRE(compile_tiny(d, std::string(kSpecializeSection) + "  store_features: false\n", 3, &log) == 0);
+  CatalogIndex c5 = read_catalog_index(d / "cat");
+  CHECK(c5.features.empty());
+  for (const auto& e : std::filesystem::directory_iterator(d / "cat"))
+    CHECK(e.path().filename().string().find(".features-") == std::string::npos);
 }

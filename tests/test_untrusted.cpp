@@ -265,6 +265,20 @@ TEST_CASE("edited catalog.json is rejected with the variant and key named", "[ca
   Catalog c;
   const std::string text = read_file(c.cat + "/catalog.json", 1);
   const json good = json::parse(text);
+  REQUIRE(good.at("features").empty());
+  // A well-formed features entry for variant `id` (of the catalog in `j` when it exists).
+  auto feature = [](const json& j, const std::string& id) {
+    std::string sha(64, '0');
+    for (const auto& v : j["variants"])
+      if (v["id"] == id) sha = v["sha256"];
+    return json{{"variant", id},   {"variant_sha256", sha}, {"retrained_layers", 1}, {"cut", 1},          {"file", "f.h5"},
+                {"sha256", sha},   {"shape", {8}},          {"train_examples", 10},  {"validation_examples", 5}, {"seconds", 0.1}};
+  };
+  {  // the well-formed entry is accepted: each edit below breaks one thing
+    json j = good;
+    j["features"] = {feature(j, "base")};
+    CHECK_NOTHROW(parse_catalog_index(j.dump(1), "catalog.json"));
+  }
   struct Edit {
     std::string what;
     std::function<void(json&)> apply;
@@ -272,7 +286,7 @@ TEST_CASE("edited catalog.json is rejected with the variant and key named", "[ca
   };
   std::vector<Edit> edits = {
       {"format", [](json& j) { j["format"] = "x"; }, "format: expected 'mcdnn-catalog'"},
-      {"version 1", [](json& j) { j["format_version"] = 1; }, "catalog format version 1, this mcdnn reads versions 2 to 5"},
+      {"version 1", [](json& j) { j["format_version"] = 1; }, "catalog format version 1, this mcdnn reads versions 2 to 6"},
       {"no variants", [](json& j) { j["variants"] = json::array(); }, "variants: expected a non-empty list"},
       {"variants not a list", [](json& j) { j["variants"] = 3; }, "variants: expected a non-empty list"},
       {"path out of the catalog", [](json& j) { j["variants"][1]["file"] = "../x.h5"; }, "file: expected a plain file name"},
@@ -299,6 +313,19 @@ TEST_CASE("edited catalog.json is rejected with the variant and key named", "[ca
       {"layer time", [](json& j) { j["variants"][1]["measured"]["layers"][0]["ms"] = "fast"; }, "measured.layers[0].ms: expected a number"},
       {"executor threads", [](json& j) { j["executor"]["threads"] = 0; }, "executor.threads: value 0 out of range"},
       {"front flag", [](json& j) { j["variants"][1].erase("pareto_latency"); }, "pareto_latency: missing"},
+      {"features dropped", [](json& j) { j.erase("features"); }, "features: missing"},
+      {"features not a list", [](json& j) { j["features"] = 1; }, "features: expected a list"},
+      {"features of no variant", [&](json& j) { j["features"] = {feature(j, "nope")}; }, "features[0].variant: expected the id of a generic variant"},
+      {"features of another build", [&](json& j) { j["features"] = {feature(j, "base")}; j["features"][0]["variant_sha256"] = std::string(64, 'a'); },
+       "features[0].variant_sha256: differs from variant base's sha256"},
+      {"features file out of the catalog", [&](json& j) { j["features"] = {feature(j, "base")}; j["features"][0]["file"] = "../f.h5"; },
+       "features[0].file: expected a plain file name"},
+      {"features file of a variant", [&](json& j) { j["features"] = {feature(j, "base")}; j["features"][0]["file"] = j["variants"][0]["file"]; },
+       "features[0].file: used twice"},
+      {"features twice", [&](json& j) { j["features"] = {feature(j, "base"), feature(j, "base")}; j["features"][1]["file"] = "g.h5"; },
+       "features[1].retrained_layers: a second entry"},
+      {"features cut", [&](json& j) { j["features"] = {feature(j, "base")}; j["features"][0]["cut"] = 999; }, "features[0].cut: value 999 out of range"},
+      {"features shape", [&](json& j) { j["features"] = {feature(j, "base")}; j["features"][0]["shape"] = {0}; }, "features[0].shape: expected positive integers"},
   };
   for (const auto& e : edits) {
     INFO(e.what);

@@ -72,7 +72,7 @@ def load_catalog(catalog_dir):
             raise CatalogError(f"{path}: {what}")
 
     need(isinstance(catalog, dict) and catalog.get("format") == "mcdnn-catalog" and
-         catalog.get("format_version") in (2, 3, 4, 5), "not an mcdnn catalog of format version 2 to 5")
+         catalog.get("format_version") in (2, 3, 4, 5, 6), "not an mcdnn catalog of format version 2 to 6")
     inp, classes, variants = catalog.get("input"), catalog.get("classes"), catalog.get("variants")
     need(isinstance(inp, dict) and isinstance(inp.get("shape"), list) and len(inp["shape"]) == 3 and
          all(type(d) is int and d > 0 for d in inp["shape"]), "input.shape: expected [C, H, W], positive integers")

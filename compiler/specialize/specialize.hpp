@@ -5,6 +5,7 @@
 // reused by every class set: specializing then costs the training of a small head.
 #pragma once
 #include <cstdint>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -31,17 +32,22 @@ struct SpecializeSpec {
 class PreForwarded {
  public:
   PreForwarded(const Variant& v, size_t retrain_layers, const TensorData& train, const TensorData& val, bool preforward = true);
+  // Features computed earlier and kept (specialize/feature_store.hpp); `seconds`: reading them.
+  PreForwarded(size_t cut, TensorData train, TensorData val, double seconds)
+      : cut_(cut), train_(std::move(train)), val_(std::move(val)), seconds_(seconds), stored_(true) {}
   size_t cut() const { return cut_; }  // the first retrained layer
   bool preforwarded() const { return preforward_; }
   const TensorData& train() const { return train_; }  // at layer cut() (or raw)
   const TensorData& val() const { return val_; }
-  double seconds() const { return seconds_; }  // spent forwarding
+  double seconds() const { return seconds_; }  // spent forwarding (or reading stored features)
+  bool stored() const { return stored_; }       // read from a feature store
 
  private:
   size_t cut_ = 0;
   bool preforward_ = true;
   TensorData train_, val_;
   double seconds_ = 0;
+  bool stored_ = false;
 };
 
 struct SpecializeResult {

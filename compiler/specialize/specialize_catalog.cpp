@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <set>
 #include <sstream>
 
@@ -12,6 +13,7 @@
 #include "catalog/catalog.hpp"
 #include "catalog/report.hpp"
 #include "measure.hpp"
+#include "specialize/feature_store.hpp"
 #include "nn/net.hpp"
 #include "schema/plan.hpp"
 #include "util/error.hpp"
@@ -52,13 +54,12 @@ double source_in_set(const Variant& v, const PreForwarded& data, const std::vect
   return n > 0 ? p.eq(y).logical_and(in_set).sum().item<double>() / n : 0;
 }
 
-std::string line(const SpecializedVariant& s, double forward_s, bool forwarded_now) {
+std::string line(const SpecializedVariant& s, const std::string& note) {
   const Specialization& sp = s.record.specialized;
   char b[512];
   std::snprintf(b, sizeof b, "  %-44s in-set %s (source %s), other recall %s, in-set called other %s; head %.2f s%s\n",
                 s.record.id.c_str(), pct(sp.in_set_accuracy).c_str(), pct(sp.source_in_set_accuracy).c_str(),
-                pct(sp.other_recall).c_str(), pct(sp.in_set_other).c_str(), s.record.train_seconds,
-                forwarded_now ? (", features " + std::to_string(forward_s).substr(0, 5) + " s").c_str() : "");
+                pct(sp.other_recall).c_str(), pct(sp.in_set_other).c_str(), s.record.train_seconds, note.c_str());
   return b;
 }
 
@@ -110,8 +111,26 @@ SpecializedVariant make_specialized(const Schema& schema, const Variant& source,
   return out;
 }
 
+namespace {
+double megabytes(const std::string& path) {
+  std::error_code ec;
+  const auto n = fs::file_size(path, ec);
+  return ec ? 0 : static_cast<double>(n) / 1e6;
+}
+
+std::string features_line(const FeatureRecord& f, double mb) {
+  std::string shape;
+  for (int64_t d : f.shape) shape += (shape.empty() ? "" : "x") + std::to_string(d);
+  char b[512];
+  std::snprintf(b, sizeof b, "  features of %s: %lld + %lld examples x %s at layer %lld, forwarded in %.2f s, kept as %s (%.1f MB)\n",
+                f.variant.c_str(), static_cast<long long>(f.train_examples), static_cast<long long>(f.validation_examples), shape.c_str(),
+                static_cast<long long>(f.cut), f.seconds, f.file.c_str(), mb);
+  return b;
+}
+}  // namespace
+
 void build_specialized(BuildDir& build, const Schema& schema, const Variant& base, std::vector<VariantRecord>& records,
-                       const TensorData& train, const TensorData& val, std::ostream& out) {
+                       std::vector<FeatureRecord>& features, const TensorData& train, const TensorData& val, std::ostream& out) {
   const SpecializeSchema& ss = schema.specialize;
   if (ss.sets.empty()) return;
   out << "\nspecializing " << ss.variants.size() << " variant(s) to " << ss.sets.size() << " class set(s) + \"other\": last "
@@ -125,9 +144,19 @@ void build_specialized(BuildDir& build, const Schema& schema, const Variant& bas
       fail(ErrorClass::Schema, ss.where + ": variants: '" + id + "' was not built (a level the build skipped or merged with another); "
                                           "specialize a variant the summary lists");
     const VariantRecord src_rec = records[it->second];  // a copy: `records` grows below
-    std::unique_ptr<PreForwarded> data;  // computed when the first class set needs it
-    Variant src;
-    double forward_s = 0;
+    // The features once per variant, kept in the catalog (a resumed build computes them again:
+    // the checkpoint does not list them).
+    check_interrupted();
+    Variant src = id == "base" ? derive(base, base.net->layers()) : read_variant(build.file(src_rec.file));
+    src.id = id;
+    src.net->to(train.x.device());
+    src.net->eval();
+    const PreForwarded data(src, static_cast<size_t>(ss.retrain_layers), train, val, true);
+    if (ss.store_features) {
+      const std::string name = features_file_name(id, ss.retrain_layers);
+      features.push_back(write_features(build.file(name), name, src_rec, ss.retrain_layers, data));
+      out << features_line(features.back(), megabytes(build.file(name))) << std::flush;
+    }
     for (const auto& set : ss.sets) {
       check_interrupted();
       const SpecializeSpec spec = specialize_spec(ss, set.classes, static_cast<uint64_t>(schema.training.seed) + ++ordinal);
@@ -141,24 +170,10 @@ void build_specialized(BuildDir& build, const Schema& schema, const Variant& bas
         out << "  " << sid << ": taken from the checkpoint\n";
         continue;
       }
-      bool forwarded_now = false;
-      if (!data) {
-        if (id == "base") {
-          src = derive(base, base.net->layers());
-        } else {
-          src = read_variant(build.file(src_rec.file));
-        }
-        src.id = id;
-        src.net->to(train.x.device());
-        src.net->eval();
-        data = std::make_unique<PreForwarded>(src, spec.retrain_layers, train, val, true);
-        forward_s = data->seconds(), forwarded_now = true;
-      }
-      SpecializedVariant sv = make_specialized(schema, src, *data, spec);
-      if (forwarded_now) sv.record.build_seconds += forward_s;
+      SpecializedVariant sv = make_specialized(schema, src, data, spec);
       write_variant(build.file(sv.record.file), sv.record, sv.info, sv.variant);
       build.commit(sv.record, CheckpointEntry{0, {}}, schema);
-      out << line(sv, forward_s, forwarded_now) << std::flush;
+      out << line(sv, "") << std::flush;
       records.push_back(sv.record);
     }
   }
@@ -245,10 +260,14 @@ int specialize_catalog(const CompileOptions& opt, Schema& schema, torch::Device 
   TensorData tr = to_tensors(trd, device), va = to_tensors(vad, device);
 
   std::vector<SpecializedVariant> made;
-  std::vector<std::string> tmp_files;
+  std::vector<FeatureRecord> features = c.features;  // the catalog's, with any computed here
+  std::vector<std::string> tmp_files, feature_tmps;   // feature_tmps[i]: features[i]'s new file, or ""
+  feature_tmps.resize(features.size());
   auto cleanup = [&] {
     std::error_code ec;
     for (const auto& f : tmp_files) fs::remove(f, ec);
+    for (const auto& f : feature_tmps)
+      if (!f.empty()) fs::remove(f, ec);
   };
   try {
     const std::string suffix = ".tmp-" + std::to_string(::getpid());
@@ -259,10 +278,46 @@ int specialize_catalog(const CompileOptions& opt, Schema& schema, torch::Device 
       src.id = id;
       src.net->to(device);
       src.net->eval();
-      PreForwarded data(src, static_cast<size_t>(ss.retrain_layers), tr, va, true);
+      // The variant's features: kept in the catalog when an earlier build or --specialize
+      // stored them (and they are the features of these very data), else computed and kept.
+      std::unique_ptr<PreForwarded> data;
+      std::string note;
+      if (const FeatureRecord* fr = c.find_features(id, ss.retrain_layers)) {
+        try {
+          data = std::make_unique<PreForwarded>(read_features(c, *fr, device));
+          if (!torch::equal(data->train().y, tr.y) || !torch::equal(data->val().y, va.y))
+            fail(ErrorClass::Catalog, (fs::path(dir) / fr->file).string() + ": its examples are not these data's (" +
+                                          std::to_string(fr->train_examples) + " + " + std::to_string(fr->validation_examples) + " examples against " +
+                                          std::to_string(tr.y.size(0)) + " + " + std::to_string(va.y.size(0)) +
+                                          ", or other labels; was the catalog built with another --limit?)");
+          char b[160];
+          std::snprintf(b, sizeof b, ", features read from %s in %.2f s", fr->file.c_str(), data->seconds());
+          note = b;
+        } catch (const Error& e) {
+          if (e.cls() != ErrorClass::Catalog) throw;
+          out << "  note: " << e.what() << "; computing the features again\n";
+          data.reset();
+        }
+      }
+      if (!data) {
+        data = std::make_unique<PreForwarded>(src, static_cast<size_t>(ss.retrain_layers), tr, va, true);
+        char b[160];
+        std::snprintf(b, sizeof b, ", features forwarded in %.2f s", data->seconds());
+        note = b;
+        if (ss.store_features) {
+          const std::string name = features_file_name(id, ss.retrain_layers);
+          const std::string tmp = (fs::path(dir) / (name + suffix)).string();
+          size_t slot = features.size();
+          for (size_t i = 0; i < features.size(); ++i)
+            if (features[i].variant == id && features[i].retrained_layers == ss.retrain_layers) slot = i;
+          if (slot == features.size()) features.emplace_back(), feature_tmps.emplace_back();
+          feature_tmps[slot] = tmp;
+          features[slot] = write_features(tmp, name, rec, ss.retrain_layers, *data);
+          note += " (kept as " + name + ")";
+        }
+      }
       const SpecializeSpec spec = specialize_spec(ss, classes, static_cast<uint64_t>(schema.training.seed));
-      SpecializedVariant sv = make_specialized(schema, src, data, spec);
-      sv.record.build_seconds += data.seconds();
+      SpecializedVariant sv = make_specialized(schema, src, *data, spec);
       const std::string tmp = (fs::path(dir) / (sv.record.file + suffix)).string();
       tmp_files.push_back(tmp);
       write_variant(tmp, sv.record, sv.info, sv.variant);
@@ -273,7 +328,7 @@ int specialize_catalog(const CompileOptions& opt, Schema& schema, torch::Device 
         mo.device = c.executor.device_profile;
         sv.record.measured = exec::measure_file(tmp, static_cast<double>(sv.record.profile.flops_effective), mo);
       }
-      out << line(sv, data.seconds(), true) << std::flush;
+      out << line(sv, note) << std::flush;
       made.push_back(std::move(sv));
     }
     // The new index: the catalog's records, a specialized one of the same id replaced. A
@@ -295,7 +350,7 @@ int specialize_catalog(const CompileOptions& opt, Schema& schema, torch::Device 
     }
     mark_pareto(records);
     const std::string text = catalog_json(schema, records, c.build_key, c.notes, c.measured ? &c.executor : nullptr,
-                                          c.trunk.present && c.measured ? &c.trunk_measured : nullptr);
+                                          c.trunk.present && c.measured ? &c.trunk_measured : nullptr, features);
     parse_catalog_index(text, dir + "/catalog.json (new)");  // what is renamed into place reads back
     check_interrupted();
     // New files into place (names no catalog.json lists yet), then catalog.json, then the
@@ -309,6 +364,14 @@ int specialize_catalog(const CompileOptions& opt, Schema& schema, torch::Device 
         placed.push_back(to);
       }
       tmp_files.clear();
+      // Features computed here: a new file, or one replacing a damaged one of the same name.
+      for (size_t i = 0; i < features.size(); ++i)
+        if (!feature_tmps[i].empty()) {
+          const std::string to = (fs::path(dir) / features[i].file).string();
+          fs::rename(feature_tmps[i], to);
+          feature_tmps[i].clear();
+          placed.push_back(to);
+        }
       write_file_atomic(fs::path(dir) / "catalog.json", text);
     } catch (...) {
       std::error_code ec;

@@ -9,7 +9,8 @@
 //     catalog, and catalog.json and report.html are rewritten atomically last; the catalog's
 //     own variants are not touched. A variant of the same id is replaced.
 // Each source variant's frozen layers are run over the data once (pre-forwarding) and the
-// features serve every class set.
+// features serve every class set; they are kept in the catalog (catalog.json "features"), and a
+// later --specialize of the same variant reads them instead of running the frozen layers.
 #pragma once
 #include <ostream>
 #include <string>
@@ -38,9 +39,11 @@ SpecializedVariant make_specialized(const Schema& schema, const Variant& source,
 
 // The build's part: every class set of schema.specialize for every listed variant (`base` is
 // the base model, the others are read from the build directory), committed to `build` as they
-// finish (a resumed build keeps the finished ones) and appended to `records`.
+// finish (a resumed build keeps the finished ones) and appended to `records`. Each listed
+// variant's pre-forwarded features are written to the build directory and appended to
+// `features` (unless the schema says store_features: false).
 void build_specialized(BuildDir& build, const Schema& schema, const Variant& base, std::vector<VariantRecord>& records,
-                       const TensorData& train, const TensorData& val, std::ostream& out);
+                       std::vector<FeatureRecord>& features, const TensorData& train, const TensorData& val, std::ostream& out);
 
 // `mcdnn-compile SCHEMA --specialize CATALOG --classes ...`: returns the exit code.
 int specialize_catalog(const CompileOptions& opt, Schema& schema, torch::Device device, std::ostream& out);

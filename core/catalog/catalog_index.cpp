@@ -54,7 +54,7 @@ nlohmann::ordered_json measured_json(const MeasuredCost& m) {
 
 std::string catalog_json(const Schema& schema, const std::vector<VariantRecord>& records, const std::string& build_key,
                          const std::vector<std::string>& notes, const ExecutorInfo* executor,
-                         const MeasuredCost* trunk_measured) {
+                         const MeasuredCost* trunk_measured, const std::vector<FeatureRecord>& features) {
   using ojson = nlohmann::ordered_json;
   InputInfo info = input_info(schema);
   ojson j;
@@ -103,6 +103,19 @@ std::string catalog_json(const Schema& schema, const std::vector<VariantRecord>&
   else
     j["executor"] = nullptr;
   j["notes"] = notes;
+  auto feats = ojson::array();
+  for (const auto& f : features)
+    feats.push_back({{"variant", f.variant},
+                     {"variant_sha256", f.variant_sha256},
+                     {"retrained_layers", f.retrained_layers},
+                     {"cut", f.cut},
+                     {"file", f.file},
+                     {"sha256", f.sha256},
+                     {"shape", f.shape},
+                     {"train_examples", f.train_examples},
+                     {"validation_examples", f.validation_examples},
+                     {"seconds", f.seconds}});
+  j["features"] = std::move(feats);
   auto vars = ojson::array();
   for (const auto& r : records) {
     ojson v;
@@ -168,6 +181,12 @@ std::string catalog_json(const Schema& schema, const std::vector<VariantRecord>&
 const VariantRecord* CatalogIndex::find(const std::string& id) const {
   for (const auto& r : records)
     if (r.id == id) return &r;
+  return nullptr;
+}
+
+const FeatureRecord* CatalogIndex::find_features(const std::string& variant, int64_t retrained_layers) const {
+  for (const auto& f : features)
+    if (f.variant == variant && f.retrained_layers == retrained_layers) return &f;
   return nullptr;
 }
 
@@ -398,6 +417,40 @@ CatalogIndex parse_catalog_index(const std::string& text, const std::string& whe
       p.layers.push_back(lp);
     }
     c.records.push_back(std::move(rec));
+  }
+  if (ver >= 6) {
+    const json& fs_ = r.at("features");
+    if (!fs_.is_array()) r.bad("features", "expected a list (empty when no features are stored)");
+    std::set<std::pair<std::string, int64_t>> seen;
+    for (size_t i = 0; i < fs_.size(); ++i) {
+      if (!fs_[i].is_object()) r.bad("features[" + std::to_string(i) + "]", "expected an object");
+      Obj f{fs_[i], where + ": features[" + std::to_string(i) + "]"};
+      FeatureRecord fr;
+      fr.variant = f.str("variant");
+      const VariantRecord* v = c.find(fr.variant);
+      if (!v || v->specialized.present) f.bad("variant", "expected the id of a generic variant of this catalog, got '" + fr.variant + "'");
+      fr.variant_sha256 = f.str("variant_sha256");
+      if (fr.variant_sha256 != v->sha256)
+        f.bad("variant_sha256", "differs from variant " + fr.variant + "'s sha256: the features are of another build of it; rebuild the catalog");
+      fr.retrained_layers = f.i64("retrained_layers", 1, 1 << 20);
+      if (!seen.insert({fr.variant, fr.retrained_layers}).second) f.bad("retrained_layers", "a second entry for this variant and layer count");
+      fr.cut = f.i64("cut", 0, static_cast<int64_t>(v->profile.layers.size()) - 1);
+      fr.file = f.str("file");
+      if (!plain_file_name(fr.file)) f.bad("file", "expected a plain file name ending in .h5 inside the catalog directory, got '" + fr.file + "'");
+      if (!files.insert(fr.file).second) f.bad("file", "used twice");
+      fr.sha256 = f.str("sha256");
+      if (!hex64(fr.sha256)) f.bad("sha256", "expected 64 lowercase hex digits");
+      const json& shape = f.at("shape");
+      if (!shape.is_array() || shape.empty() || shape.size() > 3) f.bad("shape", "expected [n] or [channels, height, width]");
+      for (const auto& d : shape) {
+        if (!d.is_number_integer() || d.get<int64_t>() < 1 || d.get<int64_t>() > (int64_t(1) << 24)) f.bad("shape", "expected positive integers");
+        fr.shape.push_back(d.get<int64_t>());
+      }
+      fr.train_examples = f.i64("train_examples", 1);
+      fr.validation_examples = f.i64("validation_examples", 1);
+      fr.seconds = f.num("seconds", 0, 1e12);
+      c.features.push_back(std::move(fr));
+    }
   }
   return c;
 }

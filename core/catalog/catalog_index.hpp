@@ -11,10 +11,11 @@
 namespace mcdnn {
 
 constexpr const char* kCatalogFormat = "mcdnn-catalog";
-constexpr int kCatalogVersion = 5;  // 2: every variant carries the sha256 of its file
+constexpr int kCatalogVersion = 6;  // 2: every variant carries the sha256 of its file
                                     // 3: measured executor costs, the executor and energy model
                                     // 4: specialized variants (`specialized`)
                                     // 5: fragments on another catalog's trunk (`trunk`)
+                                    // 6: pre-forwarded features kept for specialization (`features`)
 
 InputInfo input_info(const Schema& s);
 
@@ -70,6 +71,23 @@ struct Specialization {
   }
 };
 
+// Pre-forwarded features kept with the catalog (compiler/specialize/feature_store.hpp): a
+// generic variant's training and validation sets at the input of its last `retrained_layers`
+// weight layers, computed once, so that specializing the variant later (the build's
+// `specialize` section, `mcdnn-compile --specialize`) trains those layers without running the
+// frozen ones. Needed only to specialize; a runtime that only runs variants never opens them.
+struct FeatureRecord {
+  std::string variant;           // a generic variant of this catalog
+  std::string variant_sha256;    // its file's, equal to the variant's record
+  int64_t retrained_layers = 1;  // weight layers the features feed, counted from the end
+  int64_t cut = 0;               // index of the first of them: features are the input of layers[cut]
+  std::string file;              // "<variant>.features-last<k>.h5", relative to the catalog directory
+  std::string sha256;            // of the file
+  std::vector<int64_t> shape;    // one example's features: [n] or [c, h, w]
+  int64_t train_examples = 0, validation_examples = 0;
+  double seconds = 0;            // spent forwarding (once, when stored)
+};
+
 struct VariantRecord {
   std::string id;
   std::string parent;                   // "" for the base
@@ -105,9 +123,11 @@ void mark_pareto(std::vector<VariantRecord>& records);
 // catalog.json text for the given records.
 // `executor` null: the variants were not measured ("executor" and every "measured" are null).
 // `trunk_measured`: a fragment catalog's (schema.trunk) measured trunk, or null.
+// `features`: the stored pre-forwarded features (format 6's "features"; each names a record).
 std::string catalog_json(const Schema& schema, const std::vector<VariantRecord>& records,
                          const std::string& build_key = "", const std::vector<std::string>& notes = {},
-                         const ExecutorInfo* executor = nullptr, const MeasuredCost* trunk_measured = nullptr);
+                         const ExecutorInfo* executor = nullptr, const MeasuredCost* trunk_measured = nullptr,
+                         const std::vector<FeatureRecord>& features = {});
 
 struct CatalogIndex {
   std::string dir;
@@ -123,10 +143,12 @@ struct CatalogIndex {
   // input however many fragments share it. trunk.present false: the variants take `input`.
   TrunkRef trunk;
   MeasuredCost trunk_measured;  // present when the catalog is measured
+  std::vector<FeatureRecord> features;  // at most one per (variant, retrained_layers)
   const VariantRecord* find(const std::string& id) const;
+  const FeatureRecord* find_features(const std::string& variant, int64_t retrained_layers) const;
 };
 
-// Reads DIR/catalog.json (format version 2 to 5), trusting nothing: format and version first, then every key's type
+// Reads DIR/catalog.json (format version 2 to 6), trusting nothing: format and version first, then every key's type
 // and range, unique ids, each parent an earlier variant, file names that stay inside DIR
 // (a plain "<name>.h5", no '/' or ".."), 64-hex-digit checksums. Files are not opened.
 // Throws Error(Catalog) naming the file, the variant and the key.

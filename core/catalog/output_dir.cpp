@@ -103,9 +103,10 @@ Inspection inspect(const fs::path& d, bool partial) {
     }
   } else if (json_format(d / "catalog.json", &cat) == "mcdnn-catalog") {
     marked = true;
-    if (cat.contains("variants") && cat["variants"].is_array())
-      for (const auto& v : cat["variants"])
-        if (v.is_object() && v.contains("file") && v["file"].is_string()) allowed.insert(v["file"].get<std::string>());
+    for (const char* list : {"variants", "features"})
+      if (cat.contains(list) && cat[list].is_array())
+        for (const auto& v : cat[list])
+          if (v.is_object() && v.contains("file") && v["file"].is_string()) allowed.insert(v["file"].get<std::string>());
   }
   for (const auto& e : fs::directory_iterator(d, ec)) {
     std::string n = e.path().filename().string();
@@ -282,6 +283,7 @@ void BuildDir::finish(const std::string& catalog_json_text) {
   std::set<std::string> keep = {"catalog.json", "report.html", "checkpoint.json", ".lock"};
   const json final_index = json::parse(catalog_json_text);
   for (const auto& v : final_index.at("variants")) keep.insert(v.at("file").get<std::string>());
+  for (const auto& v : final_index.at("features")) keep.insert(v.at("file").get<std::string>());
   std::error_code ec;
   std::vector<fs::path> stale;
   for (const auto& e : fs::directory_iterator(partial_, ec))

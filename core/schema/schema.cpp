@@ -362,8 +362,8 @@ void parse_catalog(const Cursor& c, Schema& s) {
 
 void parse_specialize(const Cursor& c, Schema& s) {
   c.require_map("a mapping with `sets` (lists of classes) and optionally `variants`, `retrain_layers`, `epochs`, `lr`, "
-                "`batch_size`, `other_share`");
-  c.only_keys({"sets", "variants", "retrain_layers", "epochs", "lr", "batch_size", "other_share"});
+                "`batch_size`, `other_share`, `store_features`");
+  c.only_keys({"sets", "variants", "retrain_layers", "epochs", "lr", "batch_size", "other_share", "store_features"});
   SpecializeSchema& sp = s.specialize;
   sp.where = c.where();
   if (auto e = c.opt("retrain_layers")) sp.retrain_layers = e->integer(1, 1 << 20);
@@ -371,6 +371,7 @@ void parse_specialize(const Cursor& c, Schema& s) {
   if (auto e = c.opt("lr")) sp.lr = e->number(0, 10, true);
   if (auto e = c.opt("batch_size")) sp.batch_size = e->integer(1, 1 << 20);
   if (auto e = c.opt("other_share")) sp.other_share = e->number(0, 0.95, true);
+  if (auto e = c.opt("store_features")) sp.store_features = e->boolean();
   auto sets = c.at("sets");
   if (!sets.is_seq() || sets.node().size() == 0) sets.expected("a non-empty list of class sets, e.g. [[t-shirt, trouser, sneaker]]");
   for (size_t i = 0; i < sets.node().size(); ++i) {

@@ -94,6 +94,7 @@ struct SpecializeSchema {
   double lr = 0.003;
   int64_t batch_size = 256;
   double other_share = 0.5;
+  bool store_features = true;  // keep each variant's pre-forwarded features in the catalog
   std::string where;
 };
 
