@@ -390,6 +390,10 @@ TEST_CASE("specialize: the build keeps each variant's features and --specialize 
   CHECK_NOTHROW(read_features(c3, *f2, torch::kCPU));
   REQUIRE(run() == 0);
   CHECK_THAT(log, Catch::Contains("features read from base.features-last2.h5"));
+  std::string shown;
+  REQUIRE(run_command(std::string(MCDNN_CATALOG) + " show " + (d / "cat"), &shown) == 0);
+  CHECK_THAT(shown, Catch::Contains("features kept for specializing base (last 1 layer(s)): base.features-last1.h5") &&
+                        Catch::Contains("features kept for specializing quant-int8"));
 
   // A damaged features file: reported, computed again and replaced; the catalog stays whole.
   {
