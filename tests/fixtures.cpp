@@ -185,6 +185,8 @@ nlohmann::json without_timings(const std::string& path) {
     for (const char* k : {"train_seconds", "build_seconds", "eval_images_per_s", "measured", "pareto_latency",
                           "pareto_energy", "knee_latency", "knee_energy"})
       v.erase(k);
+  if (j.contains("features"))
+    for (auto& f : j["features"]) f.erase("seconds");
   return j;
 }
 

@@ -74,8 +74,12 @@ TEST_CASE("mcdnn-catalog select returns the most accurate variant within every b
     std::snprintf(args[1], sizeof args[1], " --max-latency %.17gus --max-energy %.17guJ --json", r.measured.latency_ms * 1e3, r.measured.exec_mj * 1e3);
     for (const char* a : args) {
       std::string out;
-      INFO(r.id << a);
-      CHECK(f.run("select " + f.cat + a, &out) == 0);
+      INFO(r.id << a << "\n" << out);
+      REQUIRE(f.run("select " + f.cat + a, &out) == 0);
+      // r is within both limits, so the pick is at least as accurate (ties: fewer bytes).
+      const VariantRecord* got = c.find(nlohmann::json::parse(out)["id"].get<std::string>());
+      REQUIRE(got);
+      CHECK(got->accuracy >= r.accuracy);
     }
   }
   // Nothing that small: exit 9, a message, and JSON null.

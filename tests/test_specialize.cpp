@@ -4,6 +4,8 @@
 #include <filesystem>
 #include <sstream>
 
+#include <nlohmann/json.hpp>
+
 #include "catalog/catalog.hpp"
 #include "catch.hpp"
 #include "compile.hpp"
@@ -16,6 +18,7 @@
 #include "specialize/specialize.hpp"
 #include "train/train.hpp"
 #include "util/error.hpp"
+#include "util/fs.hpp"
 
 using namespace mcdnn;
 using namespace mcdnn::test;
@@ -409,6 +412,42 @@ TEST_CASE("specialize: the build keeps each variant's features and --specialize 
   CHECK_NOTHROW(read_features(c4, *c4.find_features("base", 1), torch::kCPU));
   for (const auto& e : std::filesystem::directory_iterator(d / "cat"))
     CHECK(e.path().filename().string().find(".tmp-") == std::string::npos);
+
+  // Features of other examples (here: the labels reversed, the file and its checksum consistent,
+  // as from a catalog built on other data): these data are forwarded, the catalog's features
+  // left as they are.
+  auto set_feature_sha = [&](const std::string& sha) {
+    nlohmann::json j = nlohmann::json::parse(read_file(d / "cat/catalog.json", 1));
+    for (auto& f : j["features"])
+      if (f["variant"] == "base" && f["retrained_layers"] == 1) f["sha256"] = sha;
+    const std::string t = j.dump(2);
+    write_bytes(d / "cat/catalog.json", std::vector<uint8_t>(t.begin(), t.end()));
+  };
+  {
+    const PreForwarded good = read_features(c4, *c4.find_features("base", 1), torch::kCPU);
+    const PreForwarded other(good.cut(), TensorData{good.train().x, good.train().y.flip(0)}, good.val(), 0);
+    const std::string name = features_file_name("base", 1);
+    set_feature_sha(write_features(d / ("cat/" + name), name, *c4.find("base"), 1, other).sha256);
+  }
+  const std::string other_sha = read_catalog_index(d / "cat").find_features("base", 1)->sha256;
+  opt.classes = "1,3";
+  opt.retrain_layers = 1;
+  REQUIRE(run() == 0);
+  CHECK_THAT(log, Catch::Contains("holds the features of other examples") && Catch::Contains("features forwarded in"));
+  CHECK_THAT(log, !Catch::Contains("(kept as"));
+  CHECK(read_catalog_index(d / "cat").find_features("base", 1)->sha256 == other_sha);
+
+  // A features entry edited to another cut: its file disagrees; computed again and replaced.
+  {
+    nlohmann::json j = nlohmann::json::parse(read_file(d / "cat/catalog.json", 1));
+    for (auto& f : j["features"])
+      if (f["variant"] == "base" && f["retrained_layers"] == 1) f["cut"] = 0;
+    const std::string t = j.dump(2);
+    write_bytes(d / "cat/catalog.json", std::vector<uint8_t>(t.begin(), t.end()));
+  }
+  REQUIRE(run() == 0);
+  CHECK_THAT(log, Catch::Contains("attribute cut is not 0") && Catch::Contains("computing the features again"));
+  CHECK(read_catalog_index(d / "cat").find_features("base", 1)->cut == fb->cut);
 
   // A rebuild into the directory replaces it, features files included (they are the catalog's own).
   REQUIRE(compile_tiny(d, std::string(kSpecializeSection) + "  store_features: false\n", 3, &log) == 0);

@@ -130,6 +130,7 @@ int main(int argc, char** argv) {
     CatalogIndex kept;
     kept.dir = tmpl;
     const CatalogIndex cat = read_catalog_index(catalog);
+    if (!cat.find("base")) throw std::runtime_error(catalog + ": no variant 'base'");
     auto t_store = Clock::now();
     const PreForwarded all(base, 1, tr, va, true);
     const std::string name = features_file_name("base", 1);

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Checks that two mcdnn catalogs are the same build: every field of catalog.json equal except
-timings, and every variant file byte-identical (its SHA-256, recomputed from the file).
+timings, and every variant (and kept features) file byte-identical (its SHA-256, recomputed
+from the file).
 
     tools/compare_catalogs.py CATALOG_A CATALOG_B
 
@@ -53,7 +54,7 @@ def main():
     a, b = load(a_dir), load(b_dir)
     diffs = []
     for k in sorted(set(a) | set(b)):
-        if k in TOP_TIMING or k == "variants":
+        if k in TOP_TIMING or k in ("variants", "features"):
             continue
         if a.get(k) != b.get(k):
             diffs.append(f"{k}: {json.dumps(a.get(k))[:200]} != {json.dumps(b.get(k))[:200]}")
@@ -68,6 +69,17 @@ def main():
             f = os.path.join(d, v["file"])
             if not os.path.isfile(f) or sha256(f) != v["sha256"]:
                 diffs.append(f"{f}: missing, or its SHA-256 differs from catalog.json's")
+    # Kept pre-forwarded features (format 6): every field but the time they took, and the files.
+    af, bf = a.get("features", []), b.get("features", [])
+    strip = lambda fs: [{k: v for k, v in f.items() if k != "seconds"} for f in fs if isinstance(f, dict)]
+    if strip(af) != strip(bf):
+        diffs.append(f"features: {json.dumps(strip(af))[:200]} != {json.dumps(strip(bf))[:200]}")
+    for d, fs in ((a_dir, af), (b_dir, bf)):
+        for f in fs:
+            if isinstance(f, dict) and isinstance(f.get("file"), str):
+                p = os.path.join(d, f["file"])
+                if not os.path.isfile(p) or sha256(p) != f.get("sha256"):
+                    diffs.append(f"{p}: missing, or its SHA-256 differs from catalog.json's")
     for line in diffs:
         print(line)
     n = len(av)

@@ -28,6 +28,12 @@ TensorData read_set(hid_t root, const std::string& x, const std::string& y, cons
   want.insert(want.end(), shape.begin(), shape.end());
   std::vector<int64_t> got = h5::dataset_shape(root, x);
   if (got != want) bad("/" + x + " has another shape than catalog.json's features record");
+  // No more data than the file holds (a dataset may claim any size; 4 bytes per value).
+  double bytes = 4;
+  for (int64_t d : want) bytes *= static_cast<double>(d);
+  std::error_code ec;
+  const auto file_bytes = fs::file_size(path, ec);
+  if (ec || bytes > static_cast<double>(file_bytes)) bad("/" + x + " claims more data than the file holds");
   std::vector<int64_t> s;
   std::vector<float> v = h5::read_f32(root, x, &s);
   H5T_class_t cls;
@@ -72,6 +78,7 @@ FeatureRecord write_features(const std::string& path, const std::string& file, c
     h5::attr(root, "cut", r.cut);
     write_set(root, "train_x", "train_y", data.train());
     write_set(root, "val_x", "val_y", data.val());
+    if (f.release() < 0) fail(ErrorClass::Output, path + ": cannot finish writing the features (disk full?)");
   } catch (const Error&) {
     throw;
   } catch (const std::exception& e) {

@@ -146,15 +146,22 @@ void build_specialized(BuildDir& build, const Schema& schema, const Variant& bas
     const VariantRecord src_rec = records[it->second];  // a copy: `records` grows below
     // The features once per variant, kept in the catalog (a resumed build computes them again:
     // the checkpoint does not list them).
-    check_interrupted();
-    Variant src = id == "base" ? derive(base, base.net->layers()) : read_variant(build.file(src_rec.file));
-    src.id = id;
-    src.net->to(train.x.device());
-    src.net->eval();
-    const PreForwarded data(src, static_cast<size_t>(ss.retrain_layers), train, val, true);
+    // (Without store_features, only when a class set still needs them.)
+    Variant src;
+    std::unique_ptr<PreForwarded> data;
+    auto features_now = [&]() -> const PreForwarded& {
+      if (data) return *data;
+      check_interrupted();
+      src = id == "base" ? derive(base, base.net->layers()) : read_variant(build.file(src_rec.file));
+      src.id = id;
+      src.net->to(train.x.device());
+      src.net->eval();
+      data = std::make_unique<PreForwarded>(src, static_cast<size_t>(ss.retrain_layers), train, val, true);
+      return *data;
+    };
     if (ss.store_features) {
       const std::string name = features_file_name(id, ss.retrain_layers);
-      features.push_back(write_features(build.file(name), name, src_rec, ss.retrain_layers, data));
+      features.push_back(write_features(build.file(name), name, src_rec, ss.retrain_layers, features_now()));
       out << features_line(features.back(), megabytes(build.file(name))) << std::flush;
     }
     for (const auto& set : ss.sets) {
@@ -170,7 +177,8 @@ void build_specialized(BuildDir& build, const Schema& schema, const Variant& bas
         out << "  " << sid << ": taken from the checkpoint\n";
         continue;
       }
-      SpecializedVariant sv = make_specialized(schema, src, data, spec);
+      const PreForwarded& pf = features_now();
+      SpecializedVariant sv = make_specialized(schema, src, pf, spec);
       write_variant(build.file(sv.record.file), sv.record, sv.info, sv.variant);
       build.commit(sv.record, CheckpointEntry{0, {}}, schema);
       out << line(sv, "") << std::flush;
@@ -262,6 +270,7 @@ int specialize_catalog(const CompileOptions& opt, Schema& schema, torch::Device 
   std::vector<SpecializedVariant> made;
   std::vector<FeatureRecord> features = c.features;  // the catalog's, with any computed here
   std::vector<std::string> tmp_files, feature_tmps;   // feature_tmps[i]: features[i]'s new file, or ""
+  std::vector<std::string> unlisted_features;         // files the new catalog.json no longer lists
   feature_tmps.resize(features.size());
   auto cleanup = [&] {
     std::error_code ec;
@@ -282,17 +291,31 @@ int specialize_catalog(const CompileOptions& opt, Schema& schema, torch::Device 
       // stored them (and they are the features of these very data), else computed and kept.
       std::unique_ptr<PreForwarded> data;
       std::string note;
+      bool keep = ss.store_features;  // false: the catalog's features are of other data; leave them
       if (const FeatureRecord* fr = c.find_features(id, ss.retrain_layers)) {
+        const std::string path = (fs::path(dir) / fr->file).string();
         try {
           data = std::make_unique<PreForwarded>(read_features(c, *fr, device));
-          if (!torch::equal(data->train().y, tr.y) || !torch::equal(data->val().y, va.y))
-            fail(ErrorClass::Catalog, (fs::path(dir) / fr->file).string() + ": its examples are not these data's (" +
-                                          std::to_string(fr->train_examples) + " + " + std::to_string(fr->validation_examples) + " examples against " +
-                                          std::to_string(tr.y.size(0)) + " + " + std::to_string(va.y.size(0)) +
-                                          ", or other labels; was the catalog built with another --limit?)");
-          char b[160];
-          std::snprintf(b, sizeof b, ", features read from %s in %.2f s", fr->file.c_str(), data->seconds());
-          note = b;
+          // They must feed the layers this variant retrains, at the shape its frozen layers give.
+          const size_t cut = retarget_cut(src.net->layers(), static_cast<size_t>(ss.retrain_layers));
+          torch::NoGradGuard no_grad;
+          const auto probe = src.net->forward_range(va.x.slice(0, 0, 1), 0, cut);
+          if (data->cut() != cut || data->val().x.sizes().slice(1) != probe.sizes().slice(1))
+            fail(ErrorClass::Catalog, path + ": features at layer " + std::to_string(data->cut()) + " of shape " +
+                                          c10::str(data->val().x.sizes().slice(1)) + ", but variant " + id + " retrains from layer " +
+                                          std::to_string(cut) + ", whose input is " + c10::str(probe.sizes().slice(1)));
+          if (!torch::equal(data->train().y, tr.y) || !torch::equal(data->val().y, va.y)) {
+            out << "  note: " << path << " holds the features of other examples (" << fr->train_examples << " + "
+                << fr->validation_examples << " against these data's " << tr.y.size(0) << " + " << va.y.size(0)
+                << ", or other labels: the catalog was built with another --limit or other data); forwarding these data, "
+                   "the catalog's features kept as they are\n";
+            data.reset();
+            keep = false;
+          } else {
+            char b[160];
+            std::snprintf(b, sizeof b, ", features read from %s in %.2f s", fr->file.c_str(), data->seconds());
+            note = b;
+          }
         } catch (const Error& e) {
           if (e.cls() != ErrorClass::Catalog) throw;
           out << "  note: " << e.what() << "; computing the features again\n";
@@ -304,13 +327,14 @@ int specialize_catalog(const CompileOptions& opt, Schema& schema, torch::Device 
         char b[160];
         std::snprintf(b, sizeof b, ", features forwarded in %.2f s", data->seconds());
         note = b;
-        if (ss.store_features) {
+        if (keep) {
           const std::string name = features_file_name(id, ss.retrain_layers);
           const std::string tmp = (fs::path(dir) / (name + suffix)).string();
           size_t slot = features.size();
           for (size_t i = 0; i < features.size(); ++i)
             if (features[i].variant == id && features[i].retrained_layers == ss.retrain_layers) slot = i;
           if (slot == features.size()) features.emplace_back(), feature_tmps.emplace_back();
+          else if (features[slot].file != name) unlisted_features.push_back(features[slot].file);  // (an edited name)
           feature_tmps[slot] = tmp;
           features[slot] = write_features(tmp, name, rec, ss.retrain_layers, *data);
           note += " (kept as " + name + ")";
@@ -365,12 +389,15 @@ int specialize_catalog(const CompileOptions& opt, Schema& schema, torch::Device 
       }
       tmp_files.clear();
       // Features computed here: a new file, or one replacing a damaged one of the same name.
+      // A replacement is not removed if catalog.json cannot be written: the old catalog.json
+      // then lists a file whose checksum differs, which the next --specialize computes again.
       for (size_t i = 0; i < features.size(); ++i)
         if (!feature_tmps[i].empty()) {
           const std::string to = (fs::path(dir) / features[i].file).string();
+          const bool listed_before = i < c.features.size() && c.features[i].file == features[i].file;
           fs::rename(feature_tmps[i], to);
           feature_tmps[i].clear();
-          placed.push_back(to);
+          if (!listed_before) placed.push_back(to);
         }
       write_file_atomic(fs::path(dir) / "catalog.json", text);
     } catch (...) {
@@ -380,6 +407,7 @@ int specialize_catalog(const CompileOptions& opt, Schema& schema, torch::Device 
     }
     std::error_code ec;
     for (const auto& f : replaced_files) fs::remove(fs::path(dir) / f, ec);
+    for (const auto& f : unlisted_features) fs::remove(fs::path(dir) / f, ec);
     write_file_atomic(fs::path(dir) / "report.html", catalog_report_html(text));
   } catch (...) {
     cleanup();

@@ -441,13 +441,13 @@ CatalogIndex parse_catalog_index(const std::string& text, const std::string& whe
       fr.sha256 = f.str("sha256");
       if (!hex64(fr.sha256)) f.bad("sha256", "expected 64 lowercase hex digits");
       const json& shape = f.at("shape");
-      if (!shape.is_array() || shape.empty() || shape.size() > 3) f.bad("shape", "expected [n] or [channels, height, width]");
+      if (!shape.is_array() || (shape.size() != 1 && shape.size() != 3)) f.bad("shape", "expected [n] or [channels, height, width]");
       for (const auto& d : shape) {
         if (!d.is_number_integer() || d.get<int64_t>() < 1 || d.get<int64_t>() > (int64_t(1) << 24)) f.bad("shape", "expected positive integers");
         fr.shape.push_back(d.get<int64_t>());
       }
-      fr.train_examples = f.i64("train_examples", 1);
-      fr.validation_examples = f.i64("validation_examples", 1);
+      fr.train_examples = f.i64("train_examples", 1, int64_t(1) << 31);
+      fr.validation_examples = f.i64("validation_examples", 1, int64_t(1) << 31);
       fr.seconds = f.num("seconds", 0, 1e12);
       c.features.push_back(std::move(fr));
     }

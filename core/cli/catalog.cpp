@@ -16,7 +16,6 @@
 #include <filesystem>
 #include <iostream>
 #include <nlohmann/json.hpp>
-#include <functional>
 #include <numeric>
 #include <optional>
 
@@ -147,7 +146,7 @@ int show(const std::string& dir, const std::string& sort, bool only_fronts, cons
   // Features kept for --specialize: not needed to run any variant, and large.
   for (const auto& f : c.features) {
     const double values = static_cast<double>(f.train_examples + f.validation_examples) *
-                          static_cast<double>(std::accumulate(f.shape.begin(), f.shape.end(), int64_t(1), std::multiplies<int64_t>()));
+                          std::accumulate(f.shape.begin(), f.shape.end(), 1.0, [](double a, int64_t d) { return a * static_cast<double>(d); });
     std::printf("features kept for specializing %s (last %lld layer(s)): %s, %s (computed in %.1f s; --specialize reads them)\n",
                 f.variant.c_str(), static_cast<long long>(f.retrained_layers), f.file.c_str(),
                 format_quantity(4 * values, Quantity::Bytes).c_str(), f.seconds);

@@ -29,6 +29,12 @@ class Handle {
     if (id_ >= 0 && close_) close_(id_);
     id_ = -1;
   }
+  // Closes now and returns H5*close's status (a file's close flushes it: a full disk shows here).
+  herr_t release() {
+    const herr_t r = id_ >= 0 && close_ ? close_(id_) : 0;
+    id_ = -1;
+    return r;
+  }
   hid_t id() const { return id_; }
   bool ok() const { return id_ >= 0; }
 
