@@ -127,6 +127,13 @@ int main(int argc, char** argv) {
     // frozen layers, written), then the runtime call (read, verify, train the head).
     char tmpl[] = "/tmp/bench_specialize-XXXXXX";
     if (!mkdtemp(tmpl)) throw std::runtime_error("cannot make a temporary directory");
+    struct RemoveAtExit {
+      std::string dir;
+      ~RemoveAtExit() {
+        std::error_code ec;
+        std::filesystem::remove_all(dir, ec);
+      }
+    } remove_tmp{tmpl};
     CatalogIndex kept;
     kept.dir = tmpl;
     const CatalogIndex cat = read_catalog_index(catalog);
@@ -141,7 +148,6 @@ int main(int argc, char** argv) {
     const PreForwarded stored = read_features(kept, kept_rec, torch::kCPU);
     const double read_s = since(t_read);
     auto kr = specialize(base, stored, spec);
-    std::filesystem::remove_all(kept.dir);
 
     std::printf("\n  %-38s %10s %9s %9s %9s\n", "", "seconds", "in-set", "other", "vs full");
     std::printf("  %-38s %10s %8.2f%% %9s\n", "generic base (10 classes)", "-", 100 * generic_in, "-");

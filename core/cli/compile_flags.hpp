@@ -66,7 +66,8 @@ inline void add_compile_flags(CLI::App& app, CompileOptions& opt) {
   app.add_option("--merge", opt.merge_dir, "check that every job of the plan in DIR finished and write the catalog (-o) atomically");
   app.add_option("--specialize", opt.specialize_dir,
                  "add specialized variants to the catalog in DIR (built from SCHEMA): its variants (--variants) with the "
-                 "last layer(s) retrained for --classes + \"other\" on pre-forwarded features, measured like the others");
+                 "last layer(s) retrained for --classes + \"other\" on pre-forwarded features (read from DIR when it keeps them, "
+                 "else forwarded once and kept), measured like the others");
   app.add_option("--classes", opt.classes, "with --specialize: the dominant classes, names or indices, comma-separated (\"trouser,sneaker\")");
   app.add_option("--variants", opt.specialize_variants, "with --specialize: the catalog variants to retarget, comma-separated (default: base)");
   app.add_option("--retrain-layers", opt.retrain_layers, "with --specialize: weight layers retrained, from the end (default: the schema's, else 1)")
