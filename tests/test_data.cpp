@@ -11,6 +11,7 @@
 
 using namespace mcdnn;
 using namespace mcdnn::test;
+using Catch::Matchers::Contains;
 
 namespace {
 const Shape k4x4{1, 4, 4, false};
@@ -228,11 +229,59 @@ TEST_CASE("bad HDF5 sources give one clear error each", "[data]") {
   auto src = h5_source(d / "cnt.h5", "NCHW");
   src.labels_dataset = "/set/labels";
   CHECK(data_error([&] { read_source(src, in, 0); }) ==
-        d / "cnt.h5" + ": no dataset '/set/labels' (the schema's labels dataset); check the name with h5ls or fix the "
-                       "schema");
+        d / "cnt.h5" + ": no dataset '/set/labels' (the schema's labels dataset); its datasets: /set/x (2x1x2x2 float32), "
+                       "/set/y (3 int64); fix the name in the schema");
+  src.labels_dataset = "/nothere/labels";  // a missing group on the way is the same error, not an HDF5 failure
+  CHECK_THAT(data_error([&] { read_source(src, in, 0); }), Contains("no dataset '/nothere/labels'"));
   write_bytes(d / "junk.h5", {1, 2, 3, 4, 5});
   CHECK(data_error([&] { read_source(h5_source(d / "junk.h5", "NCHW"), in, 0); }) ==
-        d / "junk.h5" + ": cannot open as HDF5 (missing, truncated, or not an HDF5 file); check data paths");
+        d / "junk.h5" + ": cannot open as HDF5 (missing, truncated, or not an HDF5 file); check the path");
+}
+
+TEST_CASE("a file of the other format is recognised by its signature and the error says how to give it", "[data]") {
+  TempDir d;
+  const Shape in{1, 2, 2, false};
+  std::vector<float> ok(8, 0.f);
+  write_h5(d / "set.h5", {2, 1, 2, 2}, &ok, nullptr, {0, 1});
+  write_synthetic_idx(make_synthetic(3, 2, 2, 1), d / "s");
+  CHECK(sniff_format(d / "set.h5") == "hdf5");
+  CHECK(sniff_format(d / "s-images.idx") == "idx");
+  CHECK(sniff_format(d / "missing") == "");
+  CHECK(hdf5_datasets(d / "set.h5") == "/set/x (2x1x2x2 float32), /set/y (2 int64)");
+  CHECK(hdf5_datasets(d / "set.h5", 1) == "/set/x (2x1x2x2 float32), ...");
+
+  // An HDF5 file given as IDX (mcdnn-infer CAT V data.h5, or a schema's idx source).
+  DataSource cli = idx_source(d / "set.h5", "");
+  cli.command_line = true;
+  CHECK(data_error([&] { read_source(cli, in, 0); }) ==
+        d / "set.h5" + ": is an HDF5 file, not IDX (its datasets: /set/x (2x1x2x2 float32), /set/y (2 int64)); name its images "
+                       "and labels with --images-dataset D --labels-dataset D");
+  CHECK_THAT(data_error([&] { read_source(idx_source(d / "s-images.idx", d / "set.h5"), in, 0); }),
+             Contains("set.h5: is an HDF5 file, not IDX") && Contains("`hdf5: {file: ") && Contains("in the schema"));
+  // An IDX file given as HDF5.
+  DataSource h5 = h5_source(d / "s-images.idx", "NCHW");
+  h5.command_line = true;
+  CHECK(data_error([&] { read_source(h5, in, 0); }) ==
+        d / "s-images.idx" + ": is an IDX file, not HDF5; give it without --images-dataset/--labels-dataset (IMAGES [LABELS])");
+
+  // The layout error names the fix that works: the other layout when it fits, as a flag on the
+  // command line and as a key in a schema.
+  std::vector<float> hw(2 * 2 * 2 * 3, 0.f);
+  write_h5(d / "nhwc.h5", {2, 2, 2, 3}, &hw, nullptr, {0, 1});
+  DataSource lay = h5_source(d / "nhwc.h5", "NCHW");
+  CHECK_THAT(data_error([&] { read_source(lay, Shape{3, 2, 2, false}, 0); }),
+             Contains("with the schema's input 3x2x2") && Contains("the images are NHWC: set `layout: NHWC` in the schema's hdf5 source"));
+  lay.command_line = true;
+  CHECK(data_error([&] { read_source(lay, Shape{3, 2, 2, false}, 0); }) ==
+        d / "nhwc.h5" + ": dataset '/set/x' has shape 2x2x2x3 but layout NCHW with the variant's input 3x2x2 needs N x 3 x 2 x 2; "
+                        "the images are NHWC: give --layout NHWC");
+  CHECK_THAT(data_error([&] { read_source(lay, Shape{1, 5, 5, false}, 0); }),
+             Contains("use images of the size the variant takes") && !Contains("schema"));
+  // IDX images of the wrong size on the command line.
+  DataSource small = idx_source(d / "s-images.idx", d / "s-labels.idx");
+  small.command_line = true;
+  CHECK_THAT(data_error([&] { read_source(small, Shape{1, 3, 3, false}, 0); }),
+             Contains("the variant's input is 1x3x3") && Contains("use images of the size the variant takes") && !Contains("schema"));
 }
 
 TEST_CASE("a header claiming more data than the file holds is refused before allocating", "[data]") {

@@ -11,6 +11,7 @@
 using namespace mcdnn;
 using namespace mcdnn::test;
 namespace fs = std::filesystem;
+using Catch::Matchers::Contains;
 
 namespace {
 struct Infer {
@@ -70,6 +71,31 @@ TEST_CASE("mcdnn-infer reads HDF5 inputs (float data taken as is) like IDX", "[i
   std::string out;
   CHECK(p.run(p.cat + " base " + (p.dir / "val.h5") + " --images-dataset x", &out) == 2);
   CHECK(out.find("--labels-dataset") != std::string::npos);
+
+  // An HDF5 file given without its datasets is recognised by its signature (not "bad IDX magic"),
+  // its datasets listed; an NHWC file read as NCHW gets the flag that fixes it. mcdnn-infer and
+  // the Python reader say the same.
+  {
+    auto f = h5::create_file(p.dir / "nhwc.h5");
+    h5::write_f32(f.id(), "x", {60, 12, 12, 1}, x.data());
+    h5::write_i64(f.id(), "y", {60}, y.data());
+  }
+  const std::string py = std::string(MCDNN_PYTHON) + " " + MCDNN_SOURCE_DIR + "/tools/mcdnn_run.py ";
+  for (const std::string& tool : {std::string(MCDNN_INFER) + " ", py}) {
+    INFO(tool);
+    CHECK(run_command(tool + p.cat + " base " + (p.dir / "val.h5"), &out) == 4);
+    CHECK_THAT(out, Contains("val.h5: is an HDF5 file, not IDX (its datasets: /x (60x1x12x12 float32), /y (60 int64)); "
+                             "name its images and labels with --images-dataset D --labels-dataset D"));
+    CHECK(out.find("magic") == std::string::npos);
+    CHECK(run_command(tool + p.cat + " base " + (p.dir / "nhwc.h5") + " --images-dataset x --labels-dataset y", &out) == 4);
+    CHECK_THAT(out, Contains("the images are NHWC: give --layout NHWC") || Contains("; the images are NHWC: give --layout NHWC"));
+    CHECK(out.find("schema") == std::string::npos);
+    CHECK(run_command(tool + p.cat + " base " + (p.dir / "nhwc.h5") + " --images-dataset x --labels-dataset y --layout NHWC", &out) == 0);
+    CHECK(run_command(tool + p.cat + " base " + (p.dir / "val.h5") + " --images-dataset images --labels-dataset y", &out) == 4);
+    CHECK_THAT(out, Contains("no dataset 'images'") && Contains("its datasets: /x (60x1x12x12 float32)"));
+    CHECK(run_command(tool + p.cat + " base " + (p.dir / "val-images.idx") + " --images-dataset x --labels-dataset y", &out) == 4);
+    CHECK_THAT(out, Contains("is an IDX file, not HDF5; give it without --images-dataset/--labels-dataset"));
+  }
 }
 
 TEST_CASE("mcdnn-infer errors: unknown variant, wrong image size, damaged catalog, mismatched labels", "[infer][cli]") {

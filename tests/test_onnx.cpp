@@ -3,10 +3,14 @@
 // conv and standalone after a pool, avgpool, dropout) exported in both forms, accepted by the
 // ONNX checker, run in OpenCV's DNN module and compared with the numpy reader: logits within
 // 1e-4 of the largest logit, every prediction equal. Needs python3-onnx and python3-opencv.
+#include <sys/stat.h>
+
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "catalog/catalog_index.hpp"
+#include "catalog/export_size.hpp"
 #include "catch.hpp"
 #include "compile.hpp"
 #include "fixtures.hpp"
@@ -55,17 +59,29 @@ TEST_CASE("every stored form exports to ONNX, passes the checker and runs in Ope
   REQUIRE(cat["variants"].size() == 14);
 
   const std::string tool = std::string(MCDNN_PYTHON) + " " + MCDNN_SOURCE_DIR + "/tools/mcdnn_export_onnx.py ";
+  const CatalogIndex index = read_catalog_index(dir / "cat");
   for (const auto& v : cat["variants"]) {
     const std::string id = v["id"];
+    const ExportSizes sizes = export_sizes(load_variant(index, *index.find(id)));
     for (const char* form : {"compressed", "float"}) {
       std::string out;
       const std::string onnx = dir / (id + "-" + form + ".onnx");
-      const int rc = run_command(tool + dir / "cat" + " '" + id + "' '" + onnx + "' --form " + form + " --verify " + dir /
+      const int rc = run_command("umask 022 && " + tool + dir / "cat" + " '" + id + "' '" + onnx + "' --form " + form + " --verify " + dir /
                                      "val-images.idx " + dir / "val-labels.idx",
                                  &out);
       INFO(id << " " << form << ":\n" << out);
       CHECK(rc == 0);
       CHECK_THAT(out, Contains("is valid (opset 13") && Contains("predictions agree on 60/60"));
+      // The deployable size mcdnn-catalog gives is the file's initializer payload: the file adds
+      // only its graph, names and metadata (under 8 KB for this network).
+      const auto file = static_cast<int64_t>(fs::file_size(onnx));
+      const int64_t payload = std::string(form) == "float" ? sizes.onnx_float : sizes.onnx_compressed;
+      CHECK(file >= payload);
+      CHECK(file - payload < 8192);
+      // An exported model gets the usual mode, not mkstemp's 0600.
+      struct stat st {};
+      REQUIRE(::stat(onnx.c_str(), &st) == 0);
+      CHECK((st.st_mode & 0777) == 0644);
     }
   }
   // The compressed form keeps the stored forms as ONNX operators.

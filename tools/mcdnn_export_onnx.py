@@ -337,6 +337,11 @@ def main(argv):
     try:
         fd, tmp = tempfile.mkstemp(prefix=os.path.basename(a.out) + ".", suffix=".tmp", dir=os.path.dirname(a.out) or ".")
         os.close(fd)
+        # mkstemp makes the file 0600; an exported model is for deploying: the usual mode (0644
+        # under the common umask 022), as open() would give a new file.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         onnx.save(model, tmp)
         os.replace(tmp, a.out)
         tmp = None
@@ -347,7 +352,7 @@ def main(argv):
             os.remove(tmp)
     size = os.path.getsize(a.out)
     print(f"{a.out}: variant {entry['id']} ({a.form}), {len(model.graph.node)} nodes, {size} bytes "
-          f"(catalog: {entry['bytes']} bytes stored)")
+          f"(catalog: {entry['bytes']} bytes stored; mcdnn-catalog show CATALOG --sizes compares every variant)")
     ok = True
     if a.verify:
         if len(a.verify) > 2:

@@ -270,11 +270,38 @@ def read_exact(f, path, n, offset, what):
     return data
 
 
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+
+
+def hdf5_datasets(path, limit=12):
+    """An HDF5 file's datasets as '/train/images (60000x28x28 uint8), ...' (as mcdnn-infer lists them)."""
+    found = []
+    try:
+        with h5py.File(path, "r") as f:
+            def visit(name, obj):
+                if isinstance(obj, h5py.Dataset):
+                    if len(found) == limit:
+                        found.append("...")
+                        return True  # stop
+                    shape = dims_str(obj.shape) if obj.shape else "scalar"
+                    found.append(f"/{name} ({shape} {obj.dtype})")
+                return None
+            f.visititems(visit)
+    except Exception:
+        return ""
+    return ", ".join(found)
+
+
 def read_idx(path, kind, n_max, what, check_dims):
     """The first n_max (or all) rows of an IDX file, raw or gzip: (array, rows in the file)."""
     try:
         with open(path, "rb") as f:
-            gz = f.read(2) == b"\x1f\x8b"
+            head = f.read(8)
+            gz = head[:2] == b"\x1f\x8b"
+        if head == HDF5_SIGNATURE:
+            listing = hdf5_datasets(path)
+            raise DataError(f"{path}: is an HDF5 file, not IDX ({'its datasets: ' + listing if listing else 'it has no datasets'}); "
+                            "name its images and labels with --images-dataset D --labels-dataset D")
         size = os.path.getsize(path)
         f = gzip.open(path, "rb") if gz else open(path, "rb")
     except OSError as e:
@@ -339,6 +366,12 @@ def read_hdf5(path, images_name, labels_name, layout, shape, limit, preprocessed
     try:
         f = h5py.File(path, "r")  # read only, always
     except OSError:
+        with open(path, "rb") as g:
+            head = g.read(4)
+        is_idx = head[:2] == b"\0\0" and len(head) == 4 and head[2] in (0x08, 0x0D)
+        if is_idx or head[:2] == b"\x1f\x8b":
+            kind = "an IDX file" if is_idx else "gzip-compressed (an IDX .gz file?)"
+            raise DataError(f"{path}: is {kind}, not HDF5; give it without --images-dataset/--labels-dataset (IMAGES [LABELS])")
         raise DataError(f"{path}: cannot open as HDF5 (not an HDF5 file, or truncated); expected {expected}")
     with f:
         def dataset(name, role):
@@ -347,7 +380,9 @@ def read_hdf5(path, images_name, labels_name, layout, shape, limit, preprocessed
             except Exception:  # a name h5py refuses
                 ds = None
             if not isinstance(ds, h5py.Dataset):
-                raise DataError(f"{path}: no dataset '{name}' (the {role}); check the name with h5ls")
+                listing = hdf5_datasets(path)
+                raise DataError(f"{path}: no dataset '{name}' (the {role}); "
+                                f"{'its datasets: ' + listing if listing else 'the file has no datasets'}")
             return ds
 
         def rows(ds, name, n):  # rows [0, n), refusing a dataset that claims more than the file holds
@@ -366,8 +401,11 @@ def read_hdf5(path, images_name, labels_name, layout, shape, limit, preprocessed
         c, h, w = shape
         want = [c, h, w] if layout == "NCHW" else [h, w, c]
         if im.ndim != 4 or list(im.shape[1:]) != want:
+            other, other_want = ("NHWC", [h, w, c]) if layout == "NCHW" else ("NCHW", [c, h, w])
+            fix = (f"; the images are {other}: give --layout {other}" if im.ndim == 4 and list(im.shape[1:]) == other_want
+                   else "; use images of the size the variant takes")
             raise DataError(f"{path}: dataset '{images_name}' has shape {dims_str(im.shape)} but the variant takes "
-                            f"{dims_str(shape)} images: layout {layout} needs N x {' x '.join(map(str, want))}")
+                            f"{dims_str(shape)} images: layout {layout} needs N x {' x '.join(map(str, want))}{fix}")
         f32, u8 = im.dtype.kind == "f" and im.dtype.itemsize == 4, im.dtype.kind == "u" and im.dtype.itemsize == 1
         if not f32 and (preprocessed or not u8):
             want = "float32 (with --preprocessed: inputs already preprocessed)" if preprocessed else "uint8 or float32"

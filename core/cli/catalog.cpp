@@ -3,10 +3,14 @@
 //   mcdnn-catalog show DIR --variant ID [--json]                  one variant, layer by layer
 //   mcdnn-catalog select DIR [--max-bytes S] [--max-flops N] [--max-latency T] [--max-energy E]
 //                            [--min-accuracy A] [--json]          the most accurate within every budget
+//   mcdnn-catalog show DIR --sizes [--json]                       the deployable size of every variant per format
 //   mcdnn-catalog diff A B [--json]                               what changed between two catalogs
 //   mcdnn-catalog report DIR [-o FILE]                            the interactive HTML report
-// Exit codes: 0 found / shown, 2 bad flags or unknown variant, 5 report file not ours to replace,
-// 7 catalog unreadable or damaged,
+//   mcdnn-catalog verify DIR                                      every file's checksum and contents
+// Budgets take units ("2ms", "200KB", "1mJ"); a bare number is refused. --max-bytes counts the
+// catalog's stored bytes, or with --format onnx|onnx-float the exported ONNX weights.
+// Exit codes: 0 found / shown / intact, 2 bad flags or unknown variant, 5 report file not ours to
+// replace, 7 catalog unreadable or damaged (verify: a file damaged),
 // 9 select: no variant within the budgets.
 #include <CLI/CLI.hpp>
 
@@ -20,9 +24,12 @@
 #include <optional>
 
 #include "catalog/catalog_index.hpp"
+#include "catalog/export_size.hpp"
 #include "catalog/report.hpp"
+#include "catalog/trunk.hpp"
 #include "catalog/variant_table.hpp"
 #include "util/fs.hpp"
+#include "util/sha256.hpp"
 #include "util/cli_main.hpp"
 #include "util/error.hpp"
 #include "util/suggest.hpp"
@@ -44,6 +51,15 @@ std::string human_count(double v) {
   else std::snprintf(b, sizeof b, "%.0f", v);
   return b;
 }
+
+json sizes_json(const VariantRecord& r, const ExportSizes& e) {
+  return {{"catalog", r.profile.bytes}, {"onnx_compressed", e.onnx_compressed}, {"onnx_float", e.onnx_float}};
+}
+
+// The deployable sizes need the variant's file: checksum verified, read and validated.
+ExportSizes sizes_of(const CatalogIndex& c, const VariantRecord& r) { return export_sizes(load_variant(c, r)); }
+
+std::string size_text(int64_t b) { return format_quantity(static_cast<double>(b), Quantity::Bytes); }
 
 json record_json(const VariantRecord& r, bool measured) {
   json j = {{"id", r.id},
@@ -76,12 +92,61 @@ void require_measured(const CatalogIndex& c, const std::string& what) {
     fail(ErrorClass::Usage, c.dir + ": " + what + " needs measured costs, and this catalog was built with --measure-seconds 0; rebuild it with measuring");
 }
 
-int show(const std::string& dir, const std::string& sort, bool only_fronts, const std::string& variant, bool as_json) {
+struct ShowOptions {
+  std::string sort = "order", variant;
+  bool only_fronts = false, sizes = false, as_json = false;
+};
+
+// Every variant's deployable size per format: the catalog's file and the two ONNX exports.
+int show_sizes(const CatalogIndex& c, const ShowOptions& o) {
+  json j = json::array();
+  if (!o.as_json)
+    std::printf("%-52s %12s %16s %12s  %s\n", "variant", "catalog", "ONNX compressed", "ONNX float", "ONNX vs catalog");
+  for (const auto& r : c.records) {
+    if (o.only_fronts && !(r.pareto_bytes || r.pareto_flops || r.pareto_latency || r.pareto_energy)) continue;
+    const ExportSizes e = sizes_of(c, r);
+    if (o.as_json) {
+      j.push_back({{"id", r.id}, {"sizes", sizes_json(r, e)}});
+      continue;
+    }
+    std::printf("%-52s %12s %16s %12s  %.1fx\n", r.id.c_str(), size_text(r.profile.bytes).c_str(), size_text(e.onnx_compressed).c_str(),
+                size_text(e.onnx_float).c_str(),
+                static_cast<double>(e.onnx_compressed) / static_cast<double>(std::max<int64_t>(1, r.profile.bytes)));
+  }
+  if (o.as_json) {
+    std::cout << j.dump(1) << "\n";
+    return 0;
+  }
+  std::printf("catalog: the variant's file as mcdnn-infer and mcdnn-run load it; ONNX: the weights tools/mcdnn_export_onnx.py\n"
+              "writes (--form compressed / float; the file adds a few KB of graph). ONNX has no sparse weights, so pruned\n"
+              "layers are stored dense and 4- and 2-bit codes take a byte each.\n");
+  return 0;
+}
+
+int show(const std::string& dir, const ShowOptions& o) {
+  const std::string &sort = o.sort, &variant = o.variant;
+  const bool only_fronts = o.only_fronts, as_json = o.as_json;
   const CatalogIndex c = read_catalog_index(dir);
+  if (o.sizes && variant.empty()) return show_sizes(c, o);
   if (!variant.empty()) {
     const VariantRecord& r = find_variant(c, variant);
+    // The record is catalog.json's; the sizes need the file. A missing or damaged file is said
+    // after the record (exit 7), not instead of it.
+    ExportSizes e;
+    std::string damaged;
+    try {
+      e = sizes_of(c, r);
+    } catch (const Error& err) {
+      damaged = err.what();
+    }
+    const auto finish = [&] {
+      if (damaged.empty()) return 0;
+      std::fprintf(stderr, "error: %s\n", damaged.c_str());
+      return static_cast<int>(ErrorClass::Catalog);
+    };
     if (as_json) {
       json j = record_json(r, c.measured);
+      if (damaged.empty()) j["sizes"] = sizes_json(r, e);
       j["layers"] = json::array();
       for (const auto& l : r.profile.layers)
         j["layers"].push_back({{"name", l.name}, {"kind", l.kind}, {"repr", l.repr}, {"params", l.params},
@@ -91,12 +156,17 @@ int show(const std::string& dir, const std::string& sort, bool only_fronts, cons
         for (const auto& s : r.measured.layers) j["steps"].push_back({{"name", s.name}, {"kernel", s.kernel}, {"ms", s.ms}});
       }
       std::cout << j.dump(1) << "\n";
-      return 0;
+      return finish();
     }
     std::printf("%s: %.2f%% accuracy, %s stored, %s effective FLOPs%s\n", r.id.c_str(), 100 * r.accuracy,
                 format_quantity(static_cast<double>(r.profile.bytes), Quantity::Bytes).c_str(),
                 human_count(static_cast<double>(r.profile.flops_effective)).c_str(), r.parent.empty() ? " (the base)" : "");
     if (!r.parent.empty()) std::printf("  derived from %s\n", r.parent.c_str());
+    if (damaged.empty())
+      std::printf("  deployed: %s as the catalog's file, %s as ONNX (compressed), %s as ONNX (float)\n", size_text(r.profile.bytes).c_str(),
+                  size_text(e.onnx_compressed).c_str(), size_text(e.onnx_float).c_str());
+    else
+      std::printf("  file %s: DAMAGED or missing (below); the figures here are catalog.json's\n", r.file.c_str());
     if (c.measured)
       std::printf("  batch 1: %.3f ms (p95 %.3f), %.3f mJ; load %.2f ms cold, %.2f mJ; %s resident\n", r.measured.latency_ms,
                   r.measured.latency_p95_ms, r.measured.exec_mj, r.measured.load_cold_ms, r.measured.load_mj,
@@ -114,7 +184,7 @@ int show(const std::string& dir, const std::string& sort, bool only_fronts, cons
       for (const auto& s : r.measured.layers)
         std::printf("  %-28s %-36s %10.4f\n", s.name.c_str(), s.kernel.empty() ? "-" : s.kernel.c_str(), s.ms);
     }
-    return 0;
+    return finish();
   }
   const SortKey* key = find_sort_key(sort);
   if (key->needs_measured) require_measured(c, "--sort " + sort);
@@ -133,6 +203,8 @@ int show(const std::string& dir, const std::string& sort, bool only_fronts, cons
   }
   std::cout << format_variant_table(c.records, c.measured, sort, only_fronts);
   std::printf("%zu of %zu variants%s; schema %s\n", rows.size(), c.records.size(), only_fronts ? " (on a front)" : "", c.schema.c_str());
+  std::printf("read from catalog.json alone: no variant file was opened (mcdnn-catalog verify %s checks them; --sizes gives the\n"
+              "deployable size per format)\n", dir.c_str());
   if (c.trunk.present) {
     // A fragment catalog: the costs above are the fragments'; the trunk's are paid once per input.
     const TrunkRef& t = c.trunk;
@@ -155,7 +227,8 @@ int show(const std::string& dir, const std::string& sort, bool only_fronts, cons
 }
 
 struct Budgets {
-  std::string max_bytes, max_flops, max_latency, max_energy, min_accuracy;
+  std::string max_bytes, max_flops, max_latency, max_latency_p95, max_energy, min_accuracy;
+  std::string format = "catalog";  // what --max-bytes counts: catalog, onnx, onnx-float
 };
 
 double parse_budget(const std::string& flag, const std::string& text, Quantity q) {
@@ -167,7 +240,7 @@ double parse_budget(const std::string& flag, const std::string& text, Quantity q
 
 int select(const std::string& dir, const Budgets& b, bool as_json) {
   const CatalogIndex c = read_catalog_index(dir);
-  std::optional<double> max_bytes, max_flops, max_latency_ms, max_energy_mj, min_acc;
+  std::optional<double> max_bytes, max_flops, max_latency_ms, max_p95_ms, max_energy_mj, min_acc;
   if (!b.max_bytes.empty()) max_bytes = parse_budget("--max-bytes", b.max_bytes, Quantity::Bytes);
   if (!b.max_flops.empty()) {
     std::string t = b.max_flops;
@@ -184,6 +257,10 @@ int select(const std::string& dir, const Budgets& b, bool as_json) {
   if (!b.max_latency.empty()) {
     require_measured(c, "--max-latency");
     max_latency_ms = parse_budget("--max-latency", b.max_latency, Quantity::Time) * 1e3;
+  }
+  if (!b.max_latency_p95.empty()) {
+    require_measured(c, "--max-latency-p95");
+    max_p95_ms = parse_budget("--max-latency-p95", b.max_latency_p95, Quantity::Time) * 1e3;
   }
   if (!b.max_energy.empty()) {
     require_measured(c, "--max-energy");
@@ -203,11 +280,18 @@ int select(const std::string& dir, const Budgets& b, bool as_json) {
   // A limit typed in another unit than the catalog's (2e-3s against milliseconds) comes back
   // from the conversion a rounding error off; a value equal to the limit as typed is within it.
   const auto over = [](double value, const std::optional<double>& limit) { return limit && value > *limit * (1 + 1e-12); };
+  // The size --max-bytes limits: the catalog's file, or an ONNX export's weights (files opened).
+  const auto deployed_bytes = [&](const VariantRecord& r) -> double {
+    if (b.format == "catalog") return static_cast<double>(r.profile.bytes);
+    const ExportSizes e = sizes_of(c, r);
+    return static_cast<double>(b.format == "onnx" ? e.onnx_compressed : e.onnx_float);
+  };
   const VariantRecord* best = nullptr;
   for (const auto& r : c.records) {
-    if (over(static_cast<double>(r.profile.bytes), max_bytes)) continue;
+    if (max_bytes && over(deployed_bytes(r), max_bytes)) continue;
     if (over(static_cast<double>(r.profile.flops_effective), max_flops)) continue;
     if (over(r.measured.latency_ms, max_latency_ms)) continue;
+    if (over(r.measured.latency_p95_ms, max_p95_ms)) continue;
     if (over(r.measured.exec_mj, max_energy_mj)) continue;
     if (min_acc && r.accuracy < *min_acc) continue;
     // The most accurate; ties: fewer bytes, then catalog order.
@@ -219,15 +303,66 @@ int select(const std::string& dir, const Budgets& b, bool as_json) {
               << " variants; mcdnn-catalog show " << dir << " --sort bytes lists them)\n";
     return kNoneFits;
   }
+  const ExportSizes e = sizes_of(c, *best);
   if (as_json) {
-    std::cout << record_json(*best, c.measured).dump(1) << "\n";
+    json j = record_json(*best, c.measured);
+    j["sizes"] = sizes_json(*best, e);
+    std::cout << j.dump(1) << "\n";
     return 0;
   }
   std::printf("%s\n  accuracy %.2f%%, %s stored (%lld bytes), %s effective FLOPs", best->id.c_str(), 100 * best->accuracy,
               format_quantity(static_cast<double>(best->profile.bytes), Quantity::Bytes).c_str(),
               static_cast<long long>(best->profile.bytes), human_count(static_cast<double>(best->profile.flops_effective)).c_str());
-  if (c.measured) std::printf(", %.3f ms, %.3f mJ", best->measured.latency_ms, best->measured.exec_mj);
-  std::printf("\n");
+  if (c.measured)
+    std::printf(", %.3f ms (p95 %.3f ms), %.3f mJ", best->measured.latency_ms, best->measured.latency_p95_ms, best->measured.exec_mj);
+  std::printf("\n  deployed: %s as the catalog's file, %s as ONNX (compressed), %s as ONNX (float)\n",
+              size_text(best->profile.bytes).c_str(), size_text(e.onnx_compressed).c_str(), size_text(e.onnx_float).c_str());
+  return 0;
+}
+
+// Checks every file the catalog lists: the SHA-256 recorded in catalog.json, then (variant
+// files) every attribute, shape and encoding as a reader checks them. Reports each damaged file;
+// exit 7 when any is.
+int verify(const std::string& dir) {
+  const CatalogIndex c = read_catalog_index(dir);
+  int64_t bad = 0, bytes = 0;
+  for (const auto& r : c.records) {
+    try {
+      load_variant(c, r);
+      bytes += r.profile.bytes;
+    } catch (const Error& e) {
+      ++bad;
+      std::printf("DAMAGED %s: %s\n", r.id.c_str(), e.what());
+    }
+  }
+  for (const auto& f : c.features) {
+    const std::string path = (std::filesystem::path(dir) / f.file).string();
+    try {
+      const std::string got = sha256_file(path, static_cast<int>(ErrorClass::Catalog));
+      if (got != f.sha256)
+        fail(ErrorClass::Catalog, path + ": SHA-256 " + got + " differs from catalog.json's " + f.sha256 +
+                                      "; --specialize will compute the features again (or restore the file)");
+    } catch (const Error& e) {
+      ++bad;
+      std::printf("DAMAGED features of %s: %s\n", f.variant.c_str(), e.what());
+    }
+  }
+  if (c.trunk.present) {
+    try {
+      open_trunk(c);
+    } catch (const Error& e) {
+      ++bad;
+      std::printf("DAMAGED trunk %s of %s: %s\n", c.trunk.variant.c_str(), c.trunk.catalog_dir.c_str(), e.what());
+    }
+  }
+  const size_t files = c.records.size() + c.features.size() + (c.trunk.present ? 1 : 0);
+  if (bad) {
+    std::printf("%s: %lld of %zu files damaged; rebuild the catalog (mcdnn-compile --force) or restore them\n", dir.c_str(),
+                static_cast<long long>(bad), files);
+    return static_cast<int>(ErrorClass::Catalog);
+  }
+  std::printf("%s: all %zu files intact (%zu variants, %s of weights; checksums and contents checked)\n", dir.c_str(), files,
+              c.records.size(), size_text(bytes).c_str());
   return 0;
 }
 
@@ -289,24 +424,30 @@ int main(int argc, char** argv) {
   CLI::App app{"mcdnn-catalog: show, select from and compare mcdnn catalogs (no LibTorch)", "mcdnn-catalog"};
   app.set_version_flag("--version", std::string("mcdnn-catalog ") + kVersion);
   app.require_subcommand(1);
-  std::string dir, dir_b, sort = "order", variant;
-  bool only_fronts = false, as_json = false;
+  std::string dir, dir_b;
+  ShowOptions so;
+  bool as_json = false;
   Budgets b;
   const std::vector<std::string> keys = sort_key_names();
 
   auto* show_cmd = app.add_subcommand("show", "list the variants (human units, fronts and knees marked), or one variant's layers");
   show_cmd->add_option("catalog", dir, "catalog directory")->required();
-  show_cmd->add_option("--sort", sort, "order, accuracy (most first), bytes, flops, latency or energy (least first)")
+  show_cmd->add_option("--sort", so.sort, "order, accuracy (most first), bytes, flops, latency or energy (least first)")
       ->check(CLI::IsMember(keys));
-  show_cmd->add_flag("--fronts", only_fronts, "only variants on a Pareto front");
-  show_cmd->add_option("--variant", variant, "one variant, layer by layer");
-  show_cmd->add_flag("--json", as_json, "machine-readable output");
+  show_cmd->add_flag("--fronts", so.only_fronts, "only variants on a Pareto front");
+  show_cmd->add_option("--variant", so.variant, "one variant, layer by layer (opens its file: its deployable sizes)");
+  show_cmd->add_flag("--sizes", so.sizes, "every variant's deployable size: the catalog's file and the ONNX exports (opens every file)");
+  show_cmd->add_flag("--json", so.as_json, "machine-readable output");
 
   auto* sel = app.add_subcommand("select", "the most accurate variant within every budget (exit 9 when none fits)");
   sel->add_option("catalog", dir, "catalog directory")->required();
-  sel->add_option("--max-bytes", b.max_bytes, "stored bytes, e.g. 200KB");
+  sel->add_option("--max-bytes", b.max_bytes, "stored bytes, e.g. 200KB (see --format)");
+  sel->add_option("--format", b.format, "what --max-bytes counts: catalog (the variant's file, default), onnx or onnx-float "
+                                        "(the weights of tools/mcdnn_export_onnx.py's export)")
+      ->check(CLI::IsMember({"catalog", "onnx", "onnx-float"}));
   sel->add_option("--max-flops", b.max_flops, "effective FLOPs, e.g. 5M");
-  sel->add_option("--max-latency", b.max_latency, "measured batch-1 latency, e.g. 2ms");
+  sel->add_option("--max-latency", b.max_latency, "measured batch-1 median latency, e.g. 2ms");
+  sel->add_option("--max-latency-p95", b.max_latency_p95, "measured batch-1 95th-percentile latency, e.g. 2.5ms");
   sel->add_option("--max-energy", b.max_energy, "execution energy, e.g. 1mJ");
   sel->add_option("--min-accuracy", b.min_accuracy, "e.g. 92% or 0.92");
   sel->add_flag("--json", as_json, "machine-readable output (null when none fits)");
@@ -316,17 +457,22 @@ int main(int argc, char** argv) {
   dif->add_option("b", dir_b, "catalog directory")->required();
   dif->add_flag("--json", as_json, "machine-readable output");
 
+  auto* ver = app.add_subcommand("verify", "check every file of a catalog against its checksum and contents (exit 7 if damaged)");
+  ver->add_option("catalog", dir, "catalog directory")->required();
+
   std::string report_out;
   auto* rep = app.add_subcommand("report", "write the interactive HTML report (DIR/report.html unless -o)");
   rep->add_option("catalog", dir, "catalog directory")->required();
   rep->add_option("-o,--output", report_out, "the HTML file to write (replaces only an mcdnn report)");
 
-  app.footer("Exit codes: 0 success, 2 bad flags or unknown variant, 5 report file not ours to replace,\n"
-             "            7 catalog unreadable or damaged,\n"
+  app.footer("Quantities need their unit: 200KB, 2ms, 250us, 1mJ (a bare number is refused).\n"
+             "Exit codes: 0 success, 2 bad flags or unknown variant, 5 report file not ours to replace,\n"
+             "            7 catalog unreadable or damaged (verify: a file damaged),\n"
              "            9 select: no variant within the budgets.");
   return parse_and_run(app, argc, argv, [&] {
-    if (*show_cmd) return show(dir, sort, only_fronts, variant, as_json);
+    if (*show_cmd) return show(dir, so);
     if (*sel) return select(dir, b, as_json);
+    if (*ver) return verify(dir);
     if (*rep) return report(dir, report_out);
     return diff(dir, dir_b, as_json);
   });

@@ -1,6 +1,7 @@
 #include "data/dataset.hpp"
 
 #include <cmath>
+#include <cstdio>
 
 #include "util/error.hpp"
 
@@ -9,8 +10,51 @@ namespace mcdnn {
 Dataset read_idx(const std::string& images_file, const std::string& labels_file, const Shape& input, int64_t limit);
 Dataset read_hdf5(const DataSource& src, const Shape& input, int64_t limit);
 
+std::string sniff_format(const std::string& path) {
+  unsigned char b[8] = {};
+  FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) return "";
+  const size_t n = std::fread(b, 1, sizeof b, f);
+  std::fclose(f);
+  static const unsigned char hdf5[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
+  if (n == 8 && std::equal(b, b + 8, hdf5)) return "hdf5";
+  if (n >= 2 && b[0] == 0x1f && b[1] == 0x8b) return "gzip";
+  if (n >= 4 && b[0] == 0 && b[1] == 0 && (b[2] == 0x08 || b[2] == 0x0D)) return "idx";
+  return "";
+}
+
+namespace {
+// An HDF5 file given where an IDX file is expected: say so, with its datasets and the way to
+// name them.
+void refuse_hdf5_as_idx(const DataSource& src, const std::string& file) {
+  if (sniff_format(file) != "hdf5") return;
+  const std::string ds = hdf5_datasets(file);
+  const std::string listing = ds.empty() ? "it has no datasets" : "its datasets: " + ds;
+  fail(ErrorClass::Data, file + ": is an HDF5 file, not IDX (" + listing + "); " +
+                             (src.command_line ? "name its images and labels with --images-dataset D --labels-dataset D"
+                                               : "give this source as `hdf5: {file: " + file +
+                                                     ", images: D, labels: D}` in the schema (schemas/README.md, `data`)"));
+}
+}  // namespace
+
 Dataset read_source(const DataSource& src, const Shape& input, int64_t limit) {
-  if (src.format == "idx") return read_idx(src.images, src.labels, input, limit);
+  if (src.format == "idx") {
+    refuse_hdf5_as_idx(src, src.images);
+    if (!src.labels.empty()) refuse_hdf5_as_idx(src, src.labels);
+    try {
+      return read_idx(src.images, src.labels, input, limit);
+    } catch (const Error& e) {
+      if (!src.command_line) throw;
+      // The IDX reader's hints name schema keys; on the command line the flags apply.
+      std::string m = e.what();
+      for (const auto& [from, to] : {std::pair<std::string, std::string>{"; fix `input` in the schema or use matching data",
+                                                                         "; use images of the size the variant takes"},
+                                     {"; check data paths in the schema", "; check the path"},
+                                     {"the schema's input", "the variant's input"}})
+        if (const size_t at = m.find(from); at != std::string::npos) m.replace(at, from.size(), to);
+      fail(e.cls(), m);
+    }
+  }
   return read_hdf5(src, input, limit);
 }
 

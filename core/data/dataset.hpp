@@ -21,8 +21,18 @@ struct Dataset {
 };
 
 // Reads one source; checks magic, dimensions against `input`, truncation, count agreement and
-// (float data) NaN/Inf. Reads at most `limit` examples when limit > 0.
+// (float data) NaN/Inf. Reads at most `limit` examples when limit > 0. A file of the other
+// format (an HDF5 file given as IDX, an IDX file as HDF5) is recognised by its signature and
+// the error says how to give it (an HDF5 file's datasets listed).
 Dataset read_source(const DataSource& src, const Shape& input, int64_t limit);
+
+// The file's format from its first bytes: "hdf5" (the HDF5 signature at offset 0), "idx" (an
+// IDX magic number), "gzip" (gzip-compressed: an IDX .gz), or "" (unknown or unreadable).
+std::string sniff_format(const std::string& path);
+
+// An HDF5 file's datasets as "/train/images (60000x28x28 uint8)", at most `max` of them
+// (then "..."), comma-separated; "" when there are none or the file cannot be opened.
+std::string hdf5_datasets(const std::string& path, size_t max = 12);
 
 // Maps labels through `relabel` (when non-empty) and checks every label is in
 // [0, num_classes); errors name the file and the example index.

@@ -24,11 +24,23 @@ struct Opened {
   std::vector<hsize_t> dims;
 };
 
-Opened open_ds(hid_t file_id, const std::string& file, const std::string& name, const char* role) {
+Opened open_ds(hid_t file_id, const DataSource& src, const std::string& name, const char* role) {
+  const std::string& file = src.file;
   Opened o;
-  if (H5Lexists(file_id, name.c_str(), H5P_DEFAULT) <= 0)
-    data_fail(file, std::string("no dataset '") + name + "' (the schema's " + role +
-                        " dataset); check the name with h5ls or fix the schema");
+  // H5Lexists fails on a path whose intermediate group is missing ("/a/b" without "/a"): check
+  // each prefix.
+  bool exists = !name.empty();
+  for (size_t at = name.find('/', 1); exists; at = name.find('/', at + 1)) {
+    const std::string prefix = name.substr(0, at);
+    exists = H5Lexists(file_id, prefix.c_str(), H5P_DEFAULT) > 0;
+    if (at == std::string::npos) break;
+  }
+  if (!exists) {
+    const std::string ds = hdf5_datasets(file);
+    data_fail(file, std::string("no dataset '") + name + "' (" + (src.command_line ? "--" : "the schema's ") + role +
+                        (src.command_line ? "-dataset" : " dataset") + "); " + (ds.empty() ? "the file has no datasets" : "its datasets: " + ds) +
+                        (src.command_line ? "" : "; fix the name in the schema"));
+  }
   o.ds = h5::Handle(H5Dopen2(file_id, name.c_str(), H5P_DEFAULT), H5Dclose);
   if (!o.ds.ok()) data_fail(file, "'" + name + "' is not a dataset");
   o.space = h5::Handle(H5Dget_space(o.ds.id()), H5Sclose);
@@ -67,22 +79,82 @@ void read_rows(const Opened& o, const std::string& file, const std::string& name
 }
 }  // namespace
 
+std::string hdf5_datasets(const std::string& path, size_t max) {
+  h5::quiet();
+  auto f = h5::open_file(path);
+  if (!f.ok()) return "";
+  struct Visit {
+    std::vector<std::string> found;
+    size_t max;
+  } v{{}, max};
+  H5Ovisit(
+      f.id(), H5_INDEX_NAME, H5_ITER_INC,
+      [](hid_t obj, const char* name, const H5O_info_t* info, void* data) -> herr_t {
+        auto* v = static_cast<Visit*>(data);
+        if (info->type != H5O_TYPE_DATASET) return 0;
+        if (v->found.size() == v->max) {
+          v->found.push_back("...");
+          return 1;  // stop
+        }
+        std::string item = std::string("/") + name;
+        h5::Handle ds(H5Dopen2(obj, name, H5P_DEFAULT), H5Dclose);
+        if (ds.ok()) {
+          h5::Handle space(H5Dget_space(ds.id()), H5Sclose), type(H5Dget_type(ds.id()), H5Tclose);
+          const int rank = H5Sget_simple_extent_ndims(space.id());
+          std::vector<hsize_t> dims(rank > 0 ? static_cast<size_t>(rank) : 0);
+          if (rank > 0) H5Sget_simple_extent_dims(space.id(), dims.data(), nullptr);
+          const H5T_class_t cls = H5Tget_class(type.id());
+          const size_t size = H5Tget_size(type.id());
+          const bool is_unsigned = cls == H5T_INTEGER && H5Tget_sign(type.id()) == H5T_SGN_NONE;
+          const std::string t = cls == H5T_FLOAT ? "float" + std::to_string(8 * size)
+                                : cls == H5T_INTEGER ? (is_unsigned ? "uint" : "int") + std::to_string(8 * size)
+                                                     : "other";
+          item += " (" + (dims.empty() ? std::string("scalar") : dims_str(dims)) + " " + t + ")";
+        }
+        v->found.push_back(item);
+        return 0;
+      },
+      &v);
+  std::string s;
+  for (const auto& x : v.found) s += (s.empty() ? "" : ", ") + x;
+  return s;
+}
+
 Dataset read_hdf5(const DataSource& src, const Shape& input, int64_t limit) {
   const std::string& file = src.file;
   auto f = h5::open_file(file);
-  if (!f.ok()) data_fail(file, "cannot open as HDF5 (missing, truncated, or not an HDF5 file); check data paths");
-  Opened im = open_ds(f.id(), file, src.images_dataset, "images");
-  Opened lb = open_ds(f.id(), file, src.labels_dataset, "labels");
+  if (!f.ok()) {
+    const std::string kind = sniff_format(file);
+    if (kind == "idx" || kind == "gzip")
+      data_fail(file, std::string("is ") + (kind == "idx" ? "an IDX file" : "gzip-compressed (an IDX .gz file?)") + ", not HDF5; " +
+                          (src.command_line ? "give it without --images-dataset/--labels-dataset (IMAGES [LABELS])"
+                                            : "give this source as `idx: {images: ..., labels: ...}` in the schema"));
+    data_fail(file, "cannot open as HDF5 (missing, truncated, or not an HDF5 file); check the path");
+  }
+  Opened im = open_ds(f.id(), src, src.images_dataset, "images");
+  Opened lb = open_ds(f.id(), src, src.labels_dataset, "labels");
 
   bool nhwc = src.layout == "NHWC";
   std::vector<hsize_t> want = {0, hsize_t(input.c), hsize_t(input.h), hsize_t(input.w)};
   if (nhwc) want = {0, hsize_t(input.h), hsize_t(input.w), hsize_t(input.c)};
   bool ok = im.dims.size() == 4 && im.dims[1] == want[1] && im.dims[2] == want[2] && im.dims[3] == want[3];
-  if (!ok)
-    data_fail(file, "dataset '" + src.images_dataset + "' has shape " + dims_str(im.dims) + " but layout " +
-                        src.layout + " with the schema's input " + input.str() + " needs N x " +
-                        std::to_string(want[1]) + " x " + std::to_string(want[2]) + " x " + std::to_string(want[3]) +
-                        "; fix `input` or `layout` in the schema");
+  if (!ok) {
+    // Would the other layout fit? Then that is the fix.
+    const std::vector<hsize_t> other = nhwc ? std::vector<hsize_t>{0, hsize_t(input.c), hsize_t(input.h), hsize_t(input.w)}
+                                            : std::vector<hsize_t>{0, hsize_t(input.h), hsize_t(input.w), hsize_t(input.c)};
+    const bool other_fits = im.dims.size() == 4 && im.dims[1] == other[1] && im.dims[2] == other[2] && im.dims[3] == other[3];
+    const std::string other_layout = nhwc ? "NCHW" : "NHWC";
+    std::string fix;
+    if (src.command_line)
+      fix = other_fits ? "; the images are " + other_layout + ": give --layout " + other_layout
+                       : "; use images of the size the variant takes";
+    else
+      fix = other_fits ? "; the images are " + other_layout + ": set `layout: " + other_layout + "` in the schema's hdf5 source"
+                       : "; fix `input` or `layout` in the schema";
+    data_fail(file, "dataset '" + src.images_dataset + "' has shape " + dims_str(im.dims) + " but layout " + src.layout + " with " +
+                        (src.command_line ? "the variant's input " : "the schema's input ") + input.str() + " needs N x " +
+                        std::to_string(want[1]) + " x " + std::to_string(want[2]) + " x " + std::to_string(want[3]) + fix);
+  }
   H5T_class_t icls = H5Tget_class(im.type.id());
   size_t isz = H5Tget_size(im.type.id());
   bool is_u8 = icls == H5T_INTEGER && isz == 1 && H5Tget_sign(im.type.id()) == H5T_SGN_NONE;

@@ -24,6 +24,8 @@ struct DataSource {
   std::string file, images_dataset, labels_dataset;
   std::string layout = "NCHW";  // hdf5 images: "NCHW" or "NHWC"
   std::string where;            // "schema.yaml:14:7: data.train" for error messages
+  bool command_line = false;    // given as command-line arguments (mcdnn-infer): errors name
+                                // its flags (--images-dataset, --layout), not schema keys
 };
 
 struct Normalize {

@@ -39,6 +39,20 @@ std::string unit_list(Quantity q) {
   return s;
 }
 
+namespace {
+// "0.05s or 0.05ms": the number as typed with the quantity's two most common units.
+std::string examples(Quantity q, const std::string& number) {
+  switch (q) {
+    case Quantity::Bytes: return number + "KB or " + number + "MB";
+    case Quantity::Energy: return number + "J or " + number + "mJ";
+    case Quantity::Time: return number + "s or " + number + "ms";
+    case Quantity::Money: return "$" + number;
+    case Quantity::Rate: return number + "/s or " + number + "/min";
+  }
+  return number;
+}
+}  // namespace
+
 bool parse_quantity(const std::string& text, Quantity q, double* value, std::string* why) {
   std::string t = text;
   auto trim = [](std::string& s) {
@@ -55,6 +69,13 @@ bool parse_quantity(const std::string& text, Quantity q, double* value, std::str
   trim(unit);
   if (end == t.c_str()) {
     *why = "a number with a unit (" + unit_list(q) + ")";
+    return false;
+  }
+  // A bare number is ambiguous ("0.05" read as seconds was meant as 50 ms): every quantity but
+  // dollars, which have one unit, needs its unit. Zero is the same in every unit.
+  if (unit.empty() && q != Quantity::Money && v != 0) {
+    *why = std::string(quantity_name(q)) + " with its unit, e.g. " + examples(q, t) + " (units: " + unit_list(q) +
+           "; a bare number is not accepted)";
     return false;
   }
   if (!unit.empty()) {

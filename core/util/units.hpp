@@ -20,8 +20,9 @@ const char* quantity_name(Quantity q);  // "bytes", "energy", ...
 // "B, KB, MB, ..." for messages.
 std::string unit_list(Quantity q);
 
-// Parses "<number>[ ]<unit>" into base units; a bare number is in base units. Returns false
-// (and sets *why) when the text is not a finite number >= 0 with a known unit of `q`.
+// Parses "<number>[ ]<unit>" into base units. A bare number is refused (which unit was meant is
+// a guess) except 0 and dollars ("0.0667" is $0.0667). Returns false (and sets *why) when the
+// text is not a finite number >= 0 with a known unit of `q`.
 bool parse_quantity(const std::string& text, Quantity q, double* value, std::string* why);
 
 // Human-readable: 12.0 MB, 350 mJ, 2.5 h, $0.0012, 0.33/s.

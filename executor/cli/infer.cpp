@@ -3,7 +3,8 @@
 // IMAGES is an IDX file (raw or .gz; LABELS an optional IDX labels file) or, with
 // --images-dataset, an HDF5 file (then --labels-dataset names the labels). Preprocessing comes
 // from catalog.json (pixel / 255 for uint8, then (x - mean) / std). Prints the predictions
-// (--predictions), the accuracy when labels are given, and batch-1 latency and batched
+// (--predictions), the accuracy when labels are given, batch-1 latency (measured as catalog.json's
+// latency_ms is: exec::time_batch1, the model loaded for batch 1, over the images) and batched
 // throughput.
 #include <CLI/CLI.hpp>
 #include <algorithm>
@@ -15,6 +16,7 @@
 #include "catalog/catalog_index.hpp"
 #include "catalog/trunk.hpp"
 #include "data/dataset.hpp"
+#include "measure.hpp"
 #include "model.hpp"
 #include "util/cli_main.hpp"
 #include "util/error.hpp"
@@ -65,6 +67,18 @@ int infer(const InferOptions& o) {
     trunk = exec::Model::from_file(open_trunk(index), topt);
   }
   const double load_s = since(t_load);
+  // Batch-1 latency runs the model as the catalog's measurement and the runtime load it: for
+  // batch 1 (the sparse/dense choice of each pruned layer depends on the batch).
+  std::optional<exec::Model> model1, trunk1;
+  if (o.batch != 1) {
+    exec::Options o1 = opt;
+    o1.batch_hint = 1;
+    model1 = exec::Model::from_file(f, o1);
+    if (index.trunk.present) {
+      o1.layers = index.trunk.layers;
+      trunk1 = exec::Model::from_file(open_trunk(index), o1);
+    }
+  }
 
   DataSource src;
   if (o.images_dataset.empty()) {
@@ -83,6 +97,7 @@ int infer(const InferOptions& o) {
     src.layout = o.layout;
   }
   src.where = "mcdnn-infer input";
+  src.command_line = true;
   const Shape& in = trunk ? index.trunk.input : index.input.input;
   const std::vector<double>& mean = trunk ? index.trunk.mean : index.input.mean;
   const std::vector<double>& stdev = trunk ? index.trunk.std : index.input.std;
@@ -107,21 +122,27 @@ int infer(const InferOptions& o) {
     model.run(feats.data(), n, out);
   };
   std::vector<float> logits(static_cast<size_t>(d.n * classes));
-  // Batched pass over everything (throughput), then batch-1 runs (latency).
+  // Batch-1 latency first, as a fresh process serving requests would see it, by the catalog's
+  // protocol; then the batched pass over everything (throughput and the predictions).
+  exec::Latency lat;
+  if (d.n > 0) {
+    exec::Model& m1 = model1 ? *model1 : model;
+    exec::Model* t1 = trunk1 ? &*trunk1 : trunk ? &*trunk : nullptr;
+    std::vector<float> f1(t1 ? static_cast<size_t>(t1->output_size()) : 0);
+    lat = exec::time_batch1(
+        [&](const float* x, float* y) {
+          if (!t1) return m1.run(x, 1, y);
+          t1->run(x, 1, f1.data());
+          m1.run(f1.data(), 1, y);
+        },
+        d.images.data(), d.n, per, classes, exec::MeasureOptions{});
+  }
   const auto t_batch = Clock::now();
   for (int64_t i = 0; i < d.n; i += o.batch) {
     const int64_t n = std::min(o.batch, d.n - i);
     classify(d.images.data() + i * per, n, logits.data() + i * classes);
   }
   const double batch_s = since(t_batch);
-  std::vector<double> lat;
-  std::vector<float> one(static_cast<size_t>(classes));
-  for (int64_t i = 0; i < std::min<int64_t>(d.n, 1000); ++i) {
-    const auto t = Clock::now();
-    classify(d.images.data() + i * per, 1, one.data());
-    lat.push_back(since(t));
-  }
-  std::sort(lat.begin(), lat.end());
 
   int64_t correct = 0;
   for (int64_t i = 0; i < d.n; ++i) {
@@ -151,10 +172,16 @@ int infer(const InferOptions& o) {
     std::printf("accuracy %.2f%% (%lld/%lld; catalog.json records %.2f%% on its validation set)\n",
                 100.0 * static_cast<double>(correct) / static_cast<double>(std::max<int64_t>(d.n, 1)),
                 static_cast<long long>(correct), static_cast<long long>(d.n), 100 * rec->accuracy);
-  if (!lat.empty())
-    std::printf("latency batch 1: median %.3f ms, p95 %.3f ms over %zu images; batch %lld: %.0f images/s\n",
-                lat[lat.size() / 2] * 1e3, lat[std::min(lat.size() - 1, lat.size() * 95 / 100)] * 1e3, lat.size(),
-                static_cast<long long>(o.batch), static_cast<double>(d.n) / std::max(batch_s, 1e-9));
+  if (lat.runs > 0) {
+    char recorded[96] = "";
+    if (index.measured)
+      std::snprintf(recorded, sizeof recorded, " (catalog.json: %.4f ms, p95 %.4f ms)", rec->measured.latency_ms,
+                    rec->measured.latency_p95_ms);
+    std::printf("latency batch 1: median %.4f ms, p95 %.4f ms over %lld runs cycling %lld images, after %d warm-up runs%s; "
+                "batch %lld: %.0f images/s\n",
+                lat.median_ms, lat.p95_ms, static_cast<long long>(lat.runs), static_cast<long long>(d.n), exec::MeasureOptions{}.warmup,
+                recorded, static_cast<long long>(o.batch), static_cast<double>(d.n) / std::max(batch_s, 1e-9));
+  }
   return 0;
 }
 
@@ -166,7 +193,8 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("mcdnn-infer ") + kVersion);
   app.add_option("catalog", o.catalog, "catalog directory (holds catalog.json)")->required();
   app.add_option("variant", o.variant, "variant id, e.g. base")->required();
-  app.add_option("images", o.images, "IDX images file (raw or .gz), or an HDF5 file with --images-dataset")->required();
+  app.add_option("images", o.images, "IDX images file (raw or .gz), or an HDF5 file with --images-dataset and --labels-dataset "
+                                     "(an HDF5 file given without them is recognised and its datasets listed)")->required();
   app.add_option("labels", o.labels, "IDX labels file: print the accuracy");
   app.add_option("--images-dataset", o.images_dataset, "HDF5: the images dataset (N x C x H x W or N x H x W x C)");
   app.add_option("--labels-dataset", o.labels_dataset, "HDF5: the labels dataset");
