@@ -1,6 +1,7 @@
 #include "app.hpp"
 
 #include <algorithm>
+#include <cstdio>
 #include <filesystem>
 #include <limits>
 
@@ -25,6 +26,45 @@ void pick_fixed_variants(App& app) {
   for (size_t i = 0; i < v.size() && app.knee < 0; ++i)
     if (v[i].record < recs.size() && recs[v[i].record].knee_bytes) app.knee = static_cast<int>(i);
   if (app.knee < 0) app.knee = 0;
+}
+
+double default_min_accuracy(const App& app, std::string* rule) {
+  const int64_t classes = app.catalog.input.num_classes;
+  const double chance = classes >= 2 ? 1.0 / static_cast<double>(classes) : 0;
+  double best = 0;
+  std::string best_id;
+  for (const VariantCost& v : app.variants)
+    if (best_id.empty() || v.accuracy > best) best = v.accuracy, best_id = v.id;
+  const double m = chance + std::max(0.0, best - chance) / 2;
+  if (rule) {
+    char b[256];
+    std::snprintf(b, sizeof b, "default: chance %.2f%% (1/%lld classes) + half the way to %s's %.2f%%", 100 * chance,
+                  static_cast<long long>(classes), best_id.c_str(), 100 * best);
+    *rule = classes >= 2 ? b : "default: half of " + best_id + "'s accuracy (the catalog gives no class count)";
+  }
+  return m;
+}
+
+void set_min_accuracy(App& app, const AppSpec& spec) {
+  if (spec.min_accuracy < 0) {
+    app.min_accuracy = default_min_accuracy(app, &app.min_accuracy_rule);
+  } else {
+    app.min_accuracy = spec.min_accuracy;
+    app.min_accuracy_rule = spec.min_accuracy > 0 ? "set in the scenario" : "none (min_accuracy: 0)";
+    // A minimum above every variant would drop every request: a mistake, said before running.
+    const VariantCost* top = nullptr;
+    for (size_t v = 0; v < app.options(); ++v)
+      if (!top || app.at(static_cast<int>(v)).accuracy > top->accuracy) top = &app.at(static_cast<int>(v));
+    if (top && spec.min_accuracy > top->accuracy) {
+      char pct[32], best[32];
+      std::snprintf(pct, sizeof pct, "%.2f%%", 100 * spec.min_accuracy);
+      std::snprintf(best, sizeof best, "%.2f%%", 100 * top->accuracy);
+      fail(ErrorClass::Scenario, (spec.min_accuracy_where.empty() ? spec.where : spec.min_accuracy_where) + ": " + pct +
+                                     " is above every variant of catalog " + spec.catalog + " (its most accurate, " + top->id + ", has " +
+                                     best + "): every request of app '" + spec.name +
+                                     "' would be dropped; lower it, or set 0 for no minimum");
+    }
+  }
 }
 
 App load_app(const AppSpec& spec, const Scenario& s) {
@@ -105,6 +145,7 @@ App load_app(const AppSpec& spec, const Scenario& s) {
     app.cascades.push_back(v);
   }
   pick_fixed_variants(app);
+  set_min_accuracy(app, spec);
   return app;
 }
 

@@ -65,6 +65,12 @@ struct App {
     return i < variants.size() ? variants[i] : cascades[i - variants.size()];
   }
   size_t options() const { return variants.size() + cascades.size(); }
+  // The least accuracy (as the scheduler values a variant: a cascade at its expected accuracy
+  // under the skew in force) a variant needs to answer a request; below it every policy drops
+  // the request instead (the oracle does not count such answers). 0: no minimum. load_app()
+  // sets it from the scenario, else by default_min_accuracy(); `min_accuracy_rule` says which.
+  double min_accuracy = 0;
+  std::string min_accuracy_rule = "none";
   int original = 0;  // `original`: the base model, unapproximated (the paper's "Original")
   int knee = 0;           // `best`: the energy front's knee (else the bytes front's, else the base)
   std::string device_profile;  // the energy model's device these costs are for
@@ -91,6 +97,17 @@ std::vector<App> load_apps(const Scenario& s);
 // The same for one app (tests build apps from hand-made catalogs this way too).
 App load_app(const AppSpec& spec, const Scenario& s);
 // (A fragment catalog's trunk is load_apps()'s: load_app() leaves App::trunk at -1.)
+// The default minimum accuracy: halfway from chance to the catalog's most accurate generic
+// variant, chance + (best - chance) / 2, chance = 1 / the catalog's classes (0 when unknown).
+// For Fashion-MNIST's 10 classes and a 93% base: 51.5%; for 5 classes and 96%: 58%. *rule, when
+// given, says how it was computed ("chance 20% + half the way to base's 96.00%").
+double default_min_accuracy(const App& app, std::string* rule = nullptr);
+
+// Sets app.min_accuracy and min_accuracy_rule from the scenario's `min_accuracy` (-1: the
+// default rule). A minimum above every variant (every request would be dropped) is an
+// Error(Scenario) naming spec.min_accuracy_where.
+void set_min_accuracy(App& app, const AppSpec& spec);
+
 // Fills original (the catalog's base; variant 0 without a catalog) and knee from the catalog's marks.
 void pick_fixed_variants(App& app);
 

@@ -164,6 +164,7 @@ OracleResult oracle_bound(const Scenario& s, const std::vector<App>& apps, const
     std::vector<Option> o;
     for (const auto& v : cand) {
       if (v.accuracy < 0) continue;  // a cascade of another set
+      if (v.accuracy < app.min_accuracy) continue;  // below the app's minimum: no policy answers with it
       const bool fits = static_cast<double>(v.bytes) <= S;
       if (v.set == -2) {  // a fragment paged in beside its resident trunk (above)
         if (fits && v.exec_s <= L && v.exec_j <= E) o.push_back({v.accuracy, v.exec_j, 0, static_cast<double>(v.bytes), 1});

@@ -13,7 +13,9 @@
 // subject to: total energy <= E, total dollars <= D, total memory-time <= S * horizon (the
 // cache never holds more than S, so the bytes x seconds of what stays cached are at most S*T).
 // Every option must also be possible on its own: v fits the cache, and meets the latency limit
-// (exec, load + exec when paged, round trip + server time in the cloud). A schedule's
+// (exec, load + exec when paged, round trip + server time in the cloud), and v is at least the
+// app's minimum accuracy (App::min_accuracy: every policy drops a request rather than answer
+// it with a less accurate variant, so the bound does not count such answers). A schedule's
 // requests map to these options one to one, with at least its own costs, so the bound holds.
 // Relaxed away: the first load of a variant that then stays resident, the device being busy,
 // and integrality — the gap between the bound and a real schedule includes them.

@@ -30,6 +30,21 @@ struct Headline {
 Headline headline(const std::vector<RunResult>& traces);
 
 std::string summary_table(const Scenario& s, const PointResult& p);
+
+// The requests each policy dropped, per app, and why, in plain words (summed over the point's
+// traces; apps that dropped none are left out, "" when nothing was dropped):
+//   original: app a dropped 108,000 of 108,000 requests: its base model base (6.52 MB) does not fit the 300 KB cache
+// `s` is the scenario (the point's parameter is applied here).
+std::string drop_summary(const Scenario& s, const std::vector<App>& apps, const PointResult& p);
+// One such line's words after "dropped N of M requests: " for `app` of the point
+// scenario `point`, given its totals.
+std::string drop_words(const Scenario& point, const App& app, const std::string& policy, const Totals& t);
+
+// What to know before a run starts, one line each: apps with variants below their minimum
+// accuracy (never run), and a cloud the latency limit leaves out of reach (round trip plus
+// server time over the limit for every variant: of every app, or of one app; under a
+// device.latency_limit sweep, at which values).
+std::vector<std::string> scenario_notes(const Scenario& s, const std::vector<App>& apps);
 void write_outputs(const std::string& dir, const Scenario& s, const std::vector<App>& apps,
                    const std::vector<PointResult>& points, const std::string& timing_note);
 

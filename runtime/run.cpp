@@ -17,6 +17,7 @@ void Totals::add(const Totals& o) {
   hits += o.hits, loads += o.loads, evictions += o.evictions, fallbacks += o.fallbacks;
   trunk_runs += o.trunk_runs, trunk_shared += o.trunk_shared;
   specialized += o.specialized, fell_through += o.fell_through;
+  for (size_t i = 0; i < kDropReasons; ++i) dropped_by[i] += o.dropped_by[i];
 }
 
 void SimulatedBackend::prepare(const Scenario&, const std::vector<Request>& trace, uint64_t seed) {
@@ -122,6 +123,7 @@ RunResult run_policy(const Scenario& s, const std::vector<App>& apps, const std:
     bool correct = false;
     if (d.place == Place::Drop) {
       a.dropped++;
+      a.dropped_by[static_cast<size_t>(d.drop)]++;
     } else {
       const Backend::Served sv = backend.serve(k, r, d);
       res.inference_s += sv.inference_s;
@@ -195,24 +197,46 @@ std::string explain_text(const Scenario& s, const std::vector<App>& apps, const 
     std::snprintf(b, sizeof b, "  executions priced at %.3fx the catalog's energy (this app's measured / predicted, recent requests)\n", e.cost_scale);
     out += b;
   }
-  std::snprintf(b, sizeof b, "  %-6s %-44s %7s %6s %10s %10s %10s %10s %10s  %s\n", "place", "variant", "acc", "cached", "latency",
-                "energy", "dollars", "penalty", "budget", "verdict");
+  if (app.min_accuracy > 0) {
+    std::snprintf(b, sizeof b, "  minimum accuracy %.2f%% (%s): a less accurate variant is never run\n", 100 * app.min_accuracy,
+                  app.min_accuracy_rule.c_str());
+    out += b;
+  }
+  // energy: what the request would spend (load included); load: of which loading. The budget
+  // rule holds the execution alone to the budget (loads are priced by the reload penalty).
+  std::snprintf(b, sizeof b, "  %-6s %-44s %7s %6s %10s %10s %10s %10s %10s %10s  %s\n", "place", "variant", "acc", "cached", "latency",
+                "energy", "load", "dollars", "penalty", "budget", "verdict");
   out += b;
   for (const auto& c : e.candidates) {
     const VariantCost& v = app.variants[static_cast<size_t>(c.variant)];
     const bool money = c.place == Place::Cloud;
-    std::snprintf(b, sizeof b, "  %-6s %-44s %6.2f%% %6s %10s %10s %10s %10s %10s  %s\n", place_name(c.place), v.id.c_str(),
+    std::string verdict = c.ok ? "ok" : c.why;
+    if (c.below_min) {
+      std::snprintf(b, sizeof b, " (%.2f%%)", 100 * app.min_accuracy);
+      verdict += b;
+    } else if (c.ok && !money && c.budget > 0 && c.energy_j > c.budget) {
+      // Within the rule, which holds the execution to the budget, yet the request spends more.
+      const bool trunk = c.energy_j - c.load_j > c.budgeted_j * (1 + 1e-12);
+      std::snprintf(b, sizeof b, "over budget with %s: allowed (execution %s within budget; %s)",
+                    c.load_j > 0 && trunk ? "its load and the trunk's run" : c.load_j > 0 ? "its load" : "the trunk's run",
+                    format_quantity(c.budgeted_j, Quantity::Energy).c_str(),
+                    c.load_j > 0 ? (c.penalty_j > 0 ? "the load is priced by the reload penalty" : "an app's first load is not budgeted")
+                                 : "a fragment counts its share of the trunk's run");
+      verdict = b;
+    }
+    std::snprintf(b, sizeof b, "  %-6s %-44s %6.2f%% %6s %10s %10s %10s %10s %10s %10s  %s\n", place_name(c.place), v.id.c_str(),
                   v.accuracy * 100, c.place == Place::Cloud ? "-" : c.cached ? "yes" : "no",
                   format_quantity(c.latency_s, Quantity::Time).c_str(), format_quantity(c.energy_j, Quantity::Energy).c_str(),
+                  !money && c.load_j > 0 ? format_quantity(c.load_j, Quantity::Energy).c_str() : "-",
                   money ? format_quantity(c.usd, Quantity::Money).c_str() : "-",
                   c.penalty_j > 0 ? format_quantity(c.penalty_j, Quantity::Energy).c_str() : "-",
                   c.budget > 0 ? format_quantity(c.budget, money ? Quantity::Money : Quantity::Energy).c_str() : "-",
-                  c.ok ? "ok" : c.why);
+                  verdict.c_str());
     out += b;
   }
   const Decision& d = e.decision;
   if (d.place == Place::Drop) {
-    std::snprintf(b, sizeof b, "  decision: drop (%s)\n", d.reason);
+    std::snprintf(b, sizeof b, "  decision: drop (%s; counted as %s)\n", d.reason, drop_reason_key(d.drop));
   } else {
     std::string ev;
     for (const auto& k : d.evicted) {

@@ -8,6 +8,7 @@
 //              label when the trace gives one); correctness from the prediction, latency and
 //              load time measured, energy from the energy model on the measured times
 #pragma once
+#include <array>
 #include <cstdio>
 #include <map>
 #include <memory>
@@ -28,6 +29,7 @@ struct Totals {
   int64_t hits = 0, loads = 0, evictions = 0, fallbacks = 0;
   int64_t specialized = 0, fell_through = 0;  // served by a cascade; of those, "other" ran the fallback too
   int64_t trunk_runs = 0, trunk_shared = 0;    // fragments on the device: ran the trunk; found the frame's trunk output
+  std::array<int64_t, kDropReasons> dropped_by{};  // dropped, by DropReason (index)
   void add(const Totals& o);
   int64_t served() const { return device + cloud; }
 };

@@ -1,7 +1,9 @@
 #include "scenario.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <set>
 
@@ -103,6 +105,24 @@ StreamSpec parse_stream(const Cursor& c, const std::string& base_dir) {
     }
   }
   return s;
+}
+
+// An accuracy: a fraction in [0, 1] (0.9) or a percentage in [0%, 100%] ("90%").
+double accuracy_value(const Cursor& c) {
+  const char* what = "an accuracy: a fraction in [0, 1] (0.9) or a percentage (90%)";
+  if (!c.is_scalar()) c.expected(what);
+  std::string t = c.node().Scalar();
+  while (!t.empty() && t.back() == ' ') t.pop_back();
+  const bool pct = !t.empty() && t.back() == '%';
+  if (pct) t.pop_back();
+  while (!t.empty() && t.back() == ' ') t.pop_back();
+  char* end = nullptr;
+  errno = 0;
+  const double v = t.empty() ? 0 : std::strtod(t.c_str(), &end);
+  if (t.empty() || *end != '\0' || !std::isfinite(v) || errno == ERANGE) c.expected(what);
+  if (pct ? !(v >= 0 && v <= 100) : !(v >= 0 && v <= 1))
+    c.expected(pct ? std::string("a percentage in [0%, 100%]") : std::string("a fraction in [0, 1] (or a percentage: 90%)"));
+  return pct ? v / 100 : v;
 }
 
 DataRef parse_data(const Cursor& c, const std::string& base_dir) {
@@ -260,7 +280,7 @@ Scenario parse_scenario_string(const std::string& text, const std::string& displ
   for (size_t i = 0; i < apps.node().size(); ++i) {
     auto a = apps.index(i);
     a.require_map("a mapping with name, catalog, stream");
-    a.only_keys({"name", "catalog", "stream", "data"});
+    a.only_keys({"name", "catalog", "stream", "data", "min_accuracy"});
     AppSpec app;
     app.where = a.where();
     auto n = a.at("name");
@@ -283,6 +303,10 @@ Scenario parse_scenario_string(const std::string& text, const std::string& displ
       if (!s.apps[static_cast<size_t>(app.stream.same_as_app)].stream.same_as.empty())
         sa.fail_here("app '" + app.stream.same_as + "' takes its frames from '" + s.apps[static_cast<size_t>(app.stream.same_as_app)].stream.same_as +
                      "'; name that app instead");
+    }
+    if (auto m = a.opt("min_accuracy")) {
+      app.min_accuracy = accuracy_value(*m);
+      app.min_accuracy_where = m->where();
     }
     if (auto d = a.opt("data")) app.data = parse_data(*d, base_dir);
     else if (s.mode == "real")

@@ -55,6 +55,11 @@ struct AppSpec {
   std::string catalog;  // catalog directory (relative paths: to the scenario file)
   StreamSpec stream;
   DataRef data;         // real mode only
+  // The least accuracy a variant must have to answer this app's requests (a fraction): below
+  // it a request is dropped instead of answered. -1: the default rule (app.hpp,
+  // default_min_accuracy()); 0: no minimum.
+  double min_accuracy = -1;
+  std::string min_accuracy_where;  // "s.yaml:12:19: apps[0].min_accuracy" when the scenario sets it
   std::string where;
 };
 

@@ -17,6 +17,19 @@ const char* place_name(Place p) {
   return "?";
 }
 
+const char* drop_reason_key(DropReason r) {
+  switch (r) {
+    case DropReason::None: return "";
+    case DropReason::EnergyLeft: return "energy_left";
+    case DropReason::EnergyBudget: return "energy_budget";
+    case DropReason::Cache: return "cache";
+    case DropReason::LatencyLimit: return "latency_limit";
+    case DropReason::MinAccuracy: return "min_accuracy";
+    case DropReason::CloudBudget: return "cloud_budget";
+  }
+  return "";
+}
+
 Policy policy_from_name(const std::string& name) {
   if (name == "mcdnn") return Policy::Mcdnn;
   if (name == "mcdnn-specialize") return Policy::McdnnSpecialize;
@@ -44,6 +57,7 @@ Scheduler::Scheduler(const Scenario& s, const std::vector<App>& apps, Policy pol
   by_accuracy_.resize(apps_.size());
   by_exec_.resize(apps_.size());
   by_usd_.resize(apps_.size());
+  below_min_.resize(apps_.size());
   for (const App& a : apps_)
     if (a.trunk >= 0 && static_cast<size_t>(a.trunk) >= trunk_frame_.size()) trunk_frame_.resize(static_cast<size_t>(a.trunk) + 1, -1);
   for (size_t i = 0; i < apps_.size(); ++i) {
@@ -67,6 +81,7 @@ void Scheduler::refresh(size_t ai) {
   const double trunk_bytes = tr ? static_cast<double>(tc.bytes) : 0, trunk_load = tr ? tc.load_s : 0, trunk_s = tr ? tc.exec_s : 0;
   const double trunk_share = tr ? tc.exec_j / std::max(tc.sharers, 1) : 0;
   for (const auto& v : a.variants) {
+    if (v.accuracy < 0 || v.accuracy < a.min_accuracy) continue;  // disabled, or below the app's minimum
     const VariantCost* fb = v.set >= 0 ? &a.variants[static_cast<size_t>(v.fallback)] : nullptr;
     const double bytes = static_cast<double>(v.bytes) + (fb ? static_cast<double>(fb->bytes) : 0) + trunk_bytes;
     const double load_s = v.load_s + (fb ? fb->load_s : 0) + trunk_load;
@@ -86,6 +101,10 @@ void Scheduler::refresh(size_t ai) {
   std::stable_sort(byexec.begin(), byexec.end(), [&](int x, int y) {
     return a.variants[static_cast<size_t>(x)].exec_j < a.variants[static_cast<size_t>(y)].exec_j;
   });
+  auto& below = below_min_[ai];
+  below.clear();
+  for (int v : byexec)
+    if (acc(v) >= 0 && acc(v) < a.min_accuracy) below.push_back(v);
   auto& byusd = by_usd_[ai] = idx;
   std::stable_sort(byusd.begin(), byusd.end(), [&](int x, int y) {
     return a.variants[static_cast<size_t>(x)].cloud_usd < a.variants[static_cast<size_t>(y)].cloud_usd;
@@ -212,15 +231,33 @@ Candidate Scheduler::device_candidate(int app, int v, double t, bool mcdnn_budge
     }
     c.budget = share.budget(energy_left_ - c.penalty_j);
   }
-  if (!cache_.fits(need.bytes)) c.why = "larger than the cache";
-  else if (c.latency_s > s_.device.latency_limit_s) c.why = c.cached ? "misses the latency limit" : "loads too slowly for the latency limit";
-  else if (c.energy_j > energy_left_) c.why = "over the energy left";
+  c.load_j = need.load_j;
+  if (!cache_.fits(need.bytes)) c.why = "larger than the cache", c.fail = DropReason::Cache;
+  else if (c.latency_s > s_.device.latency_limit_s)
+    c.why = c.cached ? "misses the latency limit" : "loads too slowly for the latency limit", c.fail = DropReason::LatencyLimit;
+  else if (c.energy_j > energy_left_) c.why = "over the energy left", c.fail = DropReason::EnergyLeft;
   c.hard_ok = *c.why == 0;
   // Against the per-request budget a fragment counts its share of the trunk's run, whichever
   // request of the frame pays it: the apps of a frame together budget for one run.
   const double trunk_share = a.trunk >= 0 ? a.trunk_cost.exec_j / std::max(a.trunk_cost.sharers, 1) : 0;
-  if (c.hard_ok && mcdnn_budget && (x.exec_j + trunk_share) * k > c.budget) c.why = "over the per-request energy budget";
+  c.budgeted_j = (x.exec_j + trunk_share) * k;
+  if (c.hard_ok && mcdnn_budget && c.budgeted_j > c.budget) c.why = "over the per-request energy budget";
   c.ok = *c.why == 0;
+  return with_minimum(c, x, a.min_accuracy);
+}
+
+Candidate Scheduler::with_minimum(Candidate c, const VariantCost& x, double min_accuracy) {
+  c.would_hard_ok = c.hard_ok;
+  c.would_ok = c.ok;
+  if (x.accuracy < 0) {  // a cascade of another class set (options_under_skew())
+    c.why = "a cascade of a class set not in force";
+    c.hard_ok = c.ok = c.would_hard_ok = c.would_ok = false;
+    c.fail = DropReason::None;
+  } else if (x.accuracy < min_accuracy) {
+    c.below_min = true;
+    c.why = "below the app's minimum accuracy";
+    c.hard_ok = c.ok = false;
+  }
   return c;
 }
 
@@ -234,16 +271,17 @@ Candidate Scheduler::cloud_candidate(int app, int v, double t, bool mcdnn_budget
   c.usd = x.cloud_usd;
   const double T = std::max(s_.horizon_s - t, 1e-9);
   if (mcdnn_budget) c.budget = usd_left_ * f / (T * sum_f2);
-  if (c.latency_s > s_.device.latency_limit_s) c.why = "misses the latency limit";
-  else if (c.usd > usd_left_) c.why = "over the dollars left";
-  else if (c.energy_j > energy_left_) c.why = "transmission over the energy left";
+  if (c.latency_s > s_.device.latency_limit_s) c.why = "misses the latency limit", c.fail = DropReason::LatencyLimit;
+  else if (c.usd > usd_left_) c.why = "over the dollars left", c.fail = DropReason::CloudBudget;
+  else if (c.energy_j > energy_left_) c.why = "transmission over the energy left", c.fail = DropReason::EnergyLeft;
   c.hard_ok = *c.why == 0;
+  c.budgeted_j = c.energy_j;
   if (c.hard_ok && mcdnn_budget) {
     if (c.usd > c.budget) c.why = "over the per-request dollar budget";
     else if (c.energy_j > budget_j) c.why = "transmission over the per-request energy budget";
   }
   c.ok = *c.why == 0;
-  return c;
+  return with_minimum(c, x, apps_[static_cast<size_t>(app)].min_accuracy);
 }
 
 namespace {
@@ -395,6 +433,7 @@ Decision Scheduler::decide(const Request& r, Explanation* why) {
     for (int v : by_acc) {
       const VariantCost& x = app.variants[static_cast<size_t>(v)];
       if (b && x.accuracy < app.variants[static_cast<size_t>(b->variant)].accuracy) break;
+      if (x.accuracy < app.min_accuracy) break;  // the rest are below the app's minimum (or disabled)
       if (need_ok && (device ? mcdnn && x.exec_j * cost_scale_[a] > budget_j : cloud_budget && x.cloud_usd > cloud_budget_usd)) continue;
       const Candidate& c = device ? dev_at(v) : cloud_at(v);
       if ((need_ok ? c.ok : c.hard_ok) && (!b || better(c, *b, app))) b = &c;
@@ -417,6 +456,57 @@ Decision Scheduler::decide(const Request& r, Explanation* why) {
     }
     return b;
   };
+  // Why a request is dropped (DropReason). Nothing at or above the minimum can run: the minimum,
+  // when a variant below it could have; else the rule that stopped the candidate that got
+  // furthest (device: cache 1, latency 2, energy left 3; cloud: latency 1, dollars 2, energy
+  // left 3; a tie goes to the device, weighed first), looking at those below the minimum only
+  // when there is nothing else.
+  auto nothing_runs = [&]() -> DropReason {
+    for (int v : below_min_[a])
+      if (dev_at(v).would_hard_ok || (has_cloud && cloud_at(v).would_hard_ok)) return DropReason::MinAccuracy;
+    int stage = 0, stage_below = 0;
+    DropReason got = DropReason::None, got_below = DropReason::None;
+    bool runs = false;
+    auto weigh = [&](const Candidate& c, int st) {
+      if (app.variants[static_cast<size_t>(c.variant)].accuracy < 0) return;
+      if (c.fail == DropReason::None) {
+        runs = runs || !c.below_min;
+        return;
+      }
+      if (c.below_min) {
+        if (st > stage_below) stage_below = st, got_below = c.fail;
+      } else if (st > stage) {
+        stage = st, got = c.fail;
+      }
+    };
+    for (int v : by_exec_[a]) {
+      const Candidate& c = dev_at(v);
+      weigh(c, c.fail == DropReason::Cache ? 1 : c.fail == DropReason::LatencyLimit ? 2 : 3);
+      if (stage == 3) break;  // nothing gets further
+    }
+    if (has_cloud)
+      for (int v : by_usd_[a]) {
+        if (stage == 3) break;
+        const Candidate& c = cloud_at(v);
+        weigh(c, c.fail == DropReason::LatencyLimit ? 1 : c.fail == DropReason::CloudBudget ? 2 : 3);
+      }
+    if (got != DropReason::None) return got;
+    if (runs) return DropReason::EnergyBudget;
+    return got_below != DropReason::None ? got_below : DropReason::EnergyLeft;
+  };
+  // Something at or above the minimum could run, but its budget (and `mcdnn`'s credit) did not
+  // cover it: the minimum, when a variant below it was within them.
+  auto held_back = [&](bool cloud) -> DropReason {
+    for (int v : below_min_[a]) {
+      const Candidate& c = dev_at(v);
+      if (c.would_ok || (c.would_hard_ok && c.energy_j <= st.credit_j)) return DropReason::MinAccuracy;
+      if (cloud) {
+        const Candidate& k = cloud_at(v);
+        if (k.would_ok || (k.would_hard_ok && k.energy_j <= st.credit_j)) return DropReason::MinAccuracy;
+      }
+    }
+    return DropReason::EnergyBudget;
+  };
   if (why && mcdnn) {  // every candidate, for the table
     for (int v = 0; v < n; ++v) dev_at(v);
     if (has_cloud)
@@ -433,6 +523,7 @@ Decision Scheduler::decide(const Request& r, Explanation* why) {
       d = apply(r, c, false, policy_ == Policy::Original ? "the base model, fixed" : "the knee variant, fixed");
     } else {
       d.reason = c.why;  // why the fixed variant cannot run
+      d.drop = c.below_min && c.would_hard_ok ? DropReason::MinAccuracy : c.fail;
     }
     done = true;
   }
@@ -461,6 +552,7 @@ Decision Scheduler::decide(const Request& r, Explanation* why) {
         d = apply(r, *c2, true, "nothing within budget and nothing runs on the device: the cheapest cloud variant");
       } else {
         d.reason = "nothing can run on the device or in the cloud: dropped";
+        d.drop = nothing_runs();
       }
     } else {
       // The cheapest option in device energy: the cheapest device variant or, when a
@@ -478,6 +570,7 @@ Decision Scheduler::decide(const Request& r, Explanation* why) {
       } else {
         d.reason = pick ? "nothing within budget: dropped, its budget saved toward the cheapest option"
                         : "nothing can run on the device or in the cloud: dropped";
+        d.drop = pick ? held_back(cloud_allowed) : nothing_runs();
       }
     }
   }

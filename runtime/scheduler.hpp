@@ -48,6 +48,10 @@
 //            cascades compete with the generic variants at their expected accuracy and energy
 //            under the observed share (options_under_skew()); a cascade needs its fallback
 //            cached with it (both loaded when missing)
+//   minimum  a variant less accurate than the app's min_accuracy (App::min_accuracy) never
+//            qualifies, at either place, for any policy, nor counts in a floor: the request is
+//            dropped rather than answered by it
+//   drops    every drop has one reason (DropReason): see drop_reason_key()
 //
 // Baselines: `original` always runs the base model (unapproximated: the paper's "Original";
 // in our catalogs an approximated variant can beat the base by validation noise, under 0.3
@@ -71,6 +75,18 @@ namespace mcdnn::rt {
 enum class Place { Drop, Device, Cloud };
 const char* place_name(Place p);
 
+// Why a request was dropped (docs/runtime.md "Dropped requests"). When nothing at or above the
+// app's minimum accuracy could run at all, the reason is the rule that stopped the candidate
+// that got furthest through the checks (device: cache, then latency, then energy left; cloud:
+// latency, then dollars left, then energy left; a tie goes to the device); when something
+// could run but the per-request budget (and `mcdnn`'s saved credit) did not cover it,
+// EnergyBudget. MinAccuracy when a variant below the minimum would have been run instead.
+enum class DropReason { None, EnergyLeft, EnergyBudget, Cache, LatencyLimit, MinAccuracy, CloudBudget };
+constexpr size_t kDropReasons = 7;
+// The report's key for a reason: "energy_left", "energy_budget", "cache", "latency_limit",
+// "min_accuracy", "cloud_budget" ("" for None).
+const char* drop_reason_key(DropReason r);
+
 // One variant at one place, as the scheduler weighed it (the --explain table).
 struct Candidate {
   Place place = Place::Device;
@@ -78,12 +94,20 @@ struct Candidate {
   bool cached = false;
   double latency_s = 0;  // predicted: waiting + loading (device miss) + executing, or round trip + server
   double energy_j = 0;   // device energy this request would spend: load (miss) + exec, or transmission
+  double load_j = 0;     // device: of which loading (a miss)
+  double budgeted_j = 0; // device: what the per-request budget is held against: the execution
+                         // (calibrated), a fragment's share of its trunk's; loads are not (the
+                         // reload penalty prices them)
   double usd = 0;
   double budget = 0;     // the per-request budget it is held against: J (device) or $ (cloud)
   double penalty_j = 0;  // expected reload energy taken off the energy left (device, not cached)
   bool hard_ok = false;  // fits the cache / latency limit / energy and dollars left
   bool ok = false;       // also within the per-request budget
   const char* why = "";  // when not ok (a static string)
+  // Below the app's minimum accuracy (then hard_ok and ok are false, `why` says so); would_*:
+  // the verdicts without the minimum, `fail` the hard rule that stops it (None: none does).
+  bool below_min = false, would_hard_ok = false, would_ok = false;
+  DropReason fail = DropReason::None;
 };
 
 struct Decision {
@@ -101,6 +125,7 @@ struct Decision {
   double exec_j_catalog = 0;  // device: the execution energy the catalog predicts (calibrate())
   std::vector<CacheKey> evicted;
   const char* reason = "";  // a static string
+  DropReason drop = DropReason::None;  // place Drop: why
 };
 
 struct Explanation {
@@ -184,6 +209,8 @@ class Scheduler {
   Need need_of(int app, int v) const;
   Candidate device_candidate(int app, int v, double t, bool mcdnn_budget, const Share& share) const;
   Candidate cloud_candidate(int app, int v, double t, bool mcdnn_budget, double budget_j, double f, double sum_f2) const;
+  // Applies the app's minimum accuracy to a candidate (and marks a disabled cascade).
+  static Candidate with_minimum(Candidate c, const VariantCost& x, double min_accuracy);
   Decision apply(const Request& r, const Candidate& c, bool fallback, const char* reason);
   // A fragment app's trunk: its cache key, and its execution this request would pay (0 when
   // the current frame already ran it).
@@ -212,6 +239,7 @@ class Scheduler {
   uint64_t stamp_ = 0;
   std::vector<std::vector<int>> by_accuracy_, by_exec_, by_usd_;  // per app: variant orders
   std::vector<double> dev_floor_, cloud_floor_usd_;  // per app: least exec energy / cloud price that can run
+  std::vector<std::vector<int>> below_min_;  // per app: variants below its minimum accuracy, cheapest (exec) first
 };
 
 }  // namespace mcdnn::rt

@@ -1,6 +1,7 @@
 // mcdnn-run end to end on a small measured catalog: simulated and real mode, the report files,
 // --explain, and clear errors (bad scenario, missing or unmeasured catalog, foreign output
 // directory).
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -184,4 +185,66 @@ TEST_CASE("mcdnn-run errors: scenario, catalog, output directory, flags", "[run]
   CHECK(f.run(f.dir / "s.yaml" + " --policy greedy", &out) == 2);
   CHECK_THAT(out, Contains("unknown policy 'greedy'"));
   CHECK(f.run(f.dir / "missing.yaml", &out) == 8);
+}
+
+TEST_CASE("mcdnn-run: the minimum accuracy, dropped requests said in words, a cloud out of reach said up front", "[run][cli][minimum]") {
+  RunFixture f;
+  const auto cat = nlohmann::json::parse(std::ifstream(f.dir / "cat/catalog.json"));
+  double top = 0;
+  for (const auto& v : cat["variants"]) top = std::max(top, v["accuracy"].get<double>());
+  REQUIRE(cat["classes"]["count"] == 4);
+  // A 100 B cache holds no variant; the cloud's 2 s round trip is over the 500 ms limit.
+  std::string text = two_apps("simulated");
+  text.replace(text.find("{cache: 64KB"), 12, "{cache: 100B");
+  text.replace(text.find("round_trip: 50ms"), 16, "round_trip: 2s");
+  text.replace(text.find("policy: [mcdnn, original, best, server-first, oracle]"), 53, "policy: [mcdnn, original, oracle]");
+  text += "    min_accuracy: 0\n";  // app b: no minimum
+  f.scenario(text);
+  std::string out;
+  const std::string o = f.dir / "small-cache";
+  REQUIRE(f.run(f.dir / "s.yaml" + " -o " + o + " --explain 0", &out) == 0);
+  INFO(out);
+  CHECK_THAT(out, Contains("note: the cloud is out of reach: its 2 s round trip alone exceeds the 500 ms latency limit; no request runs in the "
+                           "cloud\n"));
+  CHECK_THAT(out, Contains("minimum accuracy none\n"));  // app b
+  CHECK_THAT(out, Contains("decision: drop (") && Contains("counted as cache)"));
+  CHECK_THAT(out, Contains("  dropped requests, and why:\n"));
+  const auto j = nlohmann::json::parse(std::ifstream(o + "/report.json"));
+  // The default for app a: halfway from chance (4 classes) to the catalog's best.
+  CHECK(j["apps"][0]["min_accuracy"].get<double>() == Approx(0.25 + (top - 0.25) / 2));
+  CHECK_THAT(j["apps"][0]["min_accuracy_rule"].get<std::string>(), Contains("default: chance 25.00% (1/4 classes) + half the way to"));
+  CHECK(j["apps"][1]["min_accuracy"].get<double>() == 0);
+  CHECK(j["notes"].size() >= 1);
+  for (const auto& p : j["points"][0]["policies"]) {
+    if (p["policy"] == "oracle") {
+      CHECK(p["mean"]["expected_accuracy"].get<double>() == 0);  // nothing can run anywhere
+      continue;
+    }
+    INFO(p["policy"]);
+    REQUIRE(p["drops"].size() == 2);
+    for (const auto& d : p["drops"]) {
+      CHECK(d["dropped"] == d["requests"]);
+      CHECK(d["dropped_by"]["cache"] == d["requests"]);
+      const std::string app = d["app"], said = d["said"];
+      if (p["policy"] == "original") {
+        CHECK_THAT(said, Contains("its base model base (") && Contains(") does not fit the 100 B cache"));
+        CHECK_THAT(out, Contains("    original: app " + app + " dropped " + std::to_string(d["requests"].get<int64_t>()) + " of "));
+      } else {
+        CHECK_THAT(said, Contains(app == "a" ? "no variant at least " : "no variant fits the 100 B cache"));
+      }
+    }
+  }
+  // summary.csv: the new columns at the end, every row as wide as the header.
+  std::ifstream csv(o + "/summary.csv");
+  std::string header, line;
+  std::getline(csv, header);
+  CHECK_THAT(header, Contains(",fallbacks,dropped,dropped_energy_left,dropped_energy_budget,dropped_cache,dropped_latency_limit,"
+                              "dropped_min_accuracy,dropped_cloud_budget"));
+  const auto fields = [](const std::string& s) { return std::count(s.begin(), s.end(), ',') + 1; };
+  int rows = 0;
+  while (std::getline(csv, line)) {
+    ++rows;
+    CHECK(fields(line) == fields(header));
+  }
+  CHECK(rows == 7);  // mcdnn and original: all, a, b; the oracle's bound
 }

@@ -110,12 +110,19 @@ int run(const Flags& f) {
                 format_quantity(s.device.cache_bytes, Quantity::Bytes).c_str(), format_quantity(s.device.energy_j, Quantity::Energy).c_str(),
                 format_quantity(s.device.latency_limit_s, Quantity::Time).c_str(),
                 s.cloud.present ? (", cloud budget " + format_quantity(s.cloud.budget_usd, Quantity::Money)).c_str() : ", no cloud");
-    for (const auto& a : apps)
-      std::printf("  app %-12s %3zu variants; original %s (%.2f%%, %s), knee %s (%.2f%%, %s)\n", a.name.c_str(), a.variants.size(),
-                  a.variants[static_cast<size_t>(a.original)].id.c_str(), a.variants[static_cast<size_t>(a.original)].accuracy * 100,
+    for (const auto& a : apps) {
+      char min[64] = "none";
+      if (a.min_accuracy > 0)
+        std::snprintf(min, sizeof min, "%.2f%% (%s)", 100 * a.min_accuracy, a.min_accuracy_rule.rfind("default", 0) == 0 ? "default" : "set");
+      std::printf("  app %-12s %3zu variants; original %s (%.2f%%, %s), knee %s (%.2f%%, %s); minimum accuracy %s\n", a.name.c_str(),
+                  a.variants.size(), a.variants[static_cast<size_t>(a.original)].id.c_str(),
+                  a.variants[static_cast<size_t>(a.original)].accuracy * 100,
                   format_quantity(static_cast<double>(a.variants[static_cast<size_t>(a.original)].bytes), Quantity::Bytes).c_str(),
                   a.variants[static_cast<size_t>(a.knee)].id.c_str(), a.variants[static_cast<size_t>(a.knee)].accuracy * 100,
-                  format_quantity(static_cast<double>(a.variants[static_cast<size_t>(a.knee)].bytes), Quantity::Bytes).c_str());
+                  format_quantity(static_cast<double>(a.variants[static_cast<size_t>(a.knee)].bytes), Quantity::Bytes).c_str(),
+                  min);
+    }
+    for (const auto& n : scenario_notes(s, apps)) std::printf("  note: %s\n", n.c_str());
   }
 
   std::vector<double> values = s.sweep.parameter.empty() ? std::vector<double>{0} : s.sweep.values;
@@ -184,7 +191,7 @@ int run(const Flags& f) {
     timing += (timing.empty() ? "" : "; ") + std::string(b);
   }
   std::printf("\n");
-  for (const auto& p : points) std::printf("%s", summary_table(s, p).c_str());
+  for (const auto& p : points) std::printf("%s%s", summary_table(s, p).c_str(), drop_summary(s, apps, p).c_str());
   if (!timing.empty()) std::printf("%s\n", timing.c_str());
   write_outputs(out, s, apps, points, timing);
   std::printf("wrote %s/report.json, summary.csv, timeline.csv (plot: python3 tools/plot_run.py %s)\n", out.c_str(), out.c_str());
