@@ -12,6 +12,7 @@
 #include "build_steps.hpp"
 #include "catalog/build_plan.hpp"
 #include "catalog/catalog.hpp"
+#include "catalog/convergence.hpp"
 #include "catalog/variant_table.hpp"
 #include "measure_variants.hpp"
 #include "nn/net.hpp"
@@ -424,6 +425,8 @@ int merge_jobs(const JobContext& c) {
   std::snprintf(buf, sizeof buf, "  %zu jobs took %.1f s in all; merged in %.1f s; catalog written to %s/catalog.json\n", pf.jobs.size(),
                 job_seconds, since(t0), out_dir.c_str());
   out << buf;
+  const std::string warning = convergence_warning(judge_convergence(pf.base.accuracy_by_epoch, pf.base.validation_examples));
+  if (!warning.empty()) out << warning << "\n";
   return 0;
 }
 

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "catalog/catalog.hpp"
+#include "catalog/convergence.hpp"
 #include "model.hpp"
 #include "nn/net.hpp"
 #include "profile/profile.hpp"
@@ -99,6 +100,9 @@ Variant train_base(const Schema& schema, const Dataset& val_set, const TensorDat
   rec->file = "base.h5";
   rec->validation_examples = val_set.n;
   rec->epochs = schema.training.epochs;
+  for (const EpochStats& e : tres.epochs) rec->accuracy_by_epoch.push_back(e.val_accuracy);
+  const std::string warning = convergence_warning(judge_convergence(rec->accuracy_by_epoch, val_set.n));
+  if (!warning.empty()) out << warning << "\n";
   base.net->to(torch::kCPU);
   rec->profile = profile_variant(base);
   return base;

@@ -12,6 +12,7 @@
 #include "build_steps.hpp"
 #include "catalog/build_plan.hpp"
 #include "catalog/catalog.hpp"
+#include "catalog/convergence.hpp"
 #include "checkpoint_store.hpp"
 #include "data/dataset.hpp"
 #include "nn/net.hpp"
@@ -145,17 +146,20 @@ int run(const CompileOptions& opt, std::ostream& out) {
     out << "\nsummary: " << sw.records.size() << " variants" << (opt.sort == "order" ? " in build order" : ", by " + opt.sort)
         << "; vs base = accuracy points, smaller / fewer / faster = base / variant\n"
         << format_variant_table(sw.records, executor.has_value(), opt.sort);
-    char buf[640];
-    double ips = rec.train_seconds > 0 ? static_cast<double>(train_set.n) * schema.training.epochs / rec.train_seconds : 0;
-    std::snprintf(buf, sizeof buf,
-                  "  base: training %.1f s (%.0f img/s), evaluation %.0f img/s\n"
-                  "  catalog: %zu variants in %.1f s (%.2fx the base training time; %.1f s caching activations)%s\n"
-                  "  total %.1f s; catalog written to %s/catalog.json\n",
-                  rec.train_seconds, ips, rec.eval_images_per_s, sw.records.size() - 1, sw.seconds,
-                  sw.seconds / std::max(rec.build_seconds, 1e-9), sw.cache_seconds,
-                  sw.resumed ? (", " + std::to_string(sw.resumed) + " of them resumed from the checkpoint").c_str() : "",
-                  since(t_start), out_dir.c_str());
-    out << buf;
+    BuildTimes times;
+    times.base_seconds = rec.build_seconds;
+    times.base_train_seconds = rec.train_seconds;
+    times.train_images_per_s = rec.train_seconds > 0 ? static_cast<double>(train_set.n) * schema.training.epochs / rec.train_seconds : 0;
+    times.eval_images_per_s = rec.eval_images_per_s;
+    times.variants = sw.records.size() - 1;
+    times.catalog_seconds = sw.seconds;
+    times.cache_seconds = sw.cache_seconds;
+    times.resumed = sw.resumed;
+    times.total_seconds = since(t_start);
+    times.catalog_json = out_dir + "/catalog.json";
+    out << format_build_times(times);
+    const std::string warning = convergence_warning(judge_convergence(rec.accuracy_by_epoch, rec.validation_examples));
+    if (!warning.empty()) out << warning << "\n";
     return 0;
   } catch (const Error& e) {
     if (e.cls() != ErrorClass::Interrupted) throw;

@@ -1,9 +1,11 @@
 #include "measure_variants.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 
+#include "catalog/variant_table.hpp"
 #include "profile/profile.hpp"
 #include "util/interrupt.hpp"
 
@@ -18,18 +20,13 @@ ExecutorInfo measure_variants(BuildDir& build, std::vector<VariantRecord>& recor
   out << "\nmeasuring " << records.size() << " variants with the executor (" << info.isa << ", 1 thread, "
       << mo.seconds << " s of batch-1 runs each; energy: " << info.device_profile << ")\n";
   const auto t0 = std::chrono::steady_clock::now();
-  const int width = static_cast<int>(std::to_string(records.size()).size());
+  size_t id_width = 0;  // the longest id: the numbers stay in columns
+  for (const auto& r : records) id_width = std::max(id_width, r.id.size());
   for (size_t i = 0; i < records.size(); ++i) {
     check_interrupted();
     VariantRecord& r = records[i];
     r.measured = exec::measure_file(build.file(r.file), static_cast<double>(r.profile.flops_effective), mo);
-    const auto& m = r.measured;
-    char buf[256];
-    std::snprintf(buf, sizeof buf, "[%*zu/%zu] %-40s %8.3f ms (p95 %.3f)  %7.0f img/s @%lld  load %6.2f ms  %s  %.3f mJ\n", width,
-                  i + 1, records.size(), r.id.c_str(), m.latency_ms, m.latency_p95_ms, m.throughput,
-                  static_cast<long long>(m.batch), m.load_cold_ms, human(static_cast<double>(m.resident_bytes), "B").c_str(),
-                  m.exec_mj);
-    out << buf << std::flush;
+    out << measured_row(r, i + 1, records.size(), id_width) << std::flush;
   }
   char buf[128];
   std::snprintf(buf, sizeof buf, "measured %zu variants in %.1f s\n", records.size(),

@@ -3,6 +3,8 @@
 #include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
+#include <zlib.h>
+
 #include <cstring>
 #include <filesystem>
 #include <set>
@@ -152,6 +154,79 @@ TEST_CASE("rewriting a catalog replaces it whole, and other directories are refu
   const std::string page = catalog_report_html("{}");
   write_bytes(b.dir / "cat/report.html", std::vector<uint8_t>(page.begin(), page.end()));
   CHECK_NOTHROW(write_catalog(b.dir / "cat", b.schema, {b.rec}, {&b.var}));
+}
+
+namespace {
+// A PNG chunk: big-endian length, type, data, CRC-32 of type and data.
+std::string png_chunk(const std::string& type, const std::string& data, bool good_crc = true) {
+  std::string c;
+  auto be32 = [&](uint32_t v) {
+    for (int s = 24; s >= 0; s -= 8) c += static_cast<char>((v >> s) & 0xff);
+  };
+  be32(static_cast<uint32_t>(data.size()));
+  const std::string body = type + data;
+  c += body;
+  uint32_t crc = static_cast<uint32_t>(crc32(crc32(0L, Z_NULL, 0), reinterpret_cast<const Bytef*>(body.data()), static_cast<uInt>(body.size())));
+  be32(good_crc ? crc : crc ^ 1);
+  return c;
+}
+// A 1x1 PNG with `before` chunks ahead of the image data and `after` behind it.
+std::string png_with(const std::string& before, const std::string& after = "") {
+  const std::string ihdr = std::string("\0\0\0\1\0\0\0\1\x08\x02\0\0\0", 13);
+  return std::string("\x89PNG\r\n\x1a\n", 8) + png_chunk("IHDR", ihdr) + before + png_chunk("IDAT", std::string("x\x9c", 2)) + after +
+         png_chunk("IEND", "");
+}
+std::string text_chunk(const std::string& key, const std::string& value, bool good_crc = true) {
+  return png_chunk("tEXt", key + std::string(1, '\0') + value, good_crc);
+}
+std::vector<uint8_t> bytes_of(const std::string& s) { return std::vector<uint8_t>(s.begin(), s.end()); }
+}  // namespace
+
+TEST_CASE("plot_catalog's plots are the catalog's own only by name and mark", "[catalog][output]") {
+  const std::string ours = "mcdnn catalog plot (tools/plot_catalog.py, matplotlib 3.6.3)";
+  const std::string png = png_with(text_chunk("Software", ours));
+  const std::string svg = "<?xml version=\"1.0\" encoding=\"utf-8\" standalone=\"no\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\">\n"
+                          "<!-- mcdnn catalog plot -->\n</svg>\n";
+  CHECK(is_catalog_plot("catalog.png", png));
+  CHECK(is_catalog_plot("catalog.png", png_with(text_chunk("Title", "x") + text_chunk("Software", ours))));
+  CHECK(is_catalog_plot("catalog.svg", svg));
+  // Not ours: another name, the other format, no mark, a mark elsewhere or damaged.
+  CHECK_FALSE(is_catalog_plot("plot.png", png));
+  CHECK_FALSE(is_catalog_plot("catalog.svg", png));
+  CHECK_FALSE(is_catalog_plot("catalog.png", svg));
+  CHECK_FALSE(is_catalog_plot("catalog.png", png_with("")));
+  CHECK_FALSE(is_catalog_plot("catalog.png", png_with(text_chunk("Software", "Matplotlib version3.6.3, https://matplotlib.org/"))));
+  CHECK_FALSE(is_catalog_plot("catalog.png", png_with(text_chunk("Comment", ours))));
+  CHECK_FALSE(is_catalog_plot("catalog.png", png_with("", text_chunk("Software", ours))));  // after the image data
+  CHECK_FALSE(is_catalog_plot("catalog.png", png_with(text_chunk("Software", ours, false))));  // CRC wrong
+  CHECK_FALSE(is_catalog_plot("catalog.png", png.substr(0, 40)));  // cut inside the chunk
+  CHECK_FALSE(is_catalog_plot("catalog.png", "mcdnn catalog plot"));
+  CHECK_FALSE(is_catalog_plot("catalog.svg", "<svg xmlns=\"http://www.w3.org/2000/svg\"></svg>"));
+  CHECK_FALSE(is_catalog_plot("catalog.svg", "notes: <!-- mcdnn catalog plot --> <svg"));
+
+  // In a catalog directory: marked plots are replaced with the catalog; anything else refuses it.
+  Built b;
+  write_catalog(b.dir / "cat", b.schema, {b.rec}, {&b.var});
+  write_bytes(b.dir / "cat/catalog.png", bytes_of(png));
+  write_bytes(b.dir / "cat/catalog.svg", bytes_of(svg));
+  CHECK_NOTHROW(write_catalog(b.dir / "cat", b.schema, {b.rec}, {&b.var}));
+  CHECK_FALSE(fs::exists(b.dir / "cat/catalog.png"));  // they showed the old catalog
+  CHECK_FALSE(fs::exists(b.dir / "cat/catalog.svg"));
+  for (const auto& [name, content] : std::vector<std::pair<std::string, std::string>>{
+           {"catalog.png", png_with(text_chunk("Software", "Matplotlib"))}, {"catalog.svg", "<svg></svg>"}, {"figure.png", png}}) {
+    INFO(name);
+    const std::string path = b.dir / ("cat/" + name);
+    write_bytes(path, bytes_of(content));
+    try {
+      write_catalog(b.dir / "cat", b.schema, {b.rec}, {&b.var});
+      FAIL("replaced a directory holding " << name);
+    } catch (const Error& e) {
+      CHECK(e.cls() == ErrorClass::Output);
+      CHECK_THAT(e.what(), Catch::Matchers::Contains("holds '" + name + "', which is not part of an mcdnn catalog"));
+    }
+    CHECK(read_bytes(path) == bytes_of(content));
+    fs::remove(path);
+  }
 }
 
 TEST_CASE("unreadable variant files give a catalog error", "[catalog]") {

@@ -1,6 +1,8 @@
 // mcdnn-catalog end to end on a small catalog: show (sorted, fronts only, one variant's layers,
 // JSON), select against answers computed here by brute force over catalog.json, the "none fits"
 // exit code, diff, and errors (unknown variant with a suggestion, unreadable catalog, bad budget).
+#include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
@@ -116,6 +118,17 @@ TEST_CASE("mcdnn-catalog show lists, sorts, filters and details variants", "[cat
   CHECK_THAT(out, Contains("fc1") && Contains("executor step") && Contains("(the base)"));
   REQUIRE(f.run("show " + f.cat + " --variant base --json", &out) == 0);
   CHECK(nlohmann::json::parse(out)["layers"].size() == c.records[0].profile.layers.size());
+  // A pruned variant's layers are "stored as" sparse, in one word: "sparse f32", never "dense sparse f32".
+  int pruned = 0;
+  for (const auto& r : c.records) {
+    if (r.id.find("prune") == std::string::npos) continue;
+    REQUIRE(f.run("show " + f.cat + " --variant " + r.id, &out) == 0);
+    INFO(out);
+    CHECK_THAT(out, !Contains("dense sparse"));
+    CHECK_THAT(out, Contains(" sparse f32 ") || Contains(" sparse int8 ") || Contains(" sparse cb2 "));
+    ++pruned;
+  }
+  CHECK(pruned >= 2);
   // An unknown id suggests the nearest.
   CHECK(f.run("show " + f.cat + " --variant bsae", &out) == 2);
   CHECK_THAT(out, Contains("no variant 'bsae'; did you mean 'base'?"));
@@ -168,6 +181,8 @@ TEST_CASE("the catalog report renders in headless Chromium with one point per va
   CHECK_THAT(out, Contains("4 panels (bytes, flops, latency, energy), " + n + " points per panel"));
   // The checker fails a page with the wrong number of points.
   CHECK(run_command(check + f.cat + "/report.html --expect-variants 999", &out) == 1);
+  // (It passed no number shown unformatted: the input's mean and std, 17 digits in catalog.json, included.)
+  CHECK(c.input.mean.size() == 1);
 
   // A catalog string cannot end the script element: ids with markup render as text.
   std::string text;
@@ -183,6 +198,13 @@ TEST_CASE("the catalog report renders in headless Chromium with one point per va
   CHECK(page.find(evil) == std::string::npos);
   write_bytes(f.dir / "evil.html", std::vector<uint8_t>(page.begin(), page.end()));
   CHECK(run_command(check + (f.dir / "evil.html") + " --expect-variants " + n, &out) == 0);
+  // The checker fails a page that shows a number nobody formatted.
+  j = nlohmann::json::parse(text);
+  j["schema"] = "0.28604020714759827";
+  const std::string raw = catalog_report_html(j.dump(1));
+  write_bytes(f.dir / "raw.html", std::vector<uint8_t>(raw.begin(), raw.end()));
+  CHECK(run_command(check + (f.dir / "raw.html") + " --expect-variants " + n, &out) == 1);
+  CHECK_THAT(out, Contains("a number shown unformatted") && Contains("0.28604020714759827"));
 
   // Refresh in place; never replaces a file that is not a report.
   CHECK(f.run("report " + f.cat, &out) == 0);
@@ -213,4 +235,68 @@ TEST_CASE("the variant table keeps its columns aligned for ids of any length", "
     CHECK(row.find(longer.id) != std::string::npos);
     CHECK(row.back() == '\n');
   }
+}
+
+TEST_CASE("measured rows keep their numbers in one column for ids of any length", "[catalog-cli]") {
+  std::vector<VariantRecord> rs(3);
+  rs[0].id = "base";
+  rs[1].id = "prune-all-80+quant-int8";
+  rs[2].id = "svd-fc1-k4+" + std::string(60, 'x');  // longer than any fixed column
+  size_t w = 0;
+  for (auto& r : rs) {
+    r.measured.present = true;
+    r.measured.latency_ms = 0.25;
+    r.measured.batch = 64;
+    w = std::max(w, r.id.size());
+  }
+  size_t col = std::string::npos;
+  for (size_t i = 0; i < rs.size(); ++i) {
+    const std::string row = measured_row(rs[i], i + 1, rs.size(), w);
+    INFO(row);
+    CHECK(row.rfind("[" + std::to_string(i + 1) + "/3] " + rs[i].id, 0) == 0);
+    CHECK(row.back() == '\n');
+    const size_t at = row.find(" ms (p95");
+    REQUIRE(at != std::string::npos);
+    if (col == std::string::npos) col = at;
+    CHECK(at == col);
+  }
+  CHECK(col > w);
+}
+
+TEST_CASE("the closing summary's time ratio is the ratio of the two times it prints", "[catalog-cli]") {
+  BuildTimes t;
+  t.base_seconds = 324.24;  // training with per-epoch validation: the base's whole time
+  t.base_train_seconds = 308.31;
+  t.train_images_per_s = 1900;
+  t.eval_images_per_s = 9000;
+  t.variants = 73;
+  t.catalog_seconds = 320.96;
+  t.cache_seconds = 6.3;
+  t.total_seconds = 660;
+  t.catalog_json = "out/catalog.json";
+  const std::string s = format_build_times(t);
+  INFO(s);
+  CHECK_THAT(s, Contains("base: 324.2 s = training 308.3 s (1900 img/s) + validation after each epoch 15.9 s (9000 img/s)"));
+  CHECK_THAT(s, Contains("catalog: 73 variants in 321.0 s = 0.99x the base's 324.2 s (6.3 s of it caching activations)"));
+  CHECK_THAT(s, Contains("total 660.0 s; catalog written to out/catalog.json"));
+  CHECK_THAT(s, !Contains("resumed"));
+  // Whatever the times, the printed ratio is the printed catalog time over the printed base time.
+  for (double base : {0.04, 0.06, 1.0, 9.95, 308.3, 1234.56})
+    for (double cat : {0.0, 0.05, 2.0, 99.99, 400.0}) {
+      t.base_seconds = base, t.base_train_seconds = base * 0.9, t.catalog_seconds = cat, t.resumed = 2;
+      const std::string o = format_build_times(t);
+      double printed_cat = 0, ratio = 0, printed_base = 0;
+      const size_t at = o.find("variants in ");
+      REQUIRE(at != std::string::npos);
+      INFO(o);
+      CHECK_THAT(o, Contains("2 of them resumed from the checkpoint"));
+      if (std::sscanf(o.c_str() + at, "variants in %lf s = %lfx the base's %lf s", &printed_cat, &ratio, &printed_base) == 3) {
+        CHECK(std::fabs(ratio - printed_cat / printed_base) <= 0.005 + 1e-9);
+        char head[64];
+        std::snprintf(head, sizeof head, "  base: %.1f s = ", printed_base);  // the same base time on both lines
+        CHECK(o.rfind(head, 0) == 0);
+      } else {
+        CHECK(std::round(base * 10) == 0);  // a base too short to print: no ratio
+      }
+    }
 }

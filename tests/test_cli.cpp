@@ -6,6 +6,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "catalog/convergence.hpp"
 #include "catch.hpp"
 #include "fixtures.hpp"
 
@@ -78,6 +79,23 @@ TEST_CASE("cli: a full run on a few hundred examples writes the catalog", "[cli]
   CHECK(out.find("summary") != std::string::npos);
   const auto cat = nlohmann::json::parse(read_text(p.dir / "cat/catalog.json"));
   REQUIRE(cat["variants"].size() == plan["variants"].size() + 1);
+  {
+    // The base's validation accuracy after each epoch is kept (the last is its accuracy), and the
+    // warning that it had not converged is printed, after its training and in the summary,
+    // exactly when the rule says so.
+    const auto& base = cat["variants"][0];
+    REQUIRE(base["accuracy_by_epoch"].size() == 2);
+    CHECK(base["accuracy_by_epoch"][1] == base["accuracy"]);
+    CHECK(cat["variants"][1]["accuracy_by_epoch"].is_null());
+    const mcdnn::Convergence c = mcdnn::judge_convergence(base["accuracy_by_epoch"].get<std::vector<double>>(), 100);
+    const std::string warning = mcdnn::convergence_warning(c);
+    size_t n = 0;
+    for (size_t at = out.find("warning: the base model had not converged"); at != std::string::npos;
+         at = out.find("warning: the base model had not converged", at + 1))
+      ++n;
+    CHECK(n == (c.converged ? 0u : 2u));
+    if (!c.converged) CHECK(out.find(warning + "\n") != std::string::npos);
+  }
   for (size_t i = 0; i < plan["variants"].size(); ++i) {
     const auto& want = plan["variants"][i];
     const auto& got = cat["variants"][i + 1];
@@ -293,6 +311,72 @@ TEST_CASE("cli: never replaces a directory that is not an mcdnn catalog", "[cli]
   write_bytes(p.dir / "empty/base.h5", b);
   CHECK(p.run("s.yaml -o empty --threads 1", &out) == 0);
   CHECK(out.find("epoch   2/2") != std::string::npos);
+}
+
+TEST_CASE("cli: a base model still improving when its training ends is reported, after training and in the summary", "[cli][convergence]") {
+  Project p;
+  // A learning rate too small to converge in 2 epochs; the base model alone.
+  std::string schema = tiny_schema(p.dir.path().string(), 4, 2) + "catalog: {variants: []}\n";
+  schema.replace(schema.find("lr: 0.01"), 8, "lr: 0.0003");
+  write_bytes(p.dir / "s.yaml", Project::bytes(schema));
+  std::string out;
+  const int rc = p.run("s.yaml -o cat --threads 1", &out);
+  INFO(out);
+  REQUIRE(rc == 0);
+  const auto cat = nlohmann::json::parse(read_text(p.dir / "cat/catalog.json"));
+  const auto acc = cat["variants"][0]["accuracy_by_epoch"].get<std::vector<double>>();
+  REQUIRE(acc.size() == 2);
+  const mcdnn::Convergence c = mcdnn::judge_convergence(acc, 100);
+  REQUIRE_FALSE(c.converged);
+  const std::string warning = mcdnn::convergence_warning(c);
+  CHECK_THAT(warning, Catch::Matchers::Contains("train it for more than 2 epochs"));
+  const size_t first = out.find(warning + "\n");
+  REQUIRE(first != std::string::npos);
+  CHECK(first > out.find("epoch   2/2"));             // at the end of the base model's training
+  CHECK(first < out.find("summary:"));
+  const size_t second = out.find(warning + "\n", first + 1);  // and as the summary's last line
+  REQUIRE(second != std::string::npos);
+  CHECK(second + warning.size() + 1 == out.size());
+}
+
+TEST_CASE("cli: build, plot with tools/plot_catalog.py, rebuild into the same directory", "[cli][output][plot]") {
+  Project p;
+  write_bytes(p.dir / "s.yaml", Project::bytes(tiny_schema(p.dir.path().string(), 4, 1) +
+                                                 "catalog:\n  finetune: {examples: 100, epochs: 1}\n  variants:\n"
+                                                 "    - quantize: {formats: [int8]}\n"));
+  std::string out;
+  int rc = p.run("s.yaml -o cat --threads 1", &out);
+  INFO(out);
+  REQUIRE(rc == 0);
+  const std::string py = std::string(MCDNN_PYTHON) + " ";
+  const std::string plot = py + MCDNN_SOURCE_DIR + "/tools/plot_catalog.py " + (p.dir / "cat");
+  rc = run_command(plot, &out);
+  REQUIRE(rc == 0);
+  REQUIRE(fs::exists(p.dir / "cat/catalog.png"));
+  REQUIRE(fs::exists(p.dir / "cat/catalog.svg"));
+  // The plots are the catalog's: the rebuild replaces the directory, them with it.
+  rc = p.run("s.yaml -o cat --threads 1 --force", &out);
+  REQUIRE(rc == 0);
+  CHECK(fs::exists(p.dir / "cat/catalog.json"));
+  CHECK_FALSE(fs::exists(p.dir / "cat/catalog.png"));
+  CHECK_FALSE(fs::exists(p.dir / "cat/catalog.svg"));
+  // A catalog.png of the user's (matplotlib's own, without the mark) still makes it refused, untouched.
+  REQUIRE(run_command(plot, &out) == 0);
+  REQUIRE(run_command(py + "-c \"import matplotlib; matplotlib.use('Agg'); import matplotlib.pyplot as plt; plt.plot([0, 1]); "
+                           "plt.savefig('" + (p.dir / "cat/catalog.png") + "')\"",
+                      &out) == 0);
+  const auto mine = read_bytes(p.dir / "cat/catalog.png");
+  CHECK(p.run("s.yaml -o cat --threads 1 --force", &out) == 5);
+  CHECK(out.find("cat: holds 'catalog.png', which is not part of an mcdnn catalog") != std::string::npos);
+  CHECK(read_bytes(p.dir / "cat/catalog.png") == mine);
+  // Nor is a plot of ours under another name (-o elsewhere is the way to keep one).
+  fs::remove(p.dir / "cat/catalog.png");
+  REQUIRE(run_command(plot, &out) == 0);
+  fs::copy_file(p.dir / "cat/catalog.png", p.dir / "cat/copy.png");
+  CHECK(p.run("s.yaml -o cat --threads 1 --force", &out) == 5);
+  CHECK(out.find("holds 'copy.png'") != std::string::npos);
+  fs::remove(p.dir / "cat/copy.png");
+  CHECK(p.run("s.yaml -o cat --threads 1 --force", &out) == 0);
 }
 
 TEST_CASE("cli: cmake --install puts commands, tools and docs in place, and the installed compiler trains", "[cli][install]") {

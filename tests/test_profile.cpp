@@ -81,3 +81,31 @@ TEST_CASE("format_profile prints every layer and the totals", "[profile]") {
   CHECK(t.find("61706") != std::string::npos);
   CHECK(t.find("833040") != std::string::npos);
 }
+
+TEST_CASE("a layer's stored form reads as representation, sparsity and format, each once", "[profile]") {
+  LayerSpec l;
+  l.kind = LayerKind::Linear;
+  CHECK(stored_form(l) == "dense f32");
+  l.sparse = true;
+  CHECK(stored_form(l) == "sparse f32");  // a pruned dense layer: not "dense sparse f32"
+  l.storage = "int8";
+  CHECK(stored_form(l) == "sparse int8");
+  l.sparse = false, l.storage = "cb4", l.repr = "lowrank", l.rank = 64;
+  CHECK(stored_form(l) == "lowrank k=64 cb4");
+  l.sparse = true;
+  CHECK(stored_form(l) == "lowrank k=64 sparse cb4");
+  l.kind = LayerKind::Conv2d, l.repr = "dense", l.sparse = false, l.storage = "f16";
+  CHECK(stored_form(l) == "dense f16");
+  l.kind = LayerKind::BatchNorm;
+  CHECK(stored_form(l).empty());
+  // The profile carries it.
+  Schema s = parse_schema_string(
+      "format: mcdnn-schema/1\nname: t\ninput: {channels: 1, height: 4, width: 4}\nclasses: 2\n"
+      "network:\n  - conv2d: {out: 2, kernel: 3}\n  - relu\n  - flatten\n  - linear: {out: 2}\n",
+      "t.yaml", "");
+  s.layers[3].sparse = true;
+  const Profile p = profile_layers(s.layers);
+  CHECK(p.layers[0].repr == "dense f32");
+  CHECK(p.layers[1].repr.empty());
+  CHECK(p.layers[3].repr == "sparse f32");
+}

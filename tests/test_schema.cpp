@@ -160,6 +160,15 @@ TEST_CASE("invalid schemas give one exact error", "[schema]") {
       {kHead + "network:\n  - conv3d: {out: 8}\n",
        "t.yaml:6:5: network[0]: unknown layer kind 'conv3d'; did you mean 'conv2d'? (valid kinds: conv2d, linear, relu, "
        "maxpool, avgpool, flatten, dropout, batchnorm)"},
+      // An unknown kind is named as such, whatever its value (a list is not "a mapping of residual parameters").
+      {kHead + "network:\n  - residual: [conv1, conv2]\n",
+       "t.yaml:6:5: network[0]: unknown layer kind 'residual' (valid kinds: conv2d, linear, relu, maxpool, avgpool, flatten, "
+       "dropout, batchnorm)"},
+      {kHead + "network:\n  - resdiual: {out: 8}\n",
+       "t.yaml:6:5: network[0]: unknown layer kind 'resdiual' (valid kinds: conv2d, linear, relu, maxpool, avgpool, flatten, "
+       "dropout, batchnorm)"},
+      {kHead + "network:\n  - conv2d: [8, 3]\n",
+       "t.yaml:6:13: network[0].conv2d: expected a mapping of conv2d parameters, got a list"},
       {kHead + "network:\n  - flatten\n  - dropout: {p: 1.5}\n  - linear: {out: 4}\n",
        "t.yaml:7:18: network[1].dropout.p: expected a number in [0, 1), got '1.5'"},
       {kHead + "network:\n  - flatten\n  - linear: {out: 4, name: fc1}\n  - linear: {out: 4, name: fc1}\n",

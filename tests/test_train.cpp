@@ -6,6 +6,7 @@
 #include <chrono>
 #include <thread>
 
+#include "catalog/convergence.hpp"
 #include "catch.hpp"
 #include "data/dataset.hpp"
 #include "fixtures.hpp"
@@ -101,4 +102,40 @@ TEST_CASE("the worker count follows the cores other processes leave free", "[tra
   set_thread_budget(cores, false);
   adapt_threads();
   CHECK(current_threads() == cores);
+}
+
+TEST_CASE("a base model still improving in its last third of epochs is judged not converged", "[train][convergence]") {
+  // Fewer than 2 epochs: not judged, no warning.
+  CHECK_FALSE(judge_convergence({}, 1000).judged);
+  CHECK_FALSE(judge_convergence({0.9}, 1000).judged);
+  CHECK(convergence_warning(judge_convergence({0.9}, 1000)).empty());
+  // 10 epochs: the tail is the last 3; the best before it is epoch 5's 0.905.
+  const std::vector<double> plateau = {0.80, 0.85, 0.88, 0.90, 0.905, 0.90, 0.902, 0.904, 0.906, 0.908};
+  Convergence c = judge_convergence(plateau, 10000);
+  CHECK(c.judged);
+  CHECK(c.tail == 3);
+  CHECK(c.before == 0.905);
+  CHECK(c.last == 0.908);
+  CHECK(c.threshold == 0.005);
+  CHECK(c.converged);  // +0.3 points: within 0.5
+  CHECK(convergence_warning(c).empty());
+  const std::vector<double> rising = {0.70, 0.75, 0.79, 0.82, 0.84, 0.86, 0.87, 0.88, 0.89, 0.90};
+  c = judge_convergence(rising, 10000);
+  CHECK_FALSE(c.converged);  // 0.90 against 0.87 after epoch 7
+  CHECK(c.before == 0.87);
+  const std::string w = convergence_warning(c);
+  CHECK(w == "warning: the base model had not converged: validation accuracy after its last epoch (90.00%) is 3.00 points above "
+             "the best of epochs 1-7 (87.00%), so every \"vs base\" figure also counts what more training alone would give; "
+             "train it for more than 10 epochs (training.epochs or --epochs)");
+  // Within the threshold is converged; above is not.
+  CHECK(judge_convergence({0.80, 0.804}, 10000).converged);
+  CHECK_FALSE(judge_convergence({0.80, 0.806}, 10000).converged);
+  // A small validation set needs more than two examples' worth: 2/100 = 2 points.
+  CHECK(judge_convergence({0.80, 0.82}, 100).converged);
+  CHECK_FALSE(judge_convergence({0.80, 0.83}, 100).converged);
+  CHECK(judge_convergence({0.80, 0.83}, 100).threshold == 0.02);
+  // A peak before the tail counts: falling back and recovering is not "still rising".
+  CHECK(judge_convergence({0.5, 0.9, 0.6, 0.7, 0.8, 0.9}, 1000).converged);
+  // 2 epochs: epoch 2 against epoch 1, named as such.
+  CHECK_THAT(convergence_warning(judge_convergence({0.5, 0.9}, 1000)), Catch::Matchers::Contains("the best of epoch 1 (50.00%)"));
 }

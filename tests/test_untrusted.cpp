@@ -279,6 +279,13 @@ TEST_CASE("edited catalog.json is rejected with the variant and key named", "[ca
     j["features"] = {feature(j, "base")};
     CHECK_NOTHROW(parse_catalog_index(j.dump(1), "catalog.json"));
   }
+  {  // the base's accuracy after each epoch: kept, and optional (catalogs written before it have none)
+    REQUIRE(good["variants"][0]["accuracy_by_epoch"].size() == 1);
+    CHECK(parse_catalog_index(text, "catalog.json").records[0].accuracy_by_epoch.size() == 1);
+    json j = good;
+    j["variants"][0].erase("accuracy_by_epoch");
+    CHECK(parse_catalog_index(j.dump(1), "catalog.json").records[0].accuracy_by_epoch.empty());
+  }
   struct Edit {
     std::string what;
     std::function<void(json&)> apply;
@@ -313,6 +320,10 @@ TEST_CASE("edited catalog.json is rejected with the variant and key named", "[ca
       {"layer time", [](json& j) { j["variants"][1]["measured"]["layers"][0]["ms"] = "fast"; }, "measured.layers[0].ms: expected a number"},
       {"executor threads", [](json& j) { j["executor"]["threads"] = 0; }, "executor.threads: value 0 out of range"},
       {"front flag", [](json& j) { j["variants"][1].erase("pareto_latency"); }, "pareto_latency: missing"},
+      {"epoch accuracies, one too many", [](json& j) { j["variants"][0]["accuracy_by_epoch"].push_back(0.5); },
+       "(base).accuracy_by_epoch: expected null or a list of 1 accuracies in [0, 1], one per epoch"},
+      {"epoch accuracy 1.5", [](json& j) { j["variants"][0]["accuracy_by_epoch"] = {1.5}; }, "accuracy_by_epoch: expected accuracies in [0, 1], got 1.5"},
+      {"epoch accuracy text", [](json& j) { j["variants"][1]["accuracy_by_epoch"] = "high"; }, "accuracy_by_epoch: expected null or a list"},
       {"features dropped", [](json& j) { j.erase("features"); }, "features: missing"},
       {"features not a list", [](json& j) { j["features"] = 1; }, "features: expected a list"},
       {"features of no variant", [&](json& j) { j["features"] = {feature(j, "nope")}; }, "features[0].variant: expected the id of a generic variant"},

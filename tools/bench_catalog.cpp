@@ -9,6 +9,7 @@
 #include <sstream>
 #include <thread>
 
+#include "bench_main.hpp"
 #include "data/dataset.hpp"
 #include "sweep/sweep.hpp"
 #include "profile/profile.hpp"
@@ -16,7 +17,10 @@
 
 using namespace mcdnn;
 
-int main(int argc, char** argv) {
+const char kUsage[] = "bench_catalog [schema] [--limit N] [--epochs E] [--threads T]\n"
+    "  a catalog sweep with and without cached activations of the frozen prefix (default schema schemas/fashion-mnist.yaml)";
+
+int run_bench(int argc, char** argv) {
   std::string path = "schemas/fashion-mnist.yaml";
   int64_t limit = 10000, epochs = 2;
   int threads = static_cast<int>(std::thread::hardware_concurrency());
@@ -24,7 +28,10 @@ int main(int argc, char** argv) {
     if (!std::strcmp(argv[i], "--limit") && i + 1 < argc) limit = std::atoll(argv[++i]);
     else if (!std::strcmp(argv[i], "--epochs") && i + 1 < argc) epochs = std::atoll(argv[++i]);
     else if (!std::strcmp(argv[i], "--threads") && i + 1 < argc) threads = std::atoi(argv[++i]);
-    else path = argv[i];
+    else {
+      reject_flag(argv[i]);
+      path = argv[i];
+    }
   }
   torch::set_num_threads(threads);
   tune_runtime();
@@ -64,3 +71,5 @@ int main(int argc, char** argv) {
   std::printf("  speed-up from caching: %.2fx\n", t[0] / t[1]);
   return 0;
 }
+
+int main(int argc, char** argv) { return bench_main("bench_catalog", kUsage, argc, argv, run_bench); }

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <thread>
 
+#include "bench_main.hpp"
 #include "catalog/catalog.hpp"
 #include "data/dataset.hpp"
 #include "passes/passes.hpp"
@@ -14,16 +15,20 @@
 
 using namespace mcdnn;
 
-int main(int argc, char** argv) {
-  if (argc < 2) {
-    std::fprintf(stderr, "usage: bench_codebook CATALOG_DIR [schema] [--threads T]\n");
-    return 2;
-  }
+const char kUsage[] = "bench_codebook CATALOG_DIR [schema] [--threads T]\n"
+    "  4- and 2-bit codebooks of a catalog's base model, as stored and after centroid training";
+
+int run_bench(int argc, char** argv) {
+  if (argc < 2) throw BadFlag("CATALOG_DIR is required");
+  reject_flag(argv[1]);
   std::string cat = argv[1], path = "schemas/fashion-mnist.yaml";
   int threads = static_cast<int>(std::thread::hardware_concurrency());
   for (int i = 2; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--threads") && i + 1 < argc) threads = std::atoi(argv[++i]);
-    else path = argv[i];
+    else {
+      reject_flag(argv[i]);
+      path = argv[i];
+    }
   }
   torch::set_num_threads(threads);
   tune_runtime();
@@ -47,3 +52,5 @@ int main(int argc, char** argv) {
   }
   return 0;
 }
+
+int main(int argc, char** argv) { return bench_main("bench_codebook", kUsage, argc, argv, run_bench); }

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "bench_child.hpp"
+#include "bench_main.hpp"
 #include "nn/net.hpp"
 #include "profile/profile.hpp"
 #include "schema/schema.hpp"
@@ -87,7 +88,10 @@ Result measure(const char* self, const std::string& schema, const std::string& s
 
 }  // namespace
 
-int main(int argc, char** argv) {
+const char kUsage[] = "bench_contention [schema] [--train N] [--eval N]\n"
+    "  training and evaluation throughput, idle and beside a busy process, for two thread policies";
+
+int run_bench(int argc, char** argv) {
   if (argc == 7 && !std::strcmp(argv[1], "--child"))
     return child(argv[2], std::atoi(argv[3]), std::atoi(argv[4]) != 0, std::atoll(argv[5]), std::atoll(argv[6]));
   std::string schema = "schemas/fashion-mnist.yaml";
@@ -95,7 +99,10 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--train") && i + 1 < argc) n_train = std::atoll(argv[++i]);
     else if (!std::strcmp(argv[i], "--eval") && i + 1 < argc) n_eval = std::atoll(argv[++i]);
-    else schema = argv[i];
+    else {
+      reject_flag(argv[i]);
+      schema = argv[i];
+    }
   }
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   std::printf("bench_contention: %d cores; each row idle, then with one competing busy-loop process\n", cores);
@@ -130,3 +137,5 @@ int main(int argc, char** argv) {
   std::printf("  (images/s; loss = idle / loaded throughput)\n");
   return 0;
 }
+
+int main(int argc, char** argv) { return bench_main("bench_contention", kUsage, argc, argv, run_bench); }

@@ -8,6 +8,7 @@
 #include <string>
 #include <thread>
 
+#include "bench_main.hpp"
 #include "nn/net.hpp"
 #include "schema/schema.hpp"
 
@@ -40,12 +41,18 @@ static double train_ips(mcdnn::Net& net, const torch::Tensor& x, const torch::Te
   return x.size(0) / s;
 }
 
-int main(int argc, char** argv) {
+const char kUsage[] = "bench_eval [schema] [--threads N]\n"
+    "  evaluation and training throughput of the schema's network on random data, by setting";
+
+int run_bench(int argc, char** argv) {
   std::string schema_path = "schemas/fashion-mnist.yaml";
   int threads = static_cast<int>(std::thread::hardware_concurrency());
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--threads") && i + 1 < argc) threads = std::atoi(argv[++i]);
-    else schema_path = argv[i];
+    else {
+      reject_flag(argv[i]);
+      schema_path = argv[i];
+    }
   }
   torch::set_num_threads(threads);
   auto schema = mcdnn::parse_schema_file(schema_path);
@@ -77,3 +84,5 @@ int main(int argc, char** argv) {
   row("+ no mmap/munmap per batch (mcdnn)");
   return 0;
 }
+
+int main(int argc, char** argv) { return bench_main("bench_eval", kUsage, argc, argv, run_bench); }

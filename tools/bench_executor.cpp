@@ -19,6 +19,7 @@
 #include <random>
 
 #include "bench_child.hpp"
+#include "bench_main.hpp"
 #include "catalog/catalog.hpp"
 #include "measure.hpp"
 #include "model.hpp"
@@ -70,8 +71,13 @@ exec::Matrix matrix_of(const std::vector<float>& w, int64_t rows, int64_t cols, 
 
 }  // namespace
 
-int main(int argc, char** argv) {
+const char kUsage[] = "bench_executor [CATALOG]\n"
+    "  the executor against LibTorch and against its own dense kernel, on a catalog (default out/fashion-mnist)";
+
+int run_bench(int argc, char** argv) {
   if (argc == 4 && std::string(argv[1]) == "--child") return child(argv[2], argv[3]);
+  if (argc > 1) reject_flag(argv[1]);
+  if (argc > 2) throw BadFlag(std::string("one CATALOG at most, got '") + argv[2] + "' too");
   const std::string dir = argc > 1 ? argv[1] : "out/fashion-mnist";
   torch::set_num_threads(1);
   exec::single_threaded_blas();
@@ -203,3 +209,5 @@ int main(int argc, char** argv) {
   }
   return 0;
 }
+
+int main(int argc, char** argv) { return bench_main("bench_executor", kUsage, argc, argv, run_bench); }

@@ -16,6 +16,7 @@
 #include <string>
 
 #include "bench_child.hpp"
+#include "bench_main.hpp"
 #include "catalog/catalog.hpp"
 #include "checkpoint_store.hpp"
 #include "sweep/sweep.hpp"
@@ -88,8 +89,15 @@ int child(int variants, bool files) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+const char kUsage[] = "bench_memory\n"
+    "  peak resident memory of a 5- and a 30-variant catalog build, with and without mcdnn's store";
+
+int run_bench(int argc, char** argv) {
   if (argc == 4 && !std::strcmp(argv[1], "--child")) return child(std::atoi(argv[2]), std::atoi(argv[3]) != 0);
+  if (argc > 1) {
+    reject_flag(argv[1]);
+    throw BadFlag(std::string("takes no arguments, got '") + argv[1] + "'");
+  }
   std::printf("bench_memory: 784-2048-2048-10 MLP (5.8 M parameters, 23 MB fp32), no fine-tuning; each run a fresh process\n");
   std::printf("  %-44s %9s %14s %14s\n", "store", "variants", "held at once", "peak RSS");
   for (int files : {0, 1})
@@ -105,3 +113,5 @@ int main(int argc, char** argv) {
     }
   return 0;
 }
+
+int main(int argc, char** argv) { return bench_main("bench_memory", kUsage, argc, argv, run_bench); }

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_main.hpp"
 #include "app.hpp"
 #include "oracle.hpp"
 #include "run.hpp"
@@ -30,17 +31,20 @@ using Clock = std::chrono::steady_clock;
 
 static double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
-int main(int argc, char** argv) {
+const char kUsage[] = "bench_runtime [SCENARIO] [--repeats N] [--real-requests N]\n"
+    "  how fast mcdnn-run's scheduler is (default scenario scenarios/fig11-energy.yaml)";
+
+int run_bench(int argc, char** argv) {
   std::string path = "scenarios/fig11-energy.yaml";
   int repeats = 5;
   size_t real_requests = 20000;
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--repeats") && i + 1 < argc) repeats = std::max(1, std::atoi(argv[++i]));
     else if (!std::strcmp(argv[i], "--real-requests") && i + 1 < argc) real_requests = static_cast<size_t>(std::max(0, std::atoi(argv[++i])));
-    else if (argv[i][0] == '-') {
-      std::fprintf(stderr, "usage: bench_runtime [SCENARIO] [--repeats N] [--real-requests N]\n");
-      return 2;
-    } else path = argv[i];
+    else {
+      reject_flag(argv[i]);
+      path = argv[i];
+    }
   }
   try {
     Scenario s = parse_scenario_file(path);
@@ -99,8 +103,10 @@ int main(int argc, char** argv) {
                   100.0 * static_cast<double>(r.all.correct) / static_cast<double>(std::max<int64_t>(1, r.all.requests)));
     }
   } catch (const Error& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
+    std::fprintf(stderr, "bench_runtime: error: %s\n", e.what());
     return e.exit_code();
   }
   return 0;
 }
+
+int main(int argc, char** argv) { return bench_main("bench_runtime", kUsage, argc, argv, run_bench); }

@@ -24,6 +24,7 @@
 #include <thread>
 #include <unistd.h>
 
+#include "bench_main.hpp"
 #include "catalog/catalog.hpp"
 #include "data/dataset.hpp"
 #include "nn/net.hpp"
@@ -39,7 +40,10 @@ using Clock = std::chrono::steady_clock;
 double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 }  // namespace
 
-int main(int argc, char** argv) {
+const char kUsage[] = "bench_specialize CATALOG [schema] [--classes 0,1,7] [--threads T] [--epochs E]\n"
+    "  the time to a specialized model: full retraining, retargeting, pre-forwarding, kept features";
+
+int run_bench(int argc, char** argv) {
   std::string catalog, path = "schemas/fashion-mnist.yaml";
   std::vector<int64_t> classes = {0, 1, 7};
   int64_t epochs = 0;
@@ -53,16 +57,12 @@ int main(int argc, char** argv) {
       threads = std::atoi(argv[++i]);
     } else if (!std::strcmp(argv[i], "--epochs") && i + 1 < argc) {
       epochs = std::atoll(argv[++i]);
-    } else if (catalog.empty()) {
-      catalog = argv[i];
     } else {
-      path = argv[i];
+      reject_flag(argv[i]);
+      (catalog.empty() ? catalog : path) = argv[i];
     }
   }
-  if (catalog.empty()) {
-    std::fprintf(stderr, "usage: bench_specialize CATALOG [schema] [--classes 0,1,7] [--threads T] [--epochs E]\n");
-    return 2;
-  }
+  if (catalog.empty()) throw BadFlag("CATALOG is required");
   use_thread_policy(threads, false);
   tune_runtime();
   try {
@@ -168,8 +168,10 @@ int main(int argc, char** argv) {
                 "(the build's step, for every class set to come): %.2f s, %.1f MB\n",
                 static_cast<long long>(kept_rec.train_examples), static_cast<long long>(kept_rec.validation_examples), store_s, mb);
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
+    std::fprintf(stderr, "bench_specialize: error: %s\n", e.what());
     return 1;
   }
   return 0;
 }
+
+int main(int argc, char** argv) { return bench_main("bench_specialize", kUsage, argc, argv, run_bench); }

@@ -14,6 +14,7 @@
 #include <string>
 #include <thread>
 
+#include "bench_main.hpp"
 #include "nn/storage.hpp"
 #include "passes/passes.hpp"
 
@@ -53,22 +54,26 @@ std::vector<float> kmeans_linear(const std::vector<float>& v, int k, int iters =
 }
 }  // namespace
 
-int main(int argc, char** argv) {
+const char kUsage[] = "bench_svd [--m 4096] [--n 3072] [--ranks 4] [--weights 29000000] [--skip-baseline-svd] [--threads T]\n"
+    "  SVD and k-means codebook costs of large layers, before and after";
+
+int run_bench(int argc, char** argv) {
   int64_t m = 4096, n = 3072, ranks = 4, weights = 29000000;
   bool skip_baseline_svd = false;
   int threads = static_cast<int>(std::thread::hardware_concurrency());
   for (int i = 1; i < argc; ++i) {
-    auto next = [&] { return i + 1 < argc ? std::atoll(argv[++i]) : 0LL; };
+    auto next = [&] {  // a positive integer
+      const long long v = i + 1 < argc ? std::atoll(argv[i + 1]) : 0;
+      if (v < 1) throw BadFlag(std::string(argv[i]) + ": expected a positive integer");
+      return static_cast<int64_t>(std::atoll(argv[++i]));
+    };
     if (!std::strcmp(argv[i], "--m")) m = next();
     else if (!std::strcmp(argv[i], "--n")) n = next();
     else if (!std::strcmp(argv[i], "--ranks")) ranks = next();
     else if (!std::strcmp(argv[i], "--weights")) weights = next();
     else if (!std::strcmp(argv[i], "--threads")) threads = static_cast<int>(next());
     else if (!std::strcmp(argv[i], "--skip-baseline-svd")) skip_baseline_svd = true;
-    else {
-      std::fprintf(stderr, "usage: bench_svd [--m M] [--n N] [--ranks R] [--weights N] [--skip-baseline-svd] [--threads T]\n");
-      return 2;
-    }
+    else throw BadFlag(std::string("unknown option '") + argv[i] + "'");
   }
   torch::set_num_threads(threads);
   Eigen::setNbThreads(threads);
@@ -121,3 +126,5 @@ int main(int argc, char** argv) {
   }
   return 0;
 }
+
+int main(int argc, char** argv) { return bench_main("bench_svd", kUsage, argc, argv, run_bench); }

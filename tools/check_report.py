@@ -6,8 +6,9 @@
 Loads the page with --dump-dom and checks the rendered DOM: <body data-variants> is N, every
 <svg class="panel"> holds exactly N elements of class "pt" with N distinct data-id values,
 <body data-panels> is the number of panels, no src/href/srcset/... attribute or CSS url()
-points at http:// or https:// (the report must work offline), and the page logged no uncaught
-JavaScript error. Prints one summary line and exits 0, or prints what failed and exits 1;
+points at http:// or https:// (the report must work offline), no text on the page shows a number
+with 7 or more decimals (numbers are formatted for people, e.g. mean 0.286, not
+0.28604020714759827), and the page logged no uncaught JavaScript error. Prints one summary line and exits 0, or prints what failed and exits 1;
 exits 2 when Chromium cannot be found or started. --screenshot also writes a 1400x1100 PNG.
 Standard library only.
 """
@@ -27,6 +28,7 @@ NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"
 URL_ATTRS = {"src", "href", "xlink:href", "srcset", "action", "formaction", "poster", "data", "background"}
 REMOTE = re.compile(r"https?://", re.I)
 CSS_REMOTE = re.compile(r"(?:url\(\s*['\"]?|@import\s+['\"])\s*https?://", re.I)
+LONG_NUMBER = re.compile(r"(?<![\w.])\d+\.\d{7,}")  # 0.28604020714759827: a number nobody formatted
 
 
 class NoChromium(Exception):
@@ -91,6 +93,8 @@ class Dom(html.parser.HTMLParser):
         self.svg_depth = 0       # <svg> nesting inside the current panel
         self.remote = []         # offending attribute / CSS references
         self.in_style = False
+        self.in_script = False
+        self.long_numbers = []   # numbers shown with too many digits, in their text
 
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
@@ -108,6 +112,7 @@ class Dom(html.parser.HTMLParser):
         elif self.svg_depth and a.get("class") == "pt":
             self.panels[-1][1].append(a.get("data-id"))
         self.in_style = tag == "style"
+        self.in_script = tag == "script"
 
     def handle_startendtag(self, tag, attrs):
         self.handle_starttag(tag, attrs)
@@ -117,11 +122,13 @@ class Dom(html.parser.HTMLParser):
     def handle_endtag(self, tag):
         if tag == "svg" and self.svg_depth:
             self.svg_depth -= 1
-        self.in_style = False
+        self.in_style = self.in_script = False
 
     def handle_data(self, data):
         if self.in_style and CSS_REMOTE.search(data):
             self.remote.append("<style> " + CSS_REMOTE.search(data).group(0))
+        if not self.in_style and not self.in_script and LONG_NUMBER.search(data):
+            self.long_numbers.append(data.strip()[:120])
 
 
 def check(dom_text, stderr, n):
@@ -151,6 +158,8 @@ def check(dom_text, stderr, n):
         errors.append(f"panels repeat an axis: {', '.join(axes)}")
     for ref in dom.remote:
         errors.append(f"network reference (the report must work offline): {ref}")
+    for text in dom.long_numbers:
+        errors.append(f"a number shown unformatted (7 or more decimals) in: {text!r}")
     for line in stderr.splitlines():
         if ":CONSOLE" in line and "Uncaught" in line:
             errors.append("JavaScript error: " + line.split("] ", 1)[-1][:300])
@@ -188,7 +197,8 @@ def main(argv):
             print("  " + e, file=sys.stderr)
         return 1
     print(f"{a.report}: OK: {len(dom.panels)} panels ({', '.join(ax for ax, _ in dom.panels)}), "
-          f"{a.expect_variants} points per panel, data-variants {a.expect_variants}, no network references"
+          f"{a.expect_variants} points per panel, data-variants {a.expect_variants}, no network references, "
+          "no unformatted numbers"
           + (f"; screenshot {a.screenshot}" if a.screenshot else ""))
     return 0
 

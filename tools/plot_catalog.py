@@ -5,7 +5,12 @@ catalog was measured by the executor, batch-1 latency and execution energy.
     python3 tools/plot_catalog.py CATALOG_DIR [-o OUT_PREFIX]
 
 Writes OUT_PREFIX.png and OUT_PREFIX.svg (default: CATALOG_DIR/catalog). CATALOG_DIR may also be
-the path of its catalog.json. One panel per resource, on a logarithmic axis in human units (KB/MB,
+the path of its catalog.json. The plots carry a mark (PNG: a tEXt chunk Software = "mcdnn catalog
+plot ..."; SVG: the comment <!-- mcdnn catalog plot -->) by which mcdnn-compile recognizes
+CATALOG_DIR/catalog.png and catalog.svg as the catalog's own, like its report.html: rebuilding the
+catalog into the same directory (--force, or after the schema changed) is not refused because of
+them, and removes them with the old catalog (plot the new one again). Any other file there, a
+catalog.png without the mark included, still makes mcdnn-compile refuse the directory. One panel per resource, on a logarithmic axis in human units (KB/MB,
 MFLOPs, ms, mJ); every variant is a point, the Pareto front (as mcdnn-compile marked it in
 catalog.json) a red line, its knee a star, the base model a diamond. Only the knee, the base and a
 few well-separated front points are labelled; the table under each panel lists every variant of
@@ -32,6 +37,10 @@ from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
 
 plt.rcParams.update({"svg.hashsalt": "mcdnn-plot-catalog", "font.size": 9, "axes.titlesize": 10})
+
+# The mark of a plot this tool wrote (core/catalog/report.hpp is_catalog_plot()): mcdnn-compile
+# accepts CATALOG_DIR/catalog.png and catalog.svg as the catalog's own only when they carry it.
+PLOT_MARK = "mcdnn catalog plot"
 
 C_POINT, C_FRONT, C_KNEE, C_BASE, C_BELOW = "#8596ad", "#c0392b", "#f5c518", "#2c3e50", "#9aa5b4"
 DPI = 130
@@ -490,7 +499,8 @@ def add_tooltips(svg, tips):
         t = tips.get(mo.group(1))
         return mo.group(0) if t is None else f"{mo.group(0)}\n   <title>{escape(t)}</title>"
     svg = re.sub(r'<g id="(mcdnn-[a-z]+-\d+)">', sub, svg)
-    style = ('<style type="text/css">g[id^="mcdnn-"] { cursor: help; } '
+    style = (f"<!-- {PLOT_MARK} -->\n"
+             '<style type="text/css">g[id^="mcdnn-"] { cursor: help; } '
              'g[id^="mcdnn-"]:hover use { stroke: #000 !important; stroke-width: 1.5 !important; }</style>\n')
     return re.sub(r"(<svg [^>]*>\n?)", lambda mo: mo.group(1) + style, svg, count=1)
 
@@ -580,7 +590,8 @@ def main(argv):
                frameon=False, fontsize=9, handletextpad=0.4, columnspacing=1.6)
 
     out = a.out or f"{cat_dir}/catalog"
-    fig.savefig(out + ".png", dpi=DPI)
+    fig.savefig(out + ".png", dpi=DPI, metadata={"Software": f"{PLOT_MARK} (tools/plot_catalog.py, matplotlib "
+                                                             f"{matplotlib.__version__})"})
     buf = io.StringIO()
     fig.savefig(buf, format="svg", metadata={"Date": None})
     with open(out + ".svg", "w", encoding="utf-8") as f:

@@ -97,6 +97,7 @@ def plot_policies(report, out):
     axes[2].set_ylabel("device energy per request (mJ)")
     if cloud:
         axes[3].set_ylabel("requests served in the cloud (%)")
+        axes[3].set_ylim(0, max(axes[3].get_ylim()[1], 1))  # a share: never below 0 (the margins of a line at 0 would go there)
     axes[0].set_ylim(0, 105)
     if sweep:
         axes[0].legend(fontsize=8)

@@ -1,5 +1,6 @@
 #include "specialize/specialize_catalog.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -54,13 +55,16 @@ double source_in_set(const Variant& v, const PreForwarded& data, const std::vect
   return n > 0 ? p.eq(y).logical_and(in_set).sum().item<double>() / n : 0;
 }
 
-std::string line(const SpecializedVariant& s, const std::string& note) {
+// One row per specialized variant, its id padded to `id_width` (the longest id of the rows) so
+// that the numbers stay in columns.
+std::string line(const SpecializedVariant& s, const std::string& note, size_t id_width) {
   const Specialization& sp = s.record.specialized;
-  char b[512];
-  std::snprintf(b, sizeof b, "  %-44s in-set %s (source %s), other recall %s, in-set called other %s; head %.2f s%s\n",
-                s.record.id.c_str(), pct(sp.in_set_accuracy).c_str(), pct(sp.source_in_set_accuracy).c_str(),
-                pct(sp.other_recall).c_str(), pct(sp.in_set_other).c_str(), s.record.train_seconds, note.c_str());
-  return b;
+  const std::string& id = s.record.id;
+  char b[256];
+  std::snprintf(b, sizeof b, " in-set %s (source %s), other recall %s, in-set called other %s; head %.2f s",
+                pct(sp.in_set_accuracy).c_str(), pct(sp.source_in_set_accuracy).c_str(), pct(sp.other_recall).c_str(),
+                pct(sp.in_set_other).c_str(), s.record.train_seconds);
+  return "  " + id + std::string(std::max(id_width, id.size()) - id.size(), ' ') + b + note + "\n";
 }
 
 }  // namespace
@@ -137,6 +141,14 @@ void build_specialized(BuildDir& build, const Schema& schema, const Variant& bas
       << ss.retrain_layers << " weight layer(s) retrained " << ss.epochs << " epoch(s) on pre-forwarded features\n";
   std::map<std::string, size_t> index;
   for (size_t i = 0; i < records.size(); ++i) index[records[i].id] = i;
+  size_t id_width = 0;
+  for (const auto& id : ss.variants)
+    for (const auto& set : ss.sets)
+      if (auto it = index.find(id); it != index.end()) {
+        std::vector<std::string> tr = records[it->second].transforms;
+        tr.push_back(specialize_transform(set.classes, static_cast<size_t>(ss.retrain_layers)));
+        id_width = std::max(id_width, variant_id(tr).size());
+      }
   uint64_t ordinal = 0;
   for (const auto& id : ss.variants) {
     auto it = index.find(id);
@@ -181,7 +193,7 @@ void build_specialized(BuildDir& build, const Schema& schema, const Variant& bas
       SpecializedVariant sv = make_specialized(schema, src, pf, spec);
       write_variant(build.file(sv.record.file), sv.record, sv.info, sv.variant);
       build.commit(sv.record, CheckpointEntry{0, {}}, schema);
-      out << line(sv, "") << std::flush;
+      out << line(sv, "", id_width) << std::flush;
       records.push_back(sv.record);
     }
   }
@@ -278,6 +290,12 @@ int specialize_catalog(const CompileOptions& opt, Schema& schema, torch::Device 
     for (const auto& f : feature_tmps)
       if (!f.empty()) fs::remove(f, ec);
   };
+  size_t id_width = 0;
+  for (const auto& id : ids) {
+    std::vector<std::string> tr = c.find(id)->transforms;
+    tr.push_back(specialize_transform(classes, static_cast<size_t>(ss.retrain_layers)));
+    id_width = std::max(id_width, variant_id(tr).size());
+  }
   try {
     const std::string suffix = ".tmp-" + std::to_string(::getpid());
     for (const auto& id : ids) {
@@ -352,7 +370,7 @@ int specialize_catalog(const CompileOptions& opt, Schema& schema, torch::Device 
         mo.device = c.executor.device_profile;
         sv.record.measured = exec::measure_file(tmp, static_cast<double>(sv.record.profile.flops_effective), mo);
       }
-      out << line(sv, note) << std::flush;
+      out << line(sv, note, id_width) << std::flush;
       made.push_back(std::move(sv));
     }
     // The new index: the catalog's records, a specialized one of the same id replaced. A

@@ -143,6 +143,7 @@ std::string catalog_json(const Schema& schema, const std::vector<VariantRecord>&
     v["knee_energy"] = r.knee_energy;
     v["validation_examples"] = r.validation_examples;
     v["epochs"] = r.epochs;
+    v["accuracy_by_epoch"] = r.accuracy_by_epoch.empty() ? ojson(nullptr) : ojson(r.accuracy_by_epoch);
     v["train_seconds"] = r.train_seconds;
     v["build_seconds"] = r.build_seconds;
     v["eval_images_per_s"] = r.eval_images_per_s;
@@ -359,6 +360,16 @@ CatalogIndex parse_catalog_index(const std::string& text, const std::string& whe
     rec.knee_flops = v.boolean("knee_flops");
     rec.validation_examples = v.i64("validation_examples");
     rec.epochs = v.i64("epochs");
+    // Optional (absent before it was kept); when present, one accuracy per training epoch.
+    if (auto it = v.j.find("accuracy_by_epoch"); it != v.j.end() && !it->is_null()) {
+      if (!it->is_array() || static_cast<int64_t>(it->size()) != rec.epochs)
+        v.bad("accuracy_by_epoch", "expected null or a list of " + std::to_string(rec.epochs) + " accuracies in [0, 1], one per epoch");
+      for (const auto& a : *it) {
+        if (!a.is_number() || !(a.get<double>() >= 0 && a.get<double>() <= 1))
+          v.bad("accuracy_by_epoch", "expected accuracies in [0, 1], got " + a.dump());
+        rec.accuracy_by_epoch.push_back(a.get<double>());
+      }
+    }
     rec.train_seconds = v.num("train_seconds", 0, 1e12);
     rec.build_seconds = v.num("build_seconds", 0, 1e12);
     rec.eval_images_per_s = v.num("eval_images_per_s", 0, 1e15);

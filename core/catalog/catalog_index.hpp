@@ -101,6 +101,9 @@ struct VariantRecord {
   double train_seconds = 0;      // training (base) or fine-tuning (variants)
   double build_seconds = 0;      // everything spent making this variant: pass, fine-tune, evaluation
   int64_t epochs = 0;
+  // The base: validation accuracy after each training epoch (the last = `accuracy`), for
+  // judge_convergence(); empty for the other variants and in catalogs written before it was kept.
+  std::vector<double> accuracy_by_epoch;
   double eval_images_per_s = 0;
   // Set by mark_pareto(): on the accuracy-vs-bytes / accuracy-vs-effective-FLOPs front, and the knee.
   bool pareto_bytes = false, pareto_flops = false, knee_bytes = false, knee_flops = false;

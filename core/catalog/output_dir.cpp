@@ -74,7 +74,8 @@ bool tmp_name(const std::string& n) {
 
 // What is at `d`. A catalog directory is ours when its catalog.json has mcdnn's format and every
 // entry is a regular file that catalog.json lists (or a leftover of a build: checkpoint.json,
-// .lock) or a temporary. A build directory (`partial`) is ours when its checkpoint.json has mcdnn's checkpoint
+// .lock), the report or plots mcdnn wrote there (report.html, catalog.png, catalog.svg, each
+// recognized by its content), or a temporary. A build directory (`partial`) is ours when its checkpoint.json has mcdnn's checkpoint
 // format and it holds only variant files, catalog.json, checkpoint.json, .lock and temporaries.
 Inspection inspect(const fs::path& d, bool partial) {
   Inspection r;
@@ -88,6 +89,9 @@ Inspection inspect(const fs::path& d, bool partial) {
   std::error_code rec;
   if (fs::is_regular_file(fs::symlink_status(d / "report.html", rec)) && is_catalog_report(read_head(d / "report.html")))
     allowed.insert("report.html");
+  // catalog.png, catalog.svg: tools/plot_catalog.py's plots, ours only when they carry its mark.
+  for (const char* plot : {"catalog.png", "catalog.svg"})
+    if (fs::is_regular_file(fs::symlink_status(d / plot, rec)) && is_catalog_plot(plot, read_head(d / plot))) allowed.insert(plot);
   json cat;
   bool marked = false;
   if (partial) {

@@ -1,7 +1,8 @@
 // Where a catalog is built and what may be replaced. The rules (README, "What mcdnn never
 // overwrites"):
 //   * the output directory is replaced only when it is empty or is a catalog written by mcdnn
-//     holding nothing but that catalog's files; anything else (the working directory or one of
+//     holding nothing but that catalog's files (those catalog.json lists, and its report.html and
+//     tools/plot_catalog.py's catalog.png/.svg when their content shows mcdnn wrote them); anything else (the working directory or one of
 //     its ancestors, the home directory, `/`, a symbolic link, a directory with other files) is
 //     refused with Error(Output) before any work;
 //   * the build happens in the sibling DIR.partial, which holds the finished variants and a

@@ -1,6 +1,7 @@
 #include "catalog/variant_table.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 
 #include "profile/profile.hpp"
@@ -48,7 +49,7 @@ const SortKey* find_sort_key(const std::string& name) {
 namespace {
 
 std::string fmt(const char* f, double v) {
-  char b[48];
+  char b[96];
   std::snprintf(b, sizeof b, f, v);
   return b;
 }
@@ -162,6 +163,33 @@ std::string format_variant_table(const std::vector<VariantRecord>& records, bool
   VariantTable t(VariantTable::View::Summary, records.front(), w, measured);
   std::string o = t.header();
   for (const auto* r : rows) o += t.row(*r);
+  return o;
+}
+
+std::string measured_row(const VariantRecord& r, size_t index, size_t total, size_t id_width) {
+  const MeasuredCost& m = r.measured;
+  char b[256];
+  std::snprintf(b, sizeof b, "[%*zu/%zu] ", static_cast<int>(std::to_string(std::max(index, total)).size()), index, total);
+  std::string o = b + r.id + std::string(std::max(id_width, r.id.size()) - r.id.size(), ' ');
+  std::snprintf(b, sizeof b, " %8.3f ms (p95 %.3f)  %7.0f img/s @%lld  load %6.2f ms  %s  %.3f mJ\n", m.latency_ms, m.latency_p95_ms,
+                m.throughput, static_cast<long long>(m.batch), m.load_cold_ms, human(static_cast<double>(m.resident_bytes), "B").c_str(),
+                m.exec_mj);
+  return o + b;
+}
+
+std::string format_build_times(const BuildTimes& t) {
+  // The ratio is taken between the times as printed (one decimal), so that it always agrees
+  // with the two numbers beside it.
+  auto tenths = [](double s) { return std::round(s * 10) / 10; };
+  const double base = tenths(t.base_seconds), train = tenths(t.base_train_seconds), cat = tenths(t.catalog_seconds);
+  std::string o = fmt("  base: %.1f s", base) + fmt(" = training %.1f s", train) + fmt(" (%.0f img/s)", t.train_images_per_s) +
+                  fmt(" + validation after each epoch %.1f s", std::max(0.0, base - train)) +
+                  fmt(" (%.0f img/s)\n", t.eval_images_per_s);
+  o += "  catalog: " + std::to_string(t.variants) + fmt(" variants in %.1f s", cat);
+  o += base > 0 ? fmt(" = %.2fx the base's", cat / base) + fmt(" %.1f s", base) : std::string();
+  o += fmt(" (%.1f s of it caching activations)", t.cache_seconds);
+  if (t.resumed) o += ", " + std::to_string(t.resumed) + " of them resumed from the checkpoint";
+  o += fmt("\n  total %.1f s; catalog written to ", t.total_seconds) + t.catalog_json + "\n";
   return o;
 }
 

@@ -50,4 +50,25 @@ class VariantTable {
 std::string format_variant_table(const std::vector<VariantRecord>& records, bool measured, const std::string& sort = "order",
                                  bool only_fronts = false);
 
+// mcdnn-compile's row for a variant just measured by the executor, "[ 5/73] id  0.412 ms (p95 ...",
+// the id padded to `id_width` (the longest id measured) so that the numbers stay in columns.
+std::string measured_row(const VariantRecord& r, size_t index, size_t total, size_t id_width);
+
+// What the closing summary says about time (mcdnn-compile, after the table).
+struct BuildTimes {
+  double base_seconds = 0;        // the base model's training with its per-epoch validation (its build_seconds)
+  double base_train_seconds = 0;  // of which optimization (its train_seconds)
+  double train_images_per_s = 0;  // training examples x epochs / base_train_seconds
+  double eval_images_per_s = 0;   // validation throughput
+  size_t variants = 0;            // the variants besides the base
+  double catalog_seconds = 0;     // making them: passes, fine-tuning, evaluation, cached activations
+  double cache_seconds = 0;       // of which computing cached activations
+  size_t resumed = 0;             // of them taken from the checkpoint
+  double total_seconds = 0;
+  std::string catalog_json;       // where catalog.json was written
+};
+// The lines: the base's time split into training and validation, the catalog's time as a
+// multiple of the base's (the ratio of the two times printed beside it), the total.
+std::string format_build_times(const BuildTimes& t);
+
 }  // namespace mcdnn

@@ -26,14 +26,19 @@ int64_t weight_flops(const LayerSpec& l, const TensorSpec& t, int64_t nonzero) {
   return 2 * nonzero * positions;
 }
 
+std::string stored_form(const LayerSpec& l) {
+  if (l.kind != LayerKind::Conv2d && l.kind != LayerKind::Linear) return "";
+  if (l.repr == "lowrank") return "lowrank k=" + std::to_string(l.rank) + (l.sparse ? " sparse " : " ") + l.storage;
+  return (l.sparse ? "sparse " : l.repr + " ") + l.storage;
+}
+
 Profile profile_layers(const std::vector<LayerSpec>& layers) {
   Profile p;
   for (const auto& l : layers) {
     LayerProfile lp;
     lp.name = l.name;
     lp.kind = kind_name(l.kind);
-    if (l.kind == LayerKind::Conv2d || l.kind == LayerKind::Linear)
-      lp.repr = (l.repr == "lowrank" ? "lowrank k=" + std::to_string(l.rank) : l.repr) + (l.sparse ? " sparse " : " ") + l.storage;
+    lp.repr = stored_form(l);
     lp.in = l.in;
     lp.out = l.out_shape;
     for (const auto& t : tensors_of(l)) {

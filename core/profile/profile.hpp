@@ -31,7 +31,7 @@ namespace mcdnn {
 struct LayerProfile {
   std::string name;
   std::string kind;
-  std::string repr;  // weight layers: "dense f32", "lowrank k=64 sparse cb4", ...; else ""
+  std::string repr;  // weight layers: stored_form(), "dense f32", "sparse int8", "lowrank k=64 sparse cb4"; else ""
   Shape in, out;
   int64_t params = 0;
   int64_t params_nonzero = 0;  // trainable elements that are not exactly zero (pruning)
@@ -53,6 +53,12 @@ struct Profile {
   int64_t activation_bytes = 0;  // peak over layers
   void add(const LayerProfile& l);
 };
+
+// How a conv2d/linear layer's weight is stored, for people: the representation, then "sparse"
+// when pruned rows are stored compressed, then the number format: "dense f32", "sparse int8"
+// (a pruned dense layer: "sparse" replaces "dense"), "lowrank k=64 cb4", "lowrank k=64 sparse f32".
+// "" for other layers.
+std::string stored_form(const LayerSpec& l);
 
 // Profile from specs alone, assuming every weight is nonzero and stored as dense f32
 // (exact for a base model). profile_stored() refines params_nonzero, flops_effective and bytes

@@ -144,14 +144,15 @@ LayerSpec parse_layer(const Cursor& c, std::map<std::string, int>& counters) {
     auto it = c.node().begin();
     kind_str = it->first.Scalar();
     params = c.at(kind_str.c_str());
-    if (params->node().IsNull()) params.reset();
-    else params->require_map("a mapping of " + kind_str + " parameters");
   } else {
     c.expected("a layer: one of " + all_kind_names() + " (e.g. `- relu` or `- conv2d: {out: 32, kernel: 3}`)");
   }
+  // The kind first: what its value should be is known only for a known kind.
   if (!kind_from_name(kind_str, &l.kind))
     c.fail_here("unknown layer kind '" + kind_str + "'" + did_you_mean(kind_str, split_names(all_kind_names())) +
                 " (valid kinds: " + all_kind_names() + ")");
+  if (params && params->node().IsNull()) params.reset();
+  else if (params) params->require_map("a mapping of " + kind_str + " parameters");
 
   auto need = [&](const char* key) -> Cursor {
     if (!params) c.fail_here(kind_str + ": missing required key '" + key + "'");
