@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "catalog/catalog_index.hpp"
@@ -299,4 +300,83 @@ TEST_CASE("the closing summary's time ratio is the ratio of the two times it pri
         CHECK(std::round(base * 10) == 0);  // a base too short to print: no ratio
       }
     }
+}
+
+TEST_CASE("mcdnn-catalog: budgets need units, a p95 limit, deployable sizes per format, verify", "[catalog-cli][cli]") {
+  CatalogCli f;
+  const CatalogIndex c = read_catalog_index(f.cat);
+  std::string out;
+  // A bare number is a guess at the unit: refused with the accepted forms.
+  CHECK(f.run("select " + f.cat + " --max-latency 0.05", &out) == 2);
+  CHECK_THAT(out, Contains("--max-latency 0.05: expected a duration with its unit, e.g. 0.05s or 0.05ms") &&
+                      Contains("a bare number is not accepted"));
+  CHECK(f.run("select " + f.cat + " --max-energy 0.3", &out) == 2);
+  CHECK_THAT(out, Contains("0.3J or 0.3mJ"));
+  CHECK(f.run("select " + f.cat + " --max-bytes 200", &out) == 2);
+  CHECK(f.run("select " + f.cat + " --max-bytes 0", &out) == 9);  // zero is zero in every unit
+
+  // --max-latency-p95: the pick's 95th percentile is within the limit, and it is at least as
+  // accurate as any variant within it.
+  for (const auto& r : c.records) {
+    char arg[96];
+    std::snprintf(arg, sizeof arg, " --max-latency-p95 %.17gms --json", r.measured.latency_p95_ms);
+    REQUIRE(f.run("select " + f.cat + arg, &out) == 0);
+    const auto j = nlohmann::json::parse(out);
+    CHECK(j["measured"]["latency_p95_ms"].get<double>() <= r.measured.latency_p95_ms * (1 + 1e-12));
+    CHECK(j["accuracy"].get<double>() >= r.accuracy);
+  }
+
+  // Deployable sizes: the catalog's bytes, and the ONNX exports, where pruning saves nothing (the
+  // zeros are stored) and int8 saves against float.
+  REQUIRE(f.run("show " + f.cat + " --sizes --json", &out) == 0);
+  const auto sizes = nlohmann::json::parse(out);
+  REQUIRE(sizes.size() == c.records.size());
+  std::map<std::string, nlohmann::json> by_id;
+  for (const auto& s : sizes) by_id[s["id"]] = s["sizes"];
+  for (const auto& r : c.records) CHECK(by_id[r.id]["catalog"].get<int64_t>() == r.profile.bytes);
+  const VariantRecord* pruned = nullptr;
+  for (const auto& r : c.records)
+    if (r.parent == "base" && r.id.rfind("prune", 0) == 0) pruned = &r;
+  REQUIRE(pruned);
+  CHECK(pruned->profile.bytes < c.find("base")->profile.bytes);
+  CHECK(by_id[pruned->id]["onnx_float"] == by_id["base"]["onnx_float"]);
+  CHECK(by_id[pruned->id]["onnx_compressed"] == by_id["base"]["onnx_compressed"]);
+  CHECK(by_id["quant-int8"]["onnx_compressed"].get<int64_t>() < by_id["quant-int8"]["onnx_float"].get<int64_t>() / 3);
+  CHECK(by_id["quant-int8"]["onnx_float"] == by_id["base"]["onnx_float"]);
+  REQUIRE(f.run("show " + f.cat + " --sizes", &out) == 0);
+  CHECK_THAT(out, Contains("ONNX compressed") && Contains(pruned->id));
+  // select --format onnx limits the exported size: the pruned f32 variant no longer fits a budget
+  // of its catalog size.
+  const std::string budget = " --max-bytes " + std::to_string(pruned->profile.bytes) + "B --json";
+  REQUIRE(f.run("select " + f.cat + budget, &out) == 0);
+  CHECK(nlohmann::json::parse(out)["bytes"].get<int64_t>() <= pruned->profile.bytes);
+  const int rc = f.run("select " + f.cat + budget + " --format onnx", &out);
+  if (rc == 0) {
+    const auto j = nlohmann::json::parse(out);
+    CHECK(j["sizes"]["onnx_compressed"].get<int64_t>() <= pruned->profile.bytes);
+    CHECK(j["id"] != pruned->id);
+  } else {
+    CHECK(rc == 9);
+  }
+  CHECK(f.run("select " + f.cat + " --format tflite", &out) == 2);
+
+  // The list reads catalog.json alone, and says so.
+  REQUIRE(f.run("show " + f.cat, &out) == 0);
+  CHECK_THAT(out, Contains("no variant file was opened") && Contains("mcdnn-catalog verify"));
+
+  // verify: every file checked; a damaged one named, exit 7; show --variant still prints the
+  // record, then says the file is damaged (exit 7).
+  REQUIRE(f.run("verify " + f.cat, &out) == 0);
+  CHECK_THAT(out, Contains("all " + std::to_string(c.records.size()) + " files intact"));
+  const std::string file = f.cat + "/" + c.find("quant-cb4")->file;
+  auto bytes = read_bytes(file);
+  bytes[bytes.size() / 2] ^= 0x40;
+  write_bytes(file, bytes);
+  CHECK(f.run("verify " + f.cat, &out) == 7);
+  CHECK_THAT(out, Contains("DAMAGED quant-cb4") && Contains("SHA-256") && Contains("1 of " + std::to_string(c.records.size()) + " files damaged"));
+  CHECK(f.run("show " + f.cat + " --variant quant-cb4", &out) == 7);
+  CHECK_THAT(out, Contains("quant-cb4: ") && Contains("accuracy") && Contains("DAMAGED or missing") && Contains("SHA-256"));
+  std::filesystem::remove(file);
+  CHECK(f.run("verify " + f.cat, &out) == 7);
+  CHECK_THAT(out, Contains("DAMAGED quant-cb4"));
 }

@@ -3,6 +3,7 @@
 // oracle's bound.
 #include <cmath>
 #include <random>
+#include <tuple>
 
 #include "app.hpp"
 #include "cache.hpp"
@@ -86,7 +87,9 @@ RunResult simulate(const Scenario& s, const std::vector<App>& apps, const std::v
 TEST_CASE("quantities parse with their units and reject others", "[runtime][units]") {
   CHECK(q("12MB", Quantity::Bytes) == 12e6);
   CHECK(q("1.5 KiB", Quantity::Bytes) == 1536);
-  CHECK(q("4096", Quantity::Bytes) == 4096);
+  CHECK(q("4096B", Quantity::Bytes) == 4096);
+  CHECK(q("0", Quantity::Time) == 0);          // zero is zero in every unit
+  CHECK(q("0.0667", Quantity::Money) == Approx(0.0667));  // dollars have one unit
   CHECK(q("0.5Wh", Quantity::Energy) == Approx(1800));
   CHECK(q("3.8 mJ", Quantity::Energy) == Approx(0.0038));
   CHECK(q("10h", Quantity::Time) == 36000);
@@ -101,6 +104,15 @@ TEST_CASE("quantities parse with their units and reject others", "[runtime][unit
   CHECK_THAT(why, Contains(">= 0"));
   CHECK_FALSE(parse_quantity("lots", Quantity::Energy, &v, &why));
   CHECK_FALSE(parse_quantity("12MB", Quantity::Energy, &v, &why));
+  // A bare number is a guess at the unit ("0.05" meant as 50 ms, "0.3" as 0.3 mJ): refused with
+  // the accepted forms.
+  for (const auto& [text, k, want] : {std::tuple{"0.05", Quantity::Time, "0.05s or 0.05ms"},
+                                      std::tuple{"0.3", Quantity::Energy, "0.3J or 0.3mJ"},
+                                      std::tuple{"4096", Quantity::Bytes, "4096KB or 4096MB"},
+                                      std::tuple{"2", Quantity::Rate, "2/s or 2/min"}}) {
+    CHECK_FALSE(parse_quantity(text, k, &v, &why));
+    CHECK_THAT(why, Contains(want) && Contains("bare number") && Contains(unit_list(k)));
+  }
   CHECK(format_quantity(12e6, Quantity::Bytes) == "12 MB");
   CHECK(format_quantity(0.0038, Quantity::Energy) == "3.8 mJ");
 }
