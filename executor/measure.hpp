@@ -25,7 +25,7 @@ namespace mcdnn::exec {
 
 struct MeasureOptions {
   double seconds = 0.25;
-  int warmup = 10, min_runs = 200, max_runs = 5000;
+  int warmup = 10, min_runs = 20, max_runs = 5000;
   int64_t batch = 64;
   int load_runs = 3;
   std::string device = kDefaultDeviceProfile;

@@ -52,9 +52,11 @@ void set_min_accuracy(App& app, const AppSpec& spec) {
     app.min_accuracy = spec.min_accuracy;
     app.min_accuracy_rule = spec.min_accuracy > 0 ? "set in the scenario" : "none (min_accuracy: 0)";
     // A minimum above every variant would drop every request: a mistake, said before running.
+    // Generic variants only: a specialized cascade's in-set accuracy holds only while the
+    // stream is skewed, so it cannot be what keeps the app served.
     const VariantCost* top = nullptr;
-    for (size_t v = 0; v < app.options(); ++v)
-      if (!top || app.at(static_cast<int>(v)).accuracy > top->accuracy) top = &app.at(static_cast<int>(v));
+    for (const VariantCost& v : app.variants)
+      if (!top || v.accuracy > top->accuracy) top = &v;
     if (top && spec.min_accuracy > top->accuracy) {
       char pct[32], best[32];
       std::snprintf(pct, sizeof pct, "%.2f%%", 100 * spec.min_accuracy);

@@ -359,6 +359,8 @@ TEST_CASE("mcdnn-catalog: budgets need units, a p95 limit, deployable sizes per 
     CHECK(rc == 9);
   }
   CHECK(f.run("select " + f.cat + " --format tflite", &out) == 2);
+  CHECK(f.run("select " + f.cat + " --format onnx", &out) == 2);  // --format says what --max-bytes counts
+  CHECK_THAT(out, Contains("--max-bytes"));
 
   // The list reads catalog.json alone, and says so.
   REQUIRE(f.run("show " + f.cat, &out) == 0);

@@ -277,6 +277,11 @@ TEST_CASE("a file of the other format is recognised by its signature and the err
                         "the images are NHWC: give --layout NHWC");
   CHECK_THAT(data_error([&] { read_source(lay, Shape{1, 5, 5, false}, 0); }),
              Contains("use images of the size the variant takes") && !Contains("schema"));
+  // N x H x W of the right size: the channel axis is missing, and the error says so.
+  std::vector<float> flat(8, 0.f);
+  write_h5(d / "nc.h5", {2, 2, 2}, &flat, nullptr, {0, 1});
+  CHECK_THAT(data_error([&] { read_source(h5_source(d / "nc.h5", "NCHW"), in, 0); }),
+             Contains("the images lack their channel axis: store them as N x 1 x 2 x 2 (numpy: x[:, None])"));
   // IDX images of the wrong size on the command line.
   DataSource small = idx_source(d / "s-images.idx", d / "s-labels.idx");
   small.command_line = true;

@@ -1,6 +1,7 @@
 // ONNX export end to end (tools/mcdnn_export_onnx.py): every variant of a catalog holding every
 // stored form (f16, int8, cb8/4/2, sparse, low-rank conv and linear, batchnorm folded after a
-// conv and standalone after a pool, avgpool, dropout) exported in both forms, accepted by the
+// conv — a low-rank one too — and standalone after a pool, a linear without bias, avgpool,
+// dropout) exported in both forms, accepted by the
 // ONNX checker, run in OpenCV's DNN module and compared with the numpy reader: logits within
 // 1e-4 of the largest logit, every prediction equal. Needs python3-onnx and python3-opencv.
 #include <sys/stat.h>
@@ -40,11 +41,12 @@ TEST_CASE("every stored form exports to ONNX, passes the checker and runs in Ope
       "network:\n"
       "  - conv2d: {out: 8, kernel: 3, padding: 1}\n  - batchnorm\n  - relu\n  - maxpool: {kernel: 2}\n"
       "  - conv2d: {out: 8, kernel: 3}\n  - relu\n  - avgpool: {kernel: 2}\n  - batchnorm\n  - flatten\n"
-      "  - linear: {out: 16}\n  - relu\n  - dropout: {p: 0.1}\n  - linear: {out: 4}\n"
+      "  - linear: {out: 16, bias: false}\n  - relu\n  - dropout: {p: 0.1}\n  - linear: {out: 4}\n"
       "training: {epochs: 1, batch_size: 32, optimizer: adam, lr: 0.01, seed: 7}\n"
       "catalog:\n  finetune: {examples: 100, epochs: 1}\n  variants:\n"
       "    - quantize: {formats: [f16, int8, cb8, cb4, cb2]}\n"
       "    - svd: {layers: [conv2], ranks: [1/2], then: [{quantize: {formats: [cb4]}}]}\n"
+      "    - svd: {layers: [conv1], ranks: [1/2], then: [{quantize: {formats: [f16, int8]}}]}\n"  // bn1 folds into weight_b
       "    - svd: {layers: [fc1], ranks: [1/4], then: [{quantize: {formats: [int8]}}]}\n"
       "    - prune: {layers: all, sparsity: [0.7], then: [{quantize: {formats: [int8, cb4, f16]}}]}\n";
   write_bytes(dir / "s.yaml", std::vector<uint8_t>(schema.begin(), schema.end()));
@@ -56,7 +58,7 @@ TEST_CASE("every stored form exports to ONNX, passes the checker and runs in Ope
   std::ostringstream log, err;
   REQUIRE(compile(opt, log, err) == 0);
   const auto cat = nlohmann::json::parse(text_of(dir / "cat/catalog.json"));
-  REQUIRE(cat["variants"].size() == 14);
+  REQUIRE(cat["variants"].size() == 17);
 
   const std::string tool = std::string(MCDNN_PYTHON) + " " + MCDNN_SOURCE_DIR + "/tools/mcdnn_export_onnx.py ";
   const CatalogIndex index = read_catalog_index(dir / "cat");

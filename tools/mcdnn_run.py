@@ -402,8 +402,12 @@ def read_hdf5(path, images_name, labels_name, layout, shape, limit, preprocessed
         want = [c, h, w] if layout == "NCHW" else [h, w, c]
         if im.ndim != 4 or list(im.shape[1:]) != want:
             other, other_want = ("NHWC", [h, w, c]) if layout == "NCHW" else ("NCHW", [c, h, w])
-            fix = (f"; the images are {other}: give --layout {other}" if im.ndim == 4 and list(im.shape[1:]) == other_want
-                   else "; use images of the size the variant takes")
+            if im.ndim == 3 and c == 1 and list(im.shape[1:]) == [h, w]:
+                fix = f"; the images lack their channel axis: store them as N x 1 x {h} x {w} (numpy: x[:, None])"
+            elif im.ndim == 4 and list(im.shape[1:]) == other_want:
+                fix = f"; the images are {other}: give --layout {other}"
+            else:
+                fix = "; use images of the size the variant takes"
             raise DataError(f"{path}: dataset '{images_name}' has shape {dims_str(im.shape)} but the variant takes "
                             f"{dims_str(shape)} images: layout {layout} needs N x {' x '.join(map(str, want))}{fix}")
         f32, u8 = im.dtype.kind == "f" and im.dtype.itemsize == 4, im.dtype.kind == "u" and im.dtype.itemsize == 1

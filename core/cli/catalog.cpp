@@ -99,11 +99,20 @@ struct ShowOptions {
 
 // Every variant's deployable size per format: the catalog's file and the two ONNX exports.
 int show_sizes(const CatalogIndex& c, const ShowOptions& o) {
+  const SortKey* key = find_sort_key(o.sort);
+  if (key->needs_measured) require_measured(c, "--sort " + o.sort);
+  std::vector<const VariantRecord*> rows;
+  for (const auto& r : c.records)
+    if (!o.only_fronts || r.pareto_bytes || r.pareto_flops || r.pareto_latency || r.pareto_energy) rows.push_back(&r);
+  std::stable_sort(rows.begin(), rows.end(), [&](const VariantRecord* a, const VariantRecord* b) {
+    const double x = key->value(*a), y = key->value(*b);
+    return key->descending ? x > y : x < y;
+  });
   json j = json::array();
   if (!o.as_json)
     std::printf("%-52s %12s %16s %12s  %s\n", "variant", "catalog", "ONNX compressed", "ONNX float", "ONNX vs catalog");
-  for (const auto& r : c.records) {
-    if (o.only_fronts && !(r.pareto_bytes || r.pareto_flops || r.pareto_latency || r.pareto_energy)) continue;
+  for (const VariantRecord* rp : rows) {
+    const VariantRecord& r = *rp;
     const ExportSizes e = sizes_of(c, r);
     if (o.as_json) {
       j.push_back({{"id", r.id}, {"sizes", sizes_json(r, e)}});
@@ -117,9 +126,9 @@ int show_sizes(const CatalogIndex& c, const ShowOptions& o) {
     std::cout << j.dump(1) << "\n";
     return 0;
   }
-  std::printf("catalog: the variant's file as mcdnn-infer and mcdnn-run load it; ONNX: the weights tools/mcdnn_export_onnx.py\n"
-              "writes (--form compressed / float; the file adds a few KB of graph). ONNX has no sparse weights, so pruned\n"
-              "layers are stored dense and 4- and 2-bit codes take a byte each.\n");
+  std::printf("catalog: the stored payload of the variant's file, as mcdnn-infer and mcdnn-run load it (catalog.json `bytes`);\n"
+              "ONNX: the weights tools/mcdnn_export_onnx.py writes (--form compressed / float; the file adds a few KB of graph).\n"
+              "ONNX has no sparse weights, so pruned layers are stored dense, and 4- and 2-bit codes take a byte each.\n");
   return 0;
 }
 
@@ -163,7 +172,7 @@ int show(const std::string& dir, const ShowOptions& o) {
                 human_count(static_cast<double>(r.profile.flops_effective)).c_str(), r.parent.empty() ? " (the base)" : "");
     if (!r.parent.empty()) std::printf("  derived from %s\n", r.parent.c_str());
     if (damaged.empty())
-      std::printf("  deployed: %s as the catalog's file, %s as ONNX (compressed), %s as ONNX (float)\n", size_text(r.profile.bytes).c_str(),
+      std::printf("  deployed: %s stored in the catalog's file, %s as ONNX (compressed), %s as ONNX (float)\n", size_text(r.profile.bytes).c_str(),
                   size_text(e.onnx_compressed).c_str(), size_text(e.onnx_float).c_str());
     else
       std::printf("  file %s: DAMAGED or missing (below); the figures here are catalog.json's\n", r.file.c_str());
@@ -288,36 +297,51 @@ int select(const std::string& dir, const Budgets& b, bool as_json) {
   };
   const VariantRecord* best = nullptr;
   for (const auto& r : c.records) {
-    if (max_bytes && over(deployed_bytes(r), max_bytes)) continue;
     if (over(static_cast<double>(r.profile.flops_effective), max_flops)) continue;
     if (over(r.measured.latency_ms, max_latency_ms)) continue;
     if (over(r.measured.latency_p95_ms, max_p95_ms)) continue;
     if (over(r.measured.exec_mj, max_energy_mj)) continue;
     if (min_acc && r.accuracy < *min_acc) continue;
+    if (max_bytes && over(deployed_bytes(r), max_bytes)) continue;  // last: an ONNX size opens the file
     // The most accurate; ties: fewer bytes, then catalog order.
     if (!best || r.accuracy > best->accuracy || (r.accuracy == best->accuracy && r.profile.bytes < best->profile.bytes)) best = &r;
   }
   if (!best) {
     if (as_json) std::cout << "null\n";
-    std::cerr << "no variant of " << dir << " is within every budget (" << c.records.size()
-              << " variants; mcdnn-catalog show " << dir << " --sort bytes lists them)\n";
+    std::cerr << "no variant of " << dir << " is within every budget (" << c.records.size() << " variants; mcdnn-catalog show "
+              << dir << (b.format == "catalog" ? " --sort bytes lists them)\n" : " --sizes lists their ONNX sizes)\n");
     return kNoneFits;
   }
-  const ExportSizes e = sizes_of(c, *best);
+  // The pick is catalog.json's; its deployable sizes need its file. A missing or damaged file is
+  // said after the pick (exit 7), not instead of it.
+  ExportSizes e;
+  std::string damaged;
+  try {
+    e = sizes_of(c, *best);
+  } catch (const Error& err) {
+    damaged = err.what();
+  }
+  const auto finish = [&] {
+    if (damaged.empty()) return 0;
+    std::fprintf(stderr, "error: %s\n", damaged.c_str());
+    return static_cast<int>(ErrorClass::Catalog);
+  };
   if (as_json) {
     json j = record_json(*best, c.measured);
-    j["sizes"] = sizes_json(*best, e);
+    if (damaged.empty()) j["sizes"] = sizes_json(*best, e);
     std::cout << j.dump(1) << "\n";
-    return 0;
+    return finish();
   }
   std::printf("%s\n  accuracy %.2f%%, %s stored (%lld bytes), %s effective FLOPs", best->id.c_str(), 100 * best->accuracy,
               format_quantity(static_cast<double>(best->profile.bytes), Quantity::Bytes).c_str(),
               static_cast<long long>(best->profile.bytes), human_count(static_cast<double>(best->profile.flops_effective)).c_str());
   if (c.measured)
     std::printf(", %.3f ms (p95 %.3f ms), %.3f mJ", best->measured.latency_ms, best->measured.latency_p95_ms, best->measured.exec_mj);
-  std::printf("\n  deployed: %s as the catalog's file, %s as ONNX (compressed), %s as ONNX (float)\n",
-              size_text(best->profile.bytes).c_str(), size_text(e.onnx_compressed).c_str(), size_text(e.onnx_float).c_str());
-  return 0;
+  std::printf("\n");
+  if (damaged.empty())
+    std::printf("  deployed: %s stored in the catalog's file, %s as ONNX (compressed), %s as ONNX (float)\n",
+                size_text(best->profile.bytes).c_str(), size_text(e.onnx_compressed).c_str(), size_text(e.onnx_float).c_str());
+  return finish();
 }
 
 // Checks every file the catalog lists: the SHA-256 recorded in catalog.json, then (variant
@@ -442,9 +466,10 @@ int main(int argc, char** argv) {
   auto* sel = app.add_subcommand("select", "the most accurate variant within every budget (exit 9 when none fits)");
   sel->add_option("catalog", dir, "catalog directory")->required();
   sel->add_option("--max-bytes", b.max_bytes, "stored bytes, e.g. 200KB (see --format)");
-  sel->add_option("--format", b.format, "what --max-bytes counts: catalog (the variant's file, default), onnx or onnx-float "
+  sel->add_option("--format", b.format, "what --max-bytes counts: catalog (the stored payload, default), onnx or onnx-float "
                                         "(the weights of tools/mcdnn_export_onnx.py's export)")
-      ->check(CLI::IsMember({"catalog", "onnx", "onnx-float"}));
+      ->check(CLI::IsMember({"catalog", "onnx", "onnx-float"}))
+      ->needs("--max-bytes");
   sel->add_option("--max-flops", b.max_flops, "effective FLOPs, e.g. 5M");
   sel->add_option("--max-latency", b.max_latency, "measured batch-1 median latency, e.g. 2ms");
   sel->add_option("--max-latency-p95", b.max_latency_p95, "measured batch-1 95th-percentile latency, e.g. 2.5ms");

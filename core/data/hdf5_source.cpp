@@ -79,42 +79,51 @@ void read_rows(const Opened& o, const std::string& file, const std::string& name
 }
 }  // namespace
 
+namespace {
+struct DatasetVisit {
+  std::vector<std::string> found;
+  size_t max;
+};
+
+// One object of H5Ovisit's walk: a dataset is listed with its shape and element type.
+template <class Info>
+herr_t list_dataset(hid_t obj, const char* name, const Info* info, void* data) {
+  auto* v = static_cast<DatasetVisit*>(data);
+  if (info->type != H5O_TYPE_DATASET) return 0;
+  if (v->found.size() == v->max) {
+    v->found.push_back("...");
+    return 1;  // stop
+  }
+  std::string item = std::string("/") + name;
+  h5::Handle ds(H5Dopen2(obj, name, H5P_DEFAULT), H5Dclose);
+  if (ds.ok()) {
+    h5::Handle space(H5Dget_space(ds.id()), H5Sclose), type(H5Dget_type(ds.id()), H5Tclose);
+    const int rank = H5Sget_simple_extent_ndims(space.id());
+    std::vector<hsize_t> dims(rank > 0 ? static_cast<size_t>(rank) : 0);
+    if (rank > 0) H5Sget_simple_extent_dims(space.id(), dims.data(), nullptr);
+    const H5T_class_t cls = H5Tget_class(type.id());
+    const size_t size = H5Tget_size(type.id());
+    const bool is_unsigned = cls == H5T_INTEGER && H5Tget_sign(type.id()) == H5T_SGN_NONE;
+    const std::string t = cls == H5T_FLOAT     ? "float" + std::to_string(8 * size)
+                          : cls == H5T_INTEGER ? (is_unsigned ? "uint" : "int") + std::to_string(8 * size)
+                                               : "other";
+    item += " (" + (dims.empty() ? std::string("scalar") : dims_str(dims)) + " " + t + ")";
+  }
+  v->found.push_back(item);
+  return 0;
+}
+}  // namespace
+
 std::string hdf5_datasets(const std::string& path, size_t max) {
   h5::quiet();
   auto f = h5::open_file(path);
   if (!f.ok()) return "";
-  struct Visit {
-    std::vector<std::string> found;
-    size_t max;
-  } v{{}, max};
-  H5Ovisit(
-      f.id(), H5_INDEX_NAME, H5_ITER_INC,
-      [](hid_t obj, const char* name, const H5O_info_t* info, void* data) -> herr_t {
-        auto* v = static_cast<Visit*>(data);
-        if (info->type != H5O_TYPE_DATASET) return 0;
-        if (v->found.size() == v->max) {
-          v->found.push_back("...");
-          return 1;  // stop
-        }
-        std::string item = std::string("/") + name;
-        h5::Handle ds(H5Dopen2(obj, name, H5P_DEFAULT), H5Dclose);
-        if (ds.ok()) {
-          h5::Handle space(H5Dget_space(ds.id()), H5Sclose), type(H5Dget_type(ds.id()), H5Tclose);
-          const int rank = H5Sget_simple_extent_ndims(space.id());
-          std::vector<hsize_t> dims(rank > 0 ? static_cast<size_t>(rank) : 0);
-          if (rank > 0) H5Sget_simple_extent_dims(space.id(), dims.data(), nullptr);
-          const H5T_class_t cls = H5Tget_class(type.id());
-          const size_t size = H5Tget_size(type.id());
-          const bool is_unsigned = cls == H5T_INTEGER && H5Tget_sign(type.id()) == H5T_SGN_NONE;
-          const std::string t = cls == H5T_FLOAT ? "float" + std::to_string(8 * size)
-                                : cls == H5T_INTEGER ? (is_unsigned ? "uint" : "int") + std::to_string(8 * size)
-                                                     : "other";
-          item += " (" + (dims.empty() ? std::string("scalar") : dims_str(dims)) + " " + t + ")";
-        }
-        v->found.push_back(item);
-        return 0;
-      },
-      &v);
+  DatasetVisit v{{}, max};
+#if H5_VERSION_GE(1, 12, 0)
+  H5Ovisit3(f.id(), H5_INDEX_NAME, H5_ITER_INC, list_dataset<H5O_info2_t>, &v, H5O_INFO_BASIC);
+#else
+  H5Ovisit(f.id(), H5_INDEX_NAME, H5_ITER_INC, list_dataset<H5O_info_t>, &v);
+#endif
   std::string s;
   for (const auto& x : v.found) s += (s.empty() ? "" : ", ") + x;
   return s;
@@ -144,8 +153,13 @@ Dataset read_hdf5(const DataSource& src, const Shape& input, int64_t limit) {
                                             : std::vector<hsize_t>{0, hsize_t(input.h), hsize_t(input.w), hsize_t(input.c)};
     const bool other_fits = im.dims.size() == 4 && im.dims[1] == other[1] && im.dims[2] == other[2] && im.dims[3] == other[3];
     const std::string other_layout = nhwc ? "NCHW" : "NHWC";
+    // N x H x W with the right H and W: one channel, its axis missing.
+    const bool no_channel_axis = im.dims.size() == 3 && input.c == 1 && im.dims[1] == hsize_t(input.h) && im.dims[2] == hsize_t(input.w);
     std::string fix;
-    if (src.command_line)
+    if (no_channel_axis)
+      fix = "; the images lack their channel axis: store them as N x 1 x " + std::to_string(input.h) + " x " + std::to_string(input.w) +
+            " (numpy: x[:, None])";
+    else if (src.command_line)
       fix = other_fits ? "; the images are " + other_layout + ": give --layout " + other_layout
                        : "; use images of the size the variant takes";
     else

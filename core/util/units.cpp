@@ -71,6 +71,10 @@ bool parse_quantity(const std::string& text, Quantity q, double* value, std::str
     *why = "a number with a unit (" + unit_list(q) + ")";
     return false;
   }
+  if (!std::isfinite(v) || v < 0) {
+    *why = "a finite " + std::string(quantity_name(q)).substr(std::string(quantity_name(q)).find(' ') + 1) + " >= 0";
+    return false;
+  }
   // A bare number is ambiguous ("0.05" read as seconds was meant as 50 ms): every quantity but
   // dollars, which have one unit, needs its unit. Zero is the same in every unit.
   if (unit.empty() && q != Quantity::Money && v != 0) {
