@@ -52,8 +52,6 @@ nlohmann::ordered_json measured_json(const MeasuredCost& m) {
 
 }  // namespace
 
-std::string measured_cost_json(const MeasuredCost& m) { return measured_json(m).dump(); }
-
 std::string catalog_json(const Schema& schema, const std::vector<VariantRecord>& records, const std::string& build_key,
                          const std::vector<std::string>& notes, const ExecutorInfo* executor,
                          const MeasuredCost* trunk_measured, const std::vector<FeatureRecord>& features) {
@@ -233,21 +231,6 @@ MeasuredCost parse_measured(const Obj& m) {
   }
   return mc;
 }
-
-}  // namespace
-
-MeasuredCost parse_measured_cost(const std::string& text, const std::string& where) {
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(text);
-  } catch (const std::exception& e) {
-    fail(ErrorClass::Internal, where + ": not JSON (" + e.what() + ")");
-  }
-  if (!j.is_object()) fail(ErrorClass::Internal, where + ": expected a JSON object");
-  return parse_measured(Obj{j, where});
-}
-
-namespace {
 
 Shape parse_shape(const Obj& o, const char* key) {
   const nlohmann::json& shape = o.at(key);

@@ -151,11 +151,6 @@ struct CatalogIndex {
   const FeatureRecord* find_features(const std::string& variant, int64_t retrained_layers) const;
 };
 
-// A MeasuredCost as catalog.json writes it ("measured"), and back: the compiler reads what a
-// measuring child process (mcdnn-measure) prints. Throws Error(Internal) on a malformed text.
-std::string measured_cost_json(const MeasuredCost& m);
-MeasuredCost parse_measured_cost(const std::string& text, const std::string& where);
-
 // Reads DIR/catalog.json (format version 2 to 6), trusting nothing: format and version first, then every key's type
 // and range, unique ids, each parent an earlier variant, file names that stay inside DIR
 // (a plain "<name>.h5", no '/' or ".."), 64-hex-digit checksums. Files are not opened.
