@@ -59,6 +59,28 @@ json sizes_json(const VariantRecord& r, const ExportSizes& e) {
 // The deployable sizes need the variant's file: checksum verified, read and validated.
 ExportSizes sizes_of(const CatalogIndex& c, const VariantRecord& r) { return export_sizes(load_variant(c, r)); }
 
+// A record's deployable sizes, or why its file could not give them. The record is
+// catalog.json's; a missing or damaged file is said after it (exit 7), not instead of it.
+struct FileSizes {
+  ExportSizes sizes;
+  std::string damaged;  // the error, "" when the file was read
+  int finish() const {
+    if (damaged.empty()) return 0;
+    std::fprintf(stderr, "error: %s\n", damaged.c_str());
+    return static_cast<int>(ErrorClass::Catalog);
+  }
+};
+
+FileSizes file_sizes(const CatalogIndex& c, const VariantRecord& r) {
+  FileSizes f;
+  try {
+    f.sizes = sizes_of(c, r);
+  } catch (const Error& err) {
+    f.damaged = err.what();
+  }
+  return f;
+}
+
 std::string size_text(int64_t b) { return format_quantity(static_cast<double>(b), Quantity::Bytes); }
 
 json record_json(const VariantRecord& r, bool measured) {
@@ -139,20 +161,10 @@ int show(const std::string& dir, const ShowOptions& o) {
   if (o.sizes && variant.empty()) return show_sizes(c, o);
   if (!variant.empty()) {
     const VariantRecord& r = find_variant(c, variant);
-    // The record is catalog.json's; the sizes need the file. A missing or damaged file is said
-    // after the record (exit 7), not instead of it.
-    ExportSizes e;
-    std::string damaged;
-    try {
-      e = sizes_of(c, r);
-    } catch (const Error& err) {
-      damaged = err.what();
-    }
-    const auto finish = [&] {
-      if (damaged.empty()) return 0;
-      std::fprintf(stderr, "error: %s\n", damaged.c_str());
-      return static_cast<int>(ErrorClass::Catalog);
-    };
+    const FileSizes fs = file_sizes(c, r);
+    const ExportSizes& e = fs.sizes;
+    const std::string& damaged = fs.damaged;
+    const auto finish = [&] { return fs.finish(); };
     if (as_json) {
       json j = record_json(r, c.measured);
       if (damaged.empty()) j["sizes"] = sizes_json(r, e);
@@ -312,20 +324,10 @@ int select(const std::string& dir, const Budgets& b, bool as_json) {
               << dir << (b.format == "catalog" ? " --sort bytes lists them)\n" : " --sizes lists their ONNX sizes)\n");
     return kNoneFits;
   }
-  // The pick is catalog.json's; its deployable sizes need its file. A missing or damaged file is
-  // said after the pick (exit 7), not instead of it.
-  ExportSizes e;
-  std::string damaged;
-  try {
-    e = sizes_of(c, *best);
-  } catch (const Error& err) {
-    damaged = err.what();
-  }
-  const auto finish = [&] {
-    if (damaged.empty()) return 0;
-    std::fprintf(stderr, "error: %s\n", damaged.c_str());
-    return static_cast<int>(ErrorClass::Catalog);
-  };
+  const FileSizes fs = file_sizes(c, *best);
+  const ExportSizes& e = fs.sizes;
+  const std::string& damaged = fs.damaged;
+  const auto finish = [&] { return fs.finish(); };
   if (as_json) {
     json j = record_json(*best, c.measured);
     if (damaged.empty()) j["sizes"] = sizes_json(*best, e);
