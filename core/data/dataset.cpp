@@ -7,7 +7,8 @@
 
 namespace mcdnn {
 
-Dataset read_idx(const std::string& images_file, const std::string& labels_file, const Shape& input, int64_t limit);
+Dataset read_idx(const std::string& images_file, const std::string& labels_file, const Shape& input, int64_t limit,
+                 bool command_line);
 Dataset read_hdf5(const DataSource& src, const Shape& input, int64_t limit);
 
 std::string sniff_format(const std::string& path) {
@@ -45,19 +46,7 @@ Dataset read_source(const DataSource& src, const Shape& input, int64_t limit) {
   if (src.format == "idx") {
     refuse_hdf5_as_idx(src, src.images);
     if (!src.labels.empty()) refuse_hdf5_as_idx(src, src.labels);
-    try {
-      return read_idx(src.images, src.labels, input, limit);
-    } catch (const Error& e) {
-      if (!src.command_line) throw;
-      // The IDX reader's hints name schema keys; on the command line the flags apply.
-      std::string m = e.what();
-      for (const auto& [from, to] : {std::pair<std::string, std::string>{"; fix `input` in the schema or use matching data",
-                                                                         "; use images of the size the variant takes"},
-                                     {"; check data paths in the schema", "; check the path"},
-                                     {"the schema's input", "the variant's input"}})
-        if (const size_t at = m.find(from); at != std::string::npos) m.replace(at, from.size(), to);
-      fail(e.cls(), m);
-    }
+    return read_idx(src.images, src.labels, input, limit, src.command_line);
   }
   return read_hdf5(src, input, limit);
 }

@@ -75,9 +75,12 @@ IdxHeader read_header(GzFile& g, const std::string& file) {
   return h;
 }
 
-void open_gz(GzFile& g, const std::string& file) {
+// `command_line`: the files came as arguments (mcdnn-infer), so hints name no schema keys.
+void open_gz(GzFile& g, const std::string& file, bool command_line) {
   g.f = gzopen(file.c_str(), "rb");
-  if (!g.f) data_fail(file, std::string("cannot open (") + std::strerror(errno) + "); check data paths in the schema");
+  if (!g.f)
+    data_fail(file, std::string("cannot open (") + std::strerror(errno) + "); " +
+                        (command_line ? "check the path" : "check data paths in the schema"));
   gzbuffer(g.f, 1 << 20);
 }
 
@@ -112,16 +115,17 @@ static void check_claim(const std::string& file, int64_t header, double data_byt
                         "-byte gzip file can hold; the file is damaged, download or convert it again");
 }
 
-Dataset read_idx(const std::string& images_file, const std::string& labels_file, const Shape& input, int64_t limit) {
+Dataset read_idx(const std::string& images_file, const std::string& labels_file, const Shape& input, int64_t limit,
+                 bool command_line) {
   Dataset d;
   d.source = images_file;
   d.label_source = labels_file;
   const bool labelled = !labels_file.empty();  // "": images only (mcdnn-infer without labels)
   GzFile gi, gl;
-  open_gz(gi, images_file);
+  open_gz(gi, images_file, command_line);
   IdxHeader hi = read_header(gi, images_file), hl;
   if (labelled) {
-    open_gz(gl, labels_file);
+    open_gz(gl, labels_file, command_line);
     hl = read_header(gl, labels_file);
   }
 
@@ -129,10 +133,10 @@ Dataset read_idx(const std::string& images_file, const std::string& labels_file,
   bool shape_ok = (hi.dims.size() == 3 && input.c == 1 && hi.dims[1] == input.h && hi.dims[2] == input.w) ||
                   (hi.dims.size() == 4 && hi.dims[1] == input.c && hi.dims[2] == input.h && hi.dims[3] == input.w);
   if (!shape_ok)
-    data_fail(images_file, "images have dimensions " + dims_str(hi.dims) + " but the schema's input is " +
+    data_fail(images_file, "images have dimensions " + dims_str(hi.dims) + " but the " + (command_line ? "variant" : "schema") + "'s input is " +
                                input.str() + " (expected N x " + (input.c == 1 ? "" : std::to_string(input.c) + " x ") +
                                std::to_string(input.h) + " x " + std::to_string(input.w) +
-                               "); fix `input` in the schema or use matching data");
+                               (command_line ? "); use images of the size the variant takes" : "); fix `input` in the schema or use matching data"));
   if (labelled && (hl.dims.size() != 1 || hl.type != 0x08))
     data_fail(labels_file, "expected a 1-D uint8 label file (magic 00 00 08 01), found rank " +
                                std::to_string(hl.dims.size()) + " type 0x" + (hl.type == 8 ? "08" : "0d"));
