@@ -46,6 +46,7 @@ int run(const CompileOptions& opt, std::ostream& out) {
 
   if (opt.check) return run_check(opt, out);
   if (opt.profile_only) return run_profile_only(opt, out);
+  if (auto why = graph_refusal(schema); !why.empty()) fail(ErrorClass::Schema, schema.path + ": " + why);
   Profile prof = profile_layers(schema.layers);
   const SortKey* sort_key = find_sort_key(opt.sort);
   if (!sort_key) fail(ErrorClass::Usage, "--sort " + opt.sort + ": unknown order");

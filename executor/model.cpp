@@ -140,6 +140,8 @@ Model Model::from_file(const VariantFile& v, const Options& opt) {
         break;
       case LayerKind::Dropout:
         break;  // identity at inference
+      default:  // graph layers: the variant reader refuses them, so none reaches here
+        fail(ErrorClass::Internal, "Model::from_file: layer " + l.name + " (" + kind_name(l.kind) + ") is not run by this executor yet");
     }
   }
   return m;

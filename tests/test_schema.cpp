@@ -143,7 +143,7 @@ TEST_CASE("invalid schemas give one exact error", "[schema]") {
       {"name: x\n", "t.yaml:1:1: : missing required key 'format'"},
       {kHead + "nmae: x\n" + kNet,
        "t.yaml:5:1: nmae: unknown key 'nmae'; did you mean 'name'? (valid keys here: format, name, input, trunk, classes, data, "
-       "network, training, catalog, specialize)"},
+       "blocks, network, training, catalog, specialize)"},
       {"format: mcdnn-schema/1\nname: tiny\ninput: {channels: 1, width: 12}\nclasses: 4\n" + kNet,
        "t.yaml:3:8: input: missing required key 'height'"},
       {kHead + "network:\n  - conv2d: {out: 8, kernel: three}\n",
@@ -159,14 +159,15 @@ TEST_CASE("invalid schemas give one exact error", "[schema]") {
        "5; end with `- linear: {out: 4}`"},
       {kHead + "network:\n  - conv3d: {out: 8}\n",
        "t.yaml:6:5: network[0]: unknown layer kind 'conv3d'; did you mean 'conv2d'? (valid kinds: conv2d, linear, relu, "
-       "maxpool, avgpool, flatten, dropout, batchnorm)"},
+       "maxpool, avgpool, flatten, dropout, batchnorm, add, concat, mul, globalavgpool, relu6, hardswish, sigmoid; `block` "
+       "instantiates a block)"},
       // An unknown kind is named as such, whatever its value (a list is not "a mapping of residual parameters").
       {kHead + "network:\n  - residual: [conv1, conv2]\n",
        "t.yaml:6:5: network[0]: unknown layer kind 'residual' (valid kinds: conv2d, linear, relu, maxpool, avgpool, flatten, "
-       "dropout, batchnorm)"},
+       "dropout, batchnorm, add, concat, mul, globalavgpool, relu6, hardswish, sigmoid; `block` instantiates a block)"},
       {kHead + "network:\n  - resdiual: {out: 8}\n",
        "t.yaml:6:5: network[0]: unknown layer kind 'resdiual' (valid kinds: conv2d, linear, relu, maxpool, avgpool, flatten, "
-       "dropout, batchnorm)"},
+       "dropout, batchnorm, add, concat, mul, globalavgpool, relu6, hardswish, sigmoid; `block` instantiates a block)"},
       {kHead + "network:\n  - conv2d: [8, 3]\n",
        "t.yaml:6:13: network[0].conv2d: expected a mapping of conv2d parameters, got a list"},
       {kHead + "network:\n  - flatten\n  - dropout: {p: 1.5}\n  - linear: {out: 4}\n",
@@ -174,7 +175,7 @@ TEST_CASE("invalid schemas give one exact error", "[schema]") {
       {kHead + "network:\n  - flatten\n  - linear: {out: 4, name: fc1}\n  - linear: {out: 4, name: fc1}\n",
        "t.yaml:8:5: network[2]: duplicate layer name 'fc1'"},
       {kHead + "network:\n  - flatten\n  - linear: {out: 4, stride: 2}\n",
-       "t.yaml:7:22: network[1].linear.stride: unknown key 'stride' (valid keys here: name, out, bias)"},
+       "t.yaml:7:22: network[1].linear.stride: unknown key 'stride' (valid keys here: name, from, out, bias)"},
       {kHead + kNet + "training: {optimizer: adam, momentum: 0.9}\n",
        "t.yaml:11:39: training.momentum: momentum applies to optimizer: sgd only (Adam has no momentum setting)"},
       {kHead + kNet + "training: {optimizer: rmsprop}\n",

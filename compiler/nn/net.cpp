@@ -81,6 +81,8 @@ torch::Tensor NetImpl::forward_range(torch::Tensor x, size_t begin, size_t end) 
       case LayerKind::BatchNorm:
         x = torch::batch_norm(x, t[0], t[1], t[2], t[3], is_training(), l.momentum, l.eps, /*cudnn_enabled=*/true);
         break;
+      default:  // graph layers: the compiler refuses graph schemas before building a Net
+        fail(ErrorClass::Internal, "Net: layer " + l.name + " (" + kind_name(l.kind) + ") is not trained by this version");
     }
   }
   return x;

@@ -97,6 +97,8 @@ void write_layer(hid_t layers, size_t index, const LayerSpec& l, const std::vect
       break;
     case LayerKind::ReLU:
     case LayerKind::Flatten: break;
+    default:
+      throw std::logic_error("write_variant_file: layer " + l.name + " (" + kind_name(l.kind) + "): graph layers are not stored yet");
   }
   auto specs = tensors_of(l);
   if (specs.size() != tensors.size()) throw std::logic_error("write_variant_file: wrong tensor count for layer " + l.name);
@@ -190,6 +192,8 @@ struct Reader {
     LayerSpec l;
     std::string kind = str(g, where, "kind");
     if (!kind_from_name(kind, &l.kind)) bad(where, "unknown layer kind '" + kind + "'");
+    if (!graph_feature({l}, 0).empty())
+      bad(where, "layer kind '" + kind + "' belongs to graph networks, which this format version does not store (chains only)");
     l.name = str(g, where, "name");
     if (l.name.empty() || l.name.size() > 256) bad(where, "layer name empty or too long");
     if (l.kind == LayerKind::Conv2d || l.kind == LayerKind::Linear) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <stdexcept>
 
@@ -32,15 +33,103 @@ std::string stored_form(const LayerSpec& l) {
   return (l.sparse ? "sparse " : l.repr + " ") + l.storage;
 }
 
+namespace {
+
+// Live activation bytes while each layer runs (batch 1, fp32), over the execution order with
+// buffers reused. Each layer's output is a buffer, alive from the step that writes it to the
+// last step that reads it (the network's output: to the end). A layer writes in place — its
+// output shares its first input's buffer — when it is element-wise (the unary activations,
+// batchnorm, dropout, flatten; add and mul into their first input) and that input is read by no
+// later layer. Concat copies nothing when each of its inputs is read by the concat alone: the
+// producers write into the slices of one buffer, alive from the first slice written. A
+// low-rank layer also holds its rank-k intermediate while it runs.
+std::vector<int64_t> live_bytes(const std::vector<LayerSpec>& layers, const Shape& input) {
+  const size_t n = layers.size();
+  // Tensor t + 1 is layer t's output; tensor 0 is the network input.
+  std::vector<int> last_use(n + 1, -1), readers(n + 1, 0), concat_reader(n + 1, -1);
+  for (size_t i = 0; i < n; ++i)
+    for (int k : inputs_of(layers, i)) {
+      last_use[static_cast<size_t>(k + 1)] = static_cast<int>(i);
+      ++readers[static_cast<size_t>(k + 1)];
+      if (layers[i].kind == LayerKind::Concat) concat_reader[static_cast<size_t>(k + 1)] = static_cast<int>(i);
+    }
+  if (n > 0) last_use[n] = static_cast<int>(n);  // the network's output outlives every step
+  // buffer[t]: the buffer tensor t lives in; a buffer's size and lifetime [first, last].
+  std::vector<size_t> buffer(n + 1);
+  std::vector<int64_t> size;
+  std::vector<int> first, last;
+  auto fresh = [&](int64_t bytes, int step) {
+    size.push_back(bytes), first.push_back(step), last.push_back(step);
+    return size.size() - 1;
+  };
+  buffer[0] = fresh(4 * input.numel(), -1);
+  // Concats whose inputs become slices: decided before their producers run.
+  std::vector<bool> sliced(n, false);
+  for (size_t i = 0; i < n; ++i) {
+    if (layers[i].kind != LayerKind::Concat) continue;
+    bool ok = true;
+    for (int k : inputs_of(layers, i)) {
+      const size_t t = static_cast<size_t>(k + 1);
+      ok = ok && k >= 0 && readers[t] == 1 && concat_reader[t] == static_cast<int>(i) && layers[static_cast<size_t>(k)].kind != LayerKind::Concat &&
+           !is_unary_elementwise(layers[static_cast<size_t>(k)].kind) && layers[static_cast<size_t>(k)].kind != LayerKind::Flatten;
+    }
+    sliced[i] = ok;
+  }
+  std::vector<size_t> concat_buffer(n, SIZE_MAX);
+  for (size_t i = 0; i < n; ++i) {
+    const LayerSpec& l = layers[i];
+    const auto in = inputs_of(layers, i);
+    const size_t t_in = static_cast<size_t>(in[0] + 1), t_out = i + 1;
+    const int step = static_cast<int>(i);
+    const int64_t out_bytes = 4 * l.out_shape.numel();
+    const bool elementwise = is_unary_elementwise(l.kind) || l.kind == LayerKind::Flatten || l.kind == LayerKind::Add ||
+                             l.kind == LayerKind::Mul;
+    if (l.kind == LayerKind::Concat && sliced[i]) {
+      buffer[t_out] = concat_buffer[i];
+    } else if (concat_reader[t_out] >= 0 && sliced[static_cast<size_t>(concat_reader[t_out])]) {
+      size_t& cb = concat_buffer[static_cast<size_t>(concat_reader[t_out])];
+      if (cb == SIZE_MAX) cb = fresh(4 * layers[static_cast<size_t>(concat_reader[t_out])].out_shape.numel(), step);
+      buffer[t_out] = cb;
+    } else if (elementwise && last_use[t_in] == step && size[buffer[t_in]] >= out_bytes) {
+      buffer[t_out] = buffer[t_in];
+    } else {
+      buffer[t_out] = fresh(out_bytes, step);
+    }
+    last[buffer[t_out]] = std::max(last[buffer[t_out]], last_use[t_out]);
+    for (int k : in) last[buffer[static_cast<size_t>(k + 1)]] = std::max(last[buffer[static_cast<size_t>(k + 1)]], step);
+  }
+  // A buffer whose every tensor is unread (a dead output) still lives during its own step.
+  std::vector<int64_t> live(n + 1, 0);  // differences, then summed: linear in layers and buffers
+  for (size_t b = 0; b < size.size(); ++b) {
+    const int lo = std::max(first[b], 0), hi = std::min(last[b], static_cast<int>(n) - 1);
+    if (lo > hi) continue;
+    live[static_cast<size_t>(lo)] += size[b];
+    live[static_cast<size_t>(hi) + 1] -= size[b];
+  }
+  for (size_t i = 1; i <= n; ++i) live[i] += live[i - 1];
+  live.resize(n);
+  for (size_t i = 0; i < n; ++i) {
+    const LayerSpec& l = layers[i];
+    if (l.repr == "lowrank" && l.kind == LayerKind::Conv2d) live[i] += 4 * l.rank * l.out_shape.h * l.out_shape.w;
+    if (l.repr == "lowrank" && l.kind == LayerKind::Linear) live[i] += 4 * l.rank;
+  }
+  return live;
+}
+
+}  // namespace
+
 Profile profile_layers(const std::vector<LayerSpec>& layers) {
   Profile p;
-  for (const auto& l : layers) {
+  const std::vector<int64_t> live = layers.empty() ? std::vector<int64_t>{} : live_bytes(layers, layers.front().in);
+  for (size_t i = 0; i < layers.size(); ++i) {
+    const LayerSpec& l = layers[i];
     LayerProfile lp;
     lp.name = l.name;
     lp.kind = kind_name(l.kind);
     lp.repr = stored_form(l);
     lp.in = l.in;
     lp.out = l.out_shape;
+    for (int k : l.from) lp.from.push_back(k < 0 ? "input" : layers[static_cast<size_t>(k)].name);
     for (const auto& t : tensors_of(l)) {
       if (t.trainable) lp.params += t.numel();
       if (t.matrix) lp.flops += weight_flops(l, t, t.numel());
@@ -49,6 +138,7 @@ Profile profile_layers(const std::vector<LayerSpec>& layers) {
     lp.params_nonzero = lp.params;
     lp.flops_effective = lp.flops;
     const int64_t out_n = l.out_shape.numel(), in_n = l.in.numel();
+    const int64_t n_in = static_cast<int64_t>(inputs_of(layers, i).size());
     switch (l.kind) {
       case LayerKind::Conv2d:
       case LayerKind::Linear: lp.other_ops = l.bias ? out_n : 0; break;
@@ -57,14 +147,16 @@ Profile profile_layers(const std::vector<LayerSpec>& layers) {
       case LayerKind::AvgPool: lp.other_ops = out_n * l.kh * l.kw; break;
       case LayerKind::BatchNorm: lp.other_ops = 2 * out_n; break;
       case LayerKind::Dropout:
-      case LayerKind::Flatten: break;
+      case LayerKind::Flatten:
+      case LayerKind::Concat: break;
+      case LayerKind::Add: lp.other_ops = (n_in - 1) * out_n; break;
+      case LayerKind::Mul: lp.other_ops = out_n; break;
+      case LayerKind::GlobalAvgPool: lp.other_ops = in_n; break;  // H*W-1 adds and 1 multiply per channel
+      case LayerKind::ReLU6: lp.other_ops = 2 * out_n; break;     // two comparisons
+      case LayerKind::HardSwish: lp.other_ops = 5 * out_n; break; // x * min(max(x + 3, 0), 6) / 6
+      case LayerKind::Sigmoid: lp.other_ops = 4 * out_n; break;   // 1 / (1 + exp(-x)), exp counted as 1
     }
-    bool in_place = l.kind == LayerKind::ReLU || l.kind == LayerKind::Dropout || l.kind == LayerKind::BatchNorm ||
-                    l.kind == LayerKind::Flatten;
-    lp.activation_bytes = 4 * (in_place ? in_n : in_n + out_n);
-    // A lowrank layer also holds its rank-k intermediate.
-    if (l.repr == "lowrank" && l.kind == LayerKind::Conv2d) lp.activation_bytes += 4 * l.rank * l.out_shape.h * l.out_shape.w;
-    if (l.repr == "lowrank" && l.kind == LayerKind::Linear) lp.activation_bytes += 4 * l.rank;
+    lp.activation_bytes = live[i];
     p.add(lp);
   }
   return p;
@@ -98,9 +190,10 @@ int64_t estimate_encoded_bytes(const std::vector<int64_t>& shape, const std::str
 
 Profile profile_planned(const std::vector<LayerSpec>& layers, const std::vector<double>& density) {
   Profile p;
+  const Profile dense = profile_layers(layers);
   for (size_t i = 0; i < layers.size(); ++i) {
     const LayerSpec& l = layers[i];
-    LayerProfile lp = profile_layers({l}).layers.front();
+    LayerProfile lp = dense.layers[i];
     const double d = i < density.size() ? density[i] : 1.0;
     lp.bytes = 0;
     lp.params_nonzero = 0;
@@ -138,28 +231,35 @@ std::string human(double v, const char* unit) {
 }
 
 std::string format_profile(const Profile& p) {
+  int nw = 12, kw = 9;
+  bool graph = false;
+  for (const auto& l : p.layers) {
+    nw = std::max(nw, static_cast<int>(l.name.size()));
+    kw = std::max(kw, static_cast<int>(l.kind.size()));
+    graph = graph || !l.from.empty();
+  }
   std::string out;
-  char buf[256];
-  std::snprintf(buf, sizeof buf, "%-12s %-9s %-13s %-13s %14s %16s %14s %14s %14s\n", "layer", "kind", "input",
-                "output", "params", "FLOPs", "other ops", "weight bytes", "act. bytes");
+  char buf[512];
+  std::snprintf(buf, sizeof buf, "%-*s %-*s %-13s %-13s %14s %16s %14s %14s %14s%s\n", nw, "layer", kw, "kind", "input", "output", "params",
+                "FLOPs", "other ops", "weight bytes", "act. bytes", graph ? "  from" : "");
   out += buf;
   for (const auto& l : p.layers) {
-    std::snprintf(buf, sizeof buf, "%-12s %-9s %-13s %-13s %14lld %16lld %14lld %14lld %14lld\n", l.name.c_str(),
-                  l.kind.c_str(), l.in.str().c_str(), l.out.str().c_str(), static_cast<long long>(l.params),
-                  static_cast<long long>(l.flops), static_cast<long long>(l.other_ops),
-                  static_cast<long long>(l.bytes), static_cast<long long>(l.activation_bytes));
-    out += buf;
+    std::string from;
+    for (const auto& f : l.from) from += (from.empty() ? "  " : ", ") + f;
+    std::snprintf(buf, sizeof buf, "%-*s %-*s %-13s %-13s %14lld %16lld %14lld %14lld %14lld", nw, l.name.c_str(), kw, l.kind.c_str(),
+                  l.in.str().c_str(), l.out.str().c_str(), static_cast<long long>(l.params), static_cast<long long>(l.flops),
+                  static_cast<long long>(l.other_ops), static_cast<long long>(l.bytes), static_cast<long long>(l.activation_bytes));
+    out += buf + from + "\n";
   }
-  std::snprintf(buf, sizeof buf, "%-50s %14lld %16lld %14lld %14lld %14lld (peak)\n", "total",
-                static_cast<long long>(p.params), static_cast<long long>(p.flops),
-                static_cast<long long>(p.other_ops), static_cast<long long>(p.bytes),
+  std::snprintf(buf, sizeof buf, "%-*s %14lld %16lld %14lld %14lld %14lld (peak)\n", nw + kw + 28, "total", static_cast<long long>(p.params),
+                static_cast<long long>(p.flops), static_cast<long long>(p.other_ops), static_cast<long long>(p.bytes),
                 static_cast<long long>(p.activation_bytes));
   out += buf;
   out += "  = " + human(p.params) + " params, " + human(p.flops, "FLOPs") + " per input (" +
          human(p.flops / 2.0, "MACs") + "), " + human(p.bytes, "B") + " of weights, " +
          human(p.activation_bytes, "B") + " peak activations\n";
-  out += "  FLOPs = 2 x multiply-adds of conv2d/linear; bias, activation, pooling and batchnorm ops are in\n"
-         "  'other ops', not FLOPs. Activation bytes: fp32, batch 1, input+output live (elementwise in place).\n";
+  out += "  FLOPs = 2 x multiply-adds of conv2d/linear; bias, activation, pooling, batchnorm, add and mul ops are in\n"
+         "  'other ops', not FLOPs. Activation bytes: fp32, batch 1, what is alive while the layer runs (buffers reused).\n";
   return out;
 }
 

@@ -15,9 +15,12 @@
 //     (batchnorm running statistics included): 4 bytes per element here, where every weight is
 //     dense f32; profile_stored() counts compressed forms from their exact
 //     encoding;
-//   * activation bytes (batch 1, fp32): a layer needs its input and output alive at once,
-//     except elementwise layers (relu, dropout, batchnorm, flatten), which run in place; the
-//     peak is the maximum over layers.
+//   * activation bytes (batch 1, fp32): what is alive while a layer runs, over the execution
+//     order with buffers reused (profile.cpp, live_bytes(), states the rule; in a chain: the
+//     layer's input and output, or its input alone for element-wise layers — relu, dropout,
+//     batchnorm, flatten — which run in place); the peak is the maximum over layers.
+//   * graph kinds: add (inputs - 1) adds per output element, mul 1, concat 0, globalavgpool
+//     1 per input element, relu6 2, sigmoid 4, hardswish 5 per element (other_ops).
 #pragma once
 #include <cstdint>
 #include <string>
@@ -33,6 +36,7 @@ struct LayerProfile {
   std::string kind;
   std::string repr;  // weight layers: stored_form(), "dense f32", "sparse int8", "lowrank k=64 sparse cb4"; else ""
   Shape in, out;
+  std::vector<std::string> from;  // a graph layer's inputs by name ("input": the network's); empty in a chain
   int64_t params = 0;
   int64_t params_nonzero = 0;  // trainable elements that are not exactly zero (pruning)
   int64_t flops = 0;           // dense: every multiply-add of the representation

@@ -11,6 +11,7 @@
 #include "profile/profile.hpp"
 #include "schema/plan.hpp"
 #include "schema/schema.hpp"
+#include "util/error.hpp"
 #include "util/units.hpp"
 
 namespace mcdnn {
@@ -27,7 +28,7 @@ Schema load(const CompileOptions& opt) {
 
 json profile_json(const Profile& p) {
   json layers = json::array();
-  for (const auto& l : p.layers)
+  for (const auto& l : p.layers) {
     layers.push_back({{"name", l.name},
                       {"kind", l.kind},
                       {"input", l.in.str()},
@@ -37,6 +38,8 @@ json profile_json(const Profile& p) {
                       {"other_ops", l.other_ops},
                       {"bytes", l.bytes},
                       {"activation_bytes", l.activation_bytes}});
+    if (!l.from.empty()) layers.back()["from"] = l.from;
+  }
   return {{"layers", layers},
           {"params", p.params},
           {"flops", p.flops},
@@ -80,6 +83,7 @@ int run_profile_only(const CompileOptions& opt, std::ostream& out) {
 int run_check(const CompileOptions& opt, std::ostream& out) {
   const auto t0 = std::chrono::steady_clock::now();
   Schema schema = load(opt);
+  if (auto why = graph_refusal(schema); !why.empty()) fail(ErrorClass::Schema, schema.path + ": " + why);
   const std::vector<PlannedVariant> plan = plan_variants(schema);
   const std::string out_dir = opt.out_dir.empty() ? schema.name + "-catalog" : opt.out_dir;
   check_output_dir(out_dir);

@@ -12,6 +12,7 @@
 
 #include "catalog/trunk.hpp"
 #include "schema/levels.hpp"
+#include "schema/network.hpp"
 #include "schema/plan.hpp"
 #include "util/suggest.hpp"
 #include "util/error.hpp"
@@ -23,17 +24,6 @@ namespace mcdnn {
 namespace {
 
 constexpr int64_t kMaxDim = 1 << 20;
-
-// An int or an [h, w] pair.
-void pair_of(const Cursor& c, int64_t lo, int64_t* a, int64_t* b) {
-  if (c.is_seq()) {
-    if (c.node().size() != 2) c.expected("an integer or a [height, width] pair");
-    *a = c.index(0).integer(lo, kMaxDim);
-    *b = c.index(1).integer(lo, kMaxDim);
-  } else {
-    *a = *b = c.integer(lo, kMaxDim);
-  }
-}
 
 std::string resolve(const std::string& base_dir, const std::string& p) {
   namespace fs = std::filesystem;
@@ -132,83 +122,6 @@ void parse_data(const Cursor& c, Schema& s, const std::string& base_dir) {
       }
     }
   }
-}
-
-LayerSpec parse_layer(const Cursor& c, std::map<std::string, int>& counters) {
-  LayerSpec l;
-  std::string kind_str;
-  std::optional<Cursor> params;
-  if (c.is_scalar()) {
-    kind_str = c.node().Scalar();
-  } else if (c.is_map() && c.node().size() == 1) {
-    auto it = c.node().begin();
-    kind_str = it->first.Scalar();
-    params = c.at(kind_str.c_str());
-  } else {
-    c.expected("a layer: one of " + all_kind_names() + " (e.g. `- relu` or `- conv2d: {out: 32, kernel: 3}`)");
-  }
-  // The kind first: what its value should be is known only for a known kind.
-  if (!kind_from_name(kind_str, &l.kind))
-    c.fail_here("unknown layer kind '" + kind_str + "'" + did_you_mean(kind_str, split_names(all_kind_names())) +
-                " (valid kinds: " + all_kind_names() + ")");
-  if (params && params->node().IsNull()) params.reset();
-  else if (params) params->require_map("a mapping of " + kind_str + " parameters");
-
-  auto need = [&](const char* key) -> Cursor {
-    if (!params) c.fail_here(kind_str + ": missing required key '" + key + "'");
-    return params->at(key);
-  };
-  switch (l.kind) {
-    case LayerKind::Conv2d:
-      if (params) params->only_keys({"name", "out", "kernel", "stride", "padding", "bias"});
-      l.out = need("out").integer(1, kMaxDim);
-      pair_of(need("kernel"), 1, &l.kh, &l.kw);
-      if (auto s = params->opt("stride")) pair_of(*s, 1, &l.sh, &l.sw);
-      if (auto p = params->opt("padding")) pair_of(*p, 0, &l.ph, &l.pw);
-      if (auto b = params->opt("bias")) l.bias = b->boolean();
-      break;
-    case LayerKind::Linear:
-      if (params) params->only_keys({"name", "out", "bias"});
-      l.out = need("out").integer(1, INT32_MAX);
-      if (auto b = params->opt("bias")) l.bias = b->boolean();
-      break;
-    case LayerKind::MaxPool:
-    case LayerKind::AvgPool:
-      if (params) params->only_keys({"name", "kernel", "stride", "padding"});
-      pair_of(need("kernel"), 1, &l.kh, &l.kw);
-      l.sh = l.kh;
-      l.sw = l.kw;
-      if (auto s = params->opt("stride")) pair_of(*s, 1, &l.sh, &l.sw);
-      if (auto p = params->opt("padding")) pair_of(*p, 0, &l.ph, &l.pw);
-      break;
-    case LayerKind::Dropout:
-      if (params) {
-        params->only_keys({"name", "p"});
-        if (auto p = params->opt("p")) l.p = p->number(0, 1, false, true);
-      }
-      break;
-    case LayerKind::BatchNorm:
-      if (params) {
-        params->only_keys({"name", "eps", "momentum"});
-        if (auto e = params->opt("eps")) l.eps = e->number(0, 1, true);
-        if (auto m = params->opt("momentum")) l.momentum = m->number(0, 1, true);
-      }
-      break;
-    case LayerKind::ReLU:
-    case LayerKind::Flatten:
-      if (params) params->only_keys({"name"});
-      break;
-  }
-  int n = ++counters[kind_prefix(l.kind)];
-  l.name = std::string(kind_prefix(l.kind)) + std::to_string(n);
-  if (params)
-    if (auto nm = params->opt("name")) {
-      l.name = nm->str();
-      bool ok = !l.name.empty();
-      for (char ch : l.name) ok = ok && (std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == '-');
-      if (!ok) nm->expected("a name of letters, digits, '_' or '-'");
-    }
-  return l;
 }
 
 void parse_training(const Cursor& c, TrainSpec& t) {
@@ -434,6 +347,17 @@ void parse_specialize(const Cursor& c, Schema& s) {
 
 }  // namespace
 
+std::string graph_refusal(const Schema& s) {
+  for (size_t i = 0; i < s.layers.size(); ++i) {
+    const std::string f = graph_feature(s.layers, i);
+    if (!f.empty())
+      return "layer '" + s.layers[i].name + "' uses " + f + ": this version profiles such networks (`mcdnn-compile " + s.path +
+             " --profile-only`) but trains, compresses and runs only chains of " +
+             "conv2d, linear, relu, maxpool, avgpool, flatten, dropout and batchnorm (no `from`, groups 1, dilation 1)";
+  }
+  return "";
+}
+
 int64_t class_index(const Schema& s, const std::string& token, std::string* why) {
   why->clear();
   for (size_t i = 0; i < s.class_names.size(); ++i)
@@ -467,7 +391,7 @@ Schema parse_schema_string(const std::string& text, const std::string& display_n
     fmt.expected("'" + want + "' (this compiler reads schema format version " + std::to_string(kSchemaVersion) +
                  "; upgrade mcdnn for newer schemas)");
   }
-  c.only_keys({"format", "name", "input", "trunk", "classes", "data", "network", "training", "catalog", "specialize"});
+  c.only_keys({"format", "name", "input", "trunk", "classes", "data", "blocks", "network", "training", "catalog", "specialize"});
 
   auto name = c.at("name");
   s.name = name.str();
@@ -538,21 +462,8 @@ Schema parse_schema_string(const std::string& text, const std::string& display_n
     c.at("data").fail_here("normalize needs one mean and std per input channel");
 
   auto net = c.at("network");
-  if (!net.is_seq() || net.node().size() == 0 || net.node().size() > 65536) net.expected("a non-empty list of at most 65536 layers");
-  std::map<std::string, int> counters;
-  std::set<std::string> names;
-  Shape shape = s.input;
-  for (size_t i = 0; i < net.node().size(); ++i) {
-    auto lc = net.index(i);
-    LayerSpec l = parse_layer(lc, counters);
-    if (!names.insert(l.name).second) lc.fail_here("duplicate layer name '" + l.name + "'");
-    std::string why;
-    l.in = shape;
-    if (!infer_output(l, shape, &l.out_shape, &why))
-      lc.fail_here(std::string(kind_name(l.kind)) + " '" + l.name + "' with input " + shape.str() + ": " + why);
-    shape = l.out_shape;
-    s.layers.push_back(l);
-  }
+  s.layers = parse_network(net, c.opt("blocks"), s.input);
+  const Shape shape = s.layers.back().out_shape;
   if (!shape.flat || shape.c != s.num_classes) {
     net.index(net.node().size() - 1)
         .fail_here("the network must end in " + std::to_string(s.num_classes) +
@@ -564,6 +475,13 @@ Schema parse_schema_string(const std::string& text, const std::string& display_n
   if (!has_weights) net.fail_here("the network has no conv2d or linear layer to train");
 
   if (auto t = c.opt("training")) parse_training(*t, s.training);
+  // A graph is profiled (--profile-only); the passes, training and the executor run chains
+  // only so far: a section that would build from a graph is refused here, before any work.
+  for (const char* key : {"catalog", "specialize"})
+    if (auto k = c.opt(key))
+      if (auto why = graph_refusal(s); !why.empty()) k->fail_here(why);
+  if (s.trunk.present)
+    if (auto why = graph_refusal(s); !why.empty()) c.at("trunk").fail_here(why);
   if (auto k = c.opt("catalog")) parse_catalog(*k, s);
   if (auto k = c.opt("specialize")) parse_specialize(*k, s);
   return s;

@@ -126,7 +126,7 @@ struct Schema {
   int64_t num_classes = 0;
   std::vector<std::string> class_names;
   DataSpec data;
-  std::vector<LayerSpec> layers;  // shapes inferred
+  std::vector<LayerSpec> layers;  // execution order, inputs resolved (LayerSpec::from), shapes inferred
   TrainSpec training;
   CatalogSpec catalog;
   SpecializeSchema specialize;
@@ -137,6 +137,12 @@ struct Schema {
 // The index of class `token` (a class name, else a class index); "" in *why when found, else
 // what is wrong (for messages), and -1.
 int64_t class_index(const Schema& s, const std::string& token, std::string* why);
+
+// "" when every stage can build `s` (a chain of the eight chain kinds), else why not: the first
+// layer using a graph feature (a `from`, add, concat, mul, global pooling, relu6, hardswish,
+// sigmoid, groups or dilation) and what to do instead. Training, --check and compiling refuse
+// with it; --profile-only accepts graphs.
+std::string graph_refusal(const Schema& s);
 
 // Reads and validates a schema file. Relative data paths are resolved against the schema's
 // directory.
