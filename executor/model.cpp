@@ -8,44 +8,21 @@
 
 #include "break_even.hpp"
 #include "measure.hpp"
+#include "ops.hpp"
 #include "util/error.hpp"
 
 namespace mcdnn::exec {
 
-namespace {
-
-const EncodedTensor& tensor(const VariantFile& v, size_t layer, const char* name) {
-  const auto specs = tensors_of(v.layers[layer]);
-  for (size_t k = 0; k < specs.size(); ++k)
-    if (specs[k].name == name) return v.tensors[layer][k];
-  fail(ErrorClass::Catalog, "layer " + v.layers[layer].name + " has no tensor '" + name + "'");
-}
-
-std::vector<float> dense_values(const EncodedTensor& e) { return decode_tensor(e); }
-
-void choose_sparse(Matrix& m, int64_t p, const Options& opt, const Kernels& k) {
-  if (m.storage == "int8" && !m.sparse && opt.int8 == Int8Mode::Integer) m.integer = int8_integer_pays(m.rows, m.cols, p, k);
-  if (!m.sparse || opt.sparse == SparsePolicy::Sparse) return;
-  bool dense = opt.sparse == SparsePolicy::Dense;
-  if (!dense) dense = m.density() >= break_even(m.storage, m.rows, m.cols, p, k).density;
-  Matrix d;
-  if (dense && densify(m, &d)) {
-    m = std::move(d);
-    if (m.storage == "int8" && opt.int8 == Int8Mode::Integer) m.integer = int8_integer_pays(m.rows, m.cols, p, k);
-  }
-}
-
-}  // namespace
-
 int64_t Step::resident_bytes() const {
   return a.resident_bytes() + b.resident_bytes() +
-         static_cast<int64_t>((scale.capacity() + shift.capacity()) * sizeof(float));
+         static_cast<int64_t>((scale.capacity() + shift.capacity() + dense.capacity()) * sizeof(float));
 }
 
 std::string Step::describe() const {
   switch (kind) {
     case Conv:
     case Linear:
+      if (!dense.empty()) return "f32 grouped direct (decoded)";
       return lowrank ? "lowrank " + a.describe() + " + " + b.describe() : a.describe();
     default:
       return "";
@@ -59,6 +36,13 @@ Model Model::from_file(const VariantFile& v, const Options& opt) {
   m.opt_ = opt;
   m.kernels_ = &kernels(active_isa());
   const auto& L = v.layers;
+  for (size_t i = 0; i < L.size(); ++i)
+    if (!graph_feature(L, i).empty()) {
+      if (opt.layers > 0)
+        fail(ErrorClass::Catalog, "variant " + v.id + " is a graph: running a prefix of it (a trunk) is not supported yet");
+      build_graph(m, v, opt);
+      return m;
+    }
   if (opt.layers < 0 || static_cast<size_t>(opt.layers) > L.size())
     fail(ErrorClass::Internal, "Model::from_file: " + std::to_string(opt.layers) + " layers of a variant with " + std::to_string(L.size()));
   const size_t nl = opt.layers > 0 ? static_cast<size_t>(opt.layers) : L.size();
@@ -75,20 +59,20 @@ Model Model::from_file(const VariantFile& v, const Options& opt) {
         s.kind = l.kind == LayerKind::Conv2d ? Step::Conv : Step::Linear;
         s.kh = l.kh, s.kw = l.kw, s.sh = l.sh, s.sw = l.sw, s.ph = l.ph, s.pw = l.pw;
         s.lowrank = l.repr == "lowrank";
-        s.a = make_matrix(tensor(v, i, s.lowrank ? "weight_a" : "weight"));
-        if (s.lowrank) s.b = make_matrix(tensor(v, i, "weight_b"));
+        s.a = make_matrix(find_tensor(v, i, s.lowrank ? "weight_a" : "weight"));
+        if (s.lowrank) s.b = make_matrix(find_tensor(v, i, "weight_b"));
         const int64_t positions = s.kind == Step::Conv ? l.out_shape.h * l.out_shape.w : 1;
         const Kernels& k = *m.kernels_;
         choose_sparse(s.a, positions * opt.batch_hint, opt, k);
         if (s.lowrank) choose_sparse(s.b, positions * opt.batch_hint, opt, k);
-        if (l.bias) s.shift = dense_values(tensor(v, i, "bias"));
+        if (l.bias) s.shift = decode_tensor(find_tensor(v, i, "bias"));
         // A batchnorm right after (dropout in between is the identity) becomes the output's
         // per-channel scale and shift: y = (x - mean) / sqrt(var + eps) * gamma + beta.
         size_t j = i + 1;
         while (j < nl && L[j].kind == LayerKind::Dropout) ++j;
         if (j < nl && L[j].kind == LayerKind::BatchNorm) {
-          const auto gamma = dense_values(tensor(v, j, "weight")), beta = dense_values(tensor(v, j, "bias"));
-          const auto mean = dense_values(tensor(v, j, "running_mean")), var = dense_values(tensor(v, j, "running_var"));
+          const auto gamma = decode_tensor(find_tensor(v, j, "weight")), beta = decode_tensor(find_tensor(v, j, "bias"));
+          const auto mean = decode_tensor(find_tensor(v, j, "running_mean")), var = decode_tensor(find_tensor(v, j, "running_var"));
           const size_t c = gamma.size();
           s.scale.resize(c);
           std::vector<float> shift(c);
@@ -108,8 +92,8 @@ Model Model::from_file(const VariantFile& v, const Options& opt) {
       }
       case LayerKind::BatchNorm: {
         s.kind = Step::Affine;
-        const auto gamma = dense_values(tensor(v, i, "weight")), beta = dense_values(tensor(v, i, "bias"));
-        const auto mean = dense_values(tensor(v, i, "running_mean")), var = dense_values(tensor(v, i, "running_var"));
+        const auto gamma = decode_tensor(find_tensor(v, i, "weight")), beta = decode_tensor(find_tensor(v, i, "bias"));
+        const auto mean = decode_tensor(find_tensor(v, i, "running_mean")), var = decode_tensor(find_tensor(v, i, "running_var"));
         for (size_t ch = 0; ch < gamma.size(); ++ch) {
           const double sc = gamma[ch] / std::sqrt(static_cast<double>(var[ch]) + l.eps);
           s.scale.push_back(static_cast<float>(sc));
@@ -119,12 +103,12 @@ Model Model::from_file(const VariantFile& v, const Options& opt) {
         break;
       }
       case LayerKind::ReLU:
-        if (m.steps_.empty() || m.steps_.back().relu) {
+        if (m.steps_.empty() || m.steps_.back().act != Act::None) {
           s.kind = Step::Affine;  // nothing to fuse into: a step that only clamps
-          s.relu = true;
+          s.act = Act::ReLU;
           m.steps_.push_back(std::move(s));
         } else {
-          m.steps_.back().relu = true;
+          m.steps_.back().act = Act::ReLU;
           m.steps_.back().name += "+" + l.name;
         }
         break;
@@ -173,6 +157,14 @@ void Model::buffer_sizes(int64_t* act, int64_t* col) const {
 int64_t Model::activation_bytes(int64_t n) const {
   int64_t act, col;
   buffer_sizes(&act, &col);
+  if (graph_) {  // the images, one buffer per step, the im2col buffer and a low-rank intermediate
+    int64_t sum = input_.input.numel(), mid = 0;
+    for (const auto& s : steps_) {
+      sum += s.out.numel();
+      if (s.lowrank) mid = std::max(mid, s.a.rows * s.out.h * s.out.w);
+    }
+    return static_cast<int64_t>(sizeof(float)) * n * (sum + col + mid);
+  }
   return static_cast<int64_t>(sizeof(float)) * n * (2 * act + col);
 }
 
@@ -183,100 +175,12 @@ void Model::run_timed(const float* images, int64_t n, float* logits, std::vector
   run_impl(images, n, logits, step_seconds);
 }
 
-namespace {
-
-// K x (n*oh*ow) patches of a C x n x h x w activation, K = C*kh*kw in PyTorch weight order.
-void im2col(const float* x, const Shape& in, int64_t n, const Step& s, float* col) {
-  const int64_t oh = s.out.h, ow = s.out.w, H = in.h, W = in.w;
-  const int64_t P = n * oh * ow;
-  for (int64_t c = 0; c < in.c; ++c)
-    for (int64_t i = 0; i < s.kh; ++i)
-      for (int64_t j = 0; j < s.kw; ++j) {
-        float* row = col + ((c * s.kh + i) * s.kw + j) * P;
-        for (int64_t b = 0; b < n; ++b) {
-          const float* plane = x + (c * n + b) * H * W;
-          for (int64_t y = 0; y < oh; ++y) {
-            const int64_t iy = y * s.sh - s.ph + i;
-            float* out = row + (b * oh + y) * ow;
-            if (iy < 0 || iy >= H) {
-              std::fill(out, out + ow, 0.0f);
-              continue;
-            }
-            const float* src = plane + iy * W;
-            for (int64_t xx = 0; xx < ow; ++xx) {
-              const int64_t ix = xx * s.sw - s.pw + j;
-              out[xx] = (ix >= 0 && ix < W) ? src[ix] : 0.0f;
-            }
-          }
-        }
-      }
-}
-
-// Per row (channel) of a rows x p matrix: y = y * scale + shift, then relu.
-void epilogue(const Step& s, float* y, int64_t rows, int64_t p) {
-  const bool sc = !s.scale.empty(), sh = !s.shift.empty();
-  if (!sc && !sh && !s.relu) return;
-  for (int64_t r = 0; r < rows; ++r) {
-    float* row = y + r * p;
-    const float a = sc ? s.scale[static_cast<size_t>(r)] : 1.0f, b = sh ? s.shift[static_cast<size_t>(r)] : 0.0f;
-    if (s.relu)
-      for (int64_t j = 0; j < p; ++j) row[j] = std::max(row[j] * a + b, 0.0f);
-    else
-      for (int64_t j = 0; j < p; ++j) row[j] = row[j] * a + b;
-  }
-}
-
-// Max pooling pads with -inf, average pooling with zeros that count toward the average
-// (PyTorch's count_include_pad); windows never cross the padded edge (floor rounding).
-void pool(const Step& s, const float* x, int64_t n, float* y) {
-  const int64_t H = s.in.h, W = s.in.w, oh = s.out.h, ow = s.out.w;
-  const bool mx = s.kind == Step::MaxPool;
-  const float inv = 1.0f / static_cast<float>(s.kh * s.kw);
-  for (int64_t plane = 0; plane < s.in.c * n; ++plane) {
-    const float* in = x + plane * H * W;
-    float* out = y + plane * oh * ow;
-    if (mx && s.kh == 2 && s.kw == 2 && s.sh == 2 && s.sw == 2 && s.ph == 0 && s.pw == 0) {  // the common case
-      for (int64_t i = 0; i < oh; ++i) {
-        const float* r0 = in + 2 * i * W;
-        const float* r1 = r0 + W;
-        for (int64_t j = 0; j < ow; ++j)
-          out[i * ow + j] = std::max(std::max(r0[2 * j], r0[2 * j + 1]), std::max(r1[2 * j], r1[2 * j + 1]));
-      }
-      continue;
-    }
-    if (s.ph == 0 && s.pw == 0) {  // every window inside: no bounds checks
-      for (int64_t i = 0; i < oh; ++i)
-        for (int64_t j = 0; j < ow; ++j) {
-          const float* w = in + i * s.sh * W + j * s.sw;
-          float acc = mx ? w[0] : 0.0f;
-          for (int64_t a = 0; a < s.kh; ++a)
-            for (int64_t b = 0; b < s.kw; ++b) acc = mx ? std::max(acc, w[a * W + b]) : acc + w[a * W + b];
-          out[i * ow + j] = mx ? acc : acc * inv;
-        }
-      continue;
-    }
-    for (int64_t i = 0; i < oh; ++i)
-      for (int64_t j = 0; j < ow; ++j) {
-        float acc = mx ? -std::numeric_limits<float>::infinity() : 0.0f;
-        for (int64_t a = 0; a < s.kh; ++a) {
-          const int64_t iy = i * s.sh - s.ph + a;
-          if (iy < 0 || iy >= H) continue;
-          for (int64_t b = 0; b < s.kw; ++b) {
-            const int64_t ix = j * s.sw - s.pw + b;
-            if (ix < 0 || ix >= W) continue;
-            const float v = in[iy * W + ix];
-            acc = mx ? std::max(acc, v) : acc + v;
-          }
-        }
-        out[i * ow + j] = mx ? acc : acc * inv;
-      }
-  }
-}
-
-}  // namespace
-
 void Model::run_impl(const float* images, int64_t n, float* logits, std::vector<double>* step_seconds) {
   if (n < 1) return;
+  if (graph_) {
+    run_graph(images, n, logits, step_seconds);
+    return;
+  }
   const Shape& in = input_.input;
   int64_t most, col;
   buffer_sizes(&most, &col);
@@ -352,6 +256,11 @@ void Model::run_impl(const float* images, int64_t n, float* logits, std::vector<
         }
         epilogue(s, cur, s.out.c, n);
         break;
+      case Step::Add:
+      case Step::Concat:
+      case Step::Mul:
+      case Step::GlobalAvgPool:
+        fail(ErrorClass::Internal, "Model::run: a graph step in a chain model");
     }
     if (step_seconds)
       (*step_seconds)[si] += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

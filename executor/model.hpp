@@ -10,6 +10,12 @@
 //   maxpool, avgpool, flatten   steps; dropout is the identity
 // Activations are channel-major: C x N x H x W for images (at batch 1 this is CHW), features x N
 // after flatten, so every product is W (rows x cols) times a cols x (N*H*W) matrix.
+//
+// A graph variant (file format version 2: `from`, add, concat, mul, global pooling, relu6,
+// hardswish, sigmoid, grouped or dilated convs) runs as steps that name their input steps
+// (graph.cpp): a conv/linear folds the batchnorm that alone reads it and an activation that
+// alone reads that, an add fuses the activation after it; grouped convs run direct from their
+// decoded weights; each step writes its own buffer (no reuse yet).
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -33,15 +39,21 @@ struct Options {
                            // catalog/trunk.hpp); their output replaces the logits
 };
 
+// An activation applied in a step's output pass.
+enum class Act { None, ReLU, ReLU6, HardSwish, Sigmoid };
+
 struct Step {
-  enum Kind { Conv, Linear, MaxPool, AvgPool, Affine, Flatten } kind = Linear;
+  enum Kind { Conv, Linear, MaxPool, AvgPool, Affine, Flatten, Add, Concat, Mul, GlobalAvgPool } kind = Linear;
   std::string name;  // the layers it covers, "conv1+bn1+relu1"
   Shape in, out;
   int64_t kh = 1, kw = 1, sh = 1, sw = 1, ph = 0, pw = 0;  // conv / pool window
+  int64_t dh = 1, dw = 1, groups = 1;                       // conv dilation and groups
   Matrix a, b;   // b only for lowrank (a: in -> rank, b: rank -> out)
   bool lowrank = false;
+  std::vector<float> dense;  // a grouped conv's weights, decoded from their stored form
   std::vector<float> scale, shift;  // per output channel: y = y * scale + shift (empty: none)
-  bool relu = false;
+  Act act = Act::None;
+  std::vector<int> inputs;  // graph runs: the steps whose outputs it reads (-1 = the images)
   int64_t resident_bytes() const;
   std::string describe() const;  // "int8 dense" / "lowrank f32 dense + cb4 dense"
 };
@@ -74,6 +86,10 @@ class Model {
  private:
   void run_impl(const float* images, int64_t n, float* logits, std::vector<double>* step_seconds);
   void buffer_sizes(int64_t* act, int64_t* col) const;
+  static void build_graph(Model& m, const VariantFile& v, const Options& opt);
+  void run_graph(const float* images, int64_t n, float* logits, std::vector<double>* step_seconds);
+  bool graph_ = false;
+  std::vector<std::vector<float>> gbuf_;  // graph runs: one output buffer per step
   InputInfo input_;
   Shape output_;
   std::vector<Step> steps_;

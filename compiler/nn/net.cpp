@@ -5,6 +5,7 @@
 #include <dlfcn.h>
 #include <malloc.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "util/error.hpp"
@@ -14,6 +15,12 @@ namespace mcdnn {
 NetImpl::NetImpl(std::vector<LayerSpec> layers) : layers_(std::move(layers)) {
   torch::NoGradGuard no_grad;
   tensors_.resize(layers_.size());
+  last_use_.assign(layers_.size(), layers_.size());
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    graph_ = graph_ || !layers_[i].from.empty();
+    for (int k : inputs_of(layers_, i))
+      if (k >= 0) last_use_[static_cast<size_t>(k)] = i;
+  }
   for (size_t i = 0; i < layers_.size(); ++i) {
     const LayerSpec& l = layers_[i];
     for (const auto& ts : tensors_of(l)) {
@@ -24,13 +31,15 @@ NetImpl::NetImpl(std::vector<LayerSpec> layers) : layers_(std::move(layers)) {
         if (ts.matrix) {
           torch::nn::init::kaiming_uniform_(t, std::sqrt(5.0));
         } else {
-          int64_t fin = l.kind == LayerKind::Conv2d ? l.in.c * l.kh * l.kw : l.in.numel();
+          int64_t fin = l.kind == LayerKind::Conv2d ? l.in.c / l.groups * l.kh * l.kw : l.in.numel();
           double bound = 1.0 / std::sqrt(static_cast<double>(fin));
           t.uniform_(-bound, bound);
         }
       }
-      // ':' cannot appear in layer names, so keys never collide.
+      // ':' and '|' cannot appear in layer names, so keys never collide; LibTorch refuses '.'
+      // in a key, which block instance names use ("layer1.0.conv1").
       std::string key = l.name + ":" + ts.name;
+      std::replace(key.begin(), key.end(), '.', '|');
       if (ts.trainable)
         tensors_[i].push_back(register_parameter(key, t));
       else
@@ -41,51 +50,89 @@ NetImpl::NetImpl(std::vector<LayerSpec> layers) : layers_(std::move(layers)) {
 
 torch::Tensor NetImpl::forward(torch::Tensor x) { return forward_range(x, 0, layers_.size()); }
 
-torch::Tensor NetImpl::forward_range(torch::Tensor x, size_t begin, size_t end) {
-  for (size_t i = begin; i < end; ++i) {
-    const LayerSpec& l = layers_[i];
-    const auto& t = tensors_[i];
-    const bool lowrank = l.repr == "lowrank";
-    const torch::Tensor none;
-    switch (l.kind) {
-      case LayerKind::Conv2d:
-        if (lowrank) {
-          x = torch::conv2d(x, t[0], none, {l.sh, l.sw}, {l.ph, l.pw});
-          x = torch::conv2d(x, t[1], l.bias ? t[2] : none);
-        } else {
-          x = torch::conv2d(x, t[0], l.bias ? t[1] : none, {l.sh, l.sw}, {l.ph, l.pw});
-        }
-        break;
-      case LayerKind::Linear:
-        if (lowrank)
-          x = torch::linear(torch::linear(x, t[0]), t[1], l.bias ? t[2] : none);
-        else
-          x = torch::linear(x, t[0], l.bias ? t[1] : none);
-        break;
-      case LayerKind::ReLU:
-        x = torch::relu(x);
-        break;
-      case LayerKind::MaxPool:
-        x = torch::max_pool2d(x, {l.kh, l.kw}, {l.sh, l.sw}, {l.ph, l.pw});
-        break;
-      case LayerKind::AvgPool:
-        // count_include_pad = true: zero padding counts toward the average (PyTorch default).
-        x = torch::avg_pool2d(x, {l.kh, l.kw}, {l.sh, l.sw}, {l.ph, l.pw});
-        break;
-      case LayerKind::Flatten:
-        x = x.flatten(1);
-        break;
-      case LayerKind::Dropout:
-        x = torch::dropout(x, l.p, is_training());
-        break;
-      case LayerKind::BatchNorm:
-        x = torch::batch_norm(x, t[0], t[1], t[2], t[3], is_training(), l.momentum, l.eps, /*cudnn_enabled=*/true);
-        break;
-      default:  // graph layers: the compiler refuses graph schemas before building a Net
-        fail(ErrorClass::Internal, "Net: layer " + l.name + " (" + kind_name(l.kind) + ") is not trained by this version");
+torch::Tensor NetImpl::apply(size_t i, const torch::Tensor& x, const std::vector<torch::Tensor>& extra) {
+  const LayerSpec& l = layers_[i];
+  const auto& t = tensors_[i];
+  const bool lowrank = l.repr == "lowrank";
+  const torch::Tensor none;
+  switch (l.kind) {
+    case LayerKind::Conv2d:
+      if (lowrank)
+        return torch::conv2d(torch::conv2d(x, t[0], none, {l.sh, l.sw}, {l.ph, l.pw}, {l.dh, l.dw}), t[1], l.bias ? t[2] : none);
+      return torch::conv2d(x, t[0], l.bias ? t[1] : none, {l.sh, l.sw}, {l.ph, l.pw}, {l.dh, l.dw}, l.groups);
+    case LayerKind::Linear:
+      if (lowrank) return torch::linear(torch::linear(x, t[0]), t[1], l.bias ? t[2] : none);
+      return torch::linear(x, t[0], l.bias ? t[1] : none);
+    case LayerKind::ReLU:
+      return torch::relu(x);
+    case LayerKind::MaxPool:
+      return torch::max_pool2d(x, {l.kh, l.kw}, {l.sh, l.sw}, {l.ph, l.pw});
+    case LayerKind::AvgPool:
+      // count_include_pad = true: zero padding counts toward the average (PyTorch default).
+      return torch::avg_pool2d(x, {l.kh, l.kw}, {l.sh, l.sw}, {l.ph, l.pw});
+    case LayerKind::Flatten:
+      return x.flatten(1);
+    case LayerKind::Dropout:
+      return torch::dropout(x, l.p, is_training());
+    case LayerKind::BatchNorm:
+      return torch::batch_norm(x, t[0], t[1], t[2], t[3], is_training(), l.momentum, l.eps, /*cudnn_enabled=*/true);
+    case LayerKind::Add: {
+      torch::Tensor y = x + extra[0];
+      for (size_t k = 1; k < extra.size(); ++k) y = y + extra[k];
+      return y;
     }
+    case LayerKind::Concat: {
+      std::vector<torch::Tensor> all = {x};
+      all.insert(all.end(), extra.begin(), extra.end());
+      return torch::cat(all, 1);
+    }
+    case LayerKind::Mul:
+      return x * extra[0];  // a C x 1 x 1 gate broadcasts over H x W
+    case LayerKind::GlobalAvgPool:
+      return x.mean({2, 3}, /*keepdim=*/true);
+    case LayerKind::ReLU6:
+      return torch::hardtanh(x, 0.0, 6.0);
+    case LayerKind::HardSwish:
+      return torch::hardswish(x);
+    case LayerKind::Sigmoid:
+      return torch::sigmoid(x);
   }
-  return x;
+  fail(ErrorClass::Internal, "Net: layer " + l.name + " of an unknown kind");
+}
+
+torch::Tensor NetImpl::forward_range(torch::Tensor x, size_t begin, size_t end) {
+  if (!graph_) {
+    for (size_t i = begin; i < end; ++i) x = apply(i, x, {});
+    return x;
+  }
+  // A graph: each output kept until its last reader in the range has run. `x` is the output
+  // of layer begin - 1 (the network input when begin = 0), which must be the only earlier
+  // tensor the range reads (cut_is_single(begin)).
+  const int cut = static_cast<int>(begin) - 1;
+  std::vector<torch::Tensor> out(end);
+  auto get = [&](int k) -> const torch::Tensor& {
+    if (k == cut) return x;
+    if (k < cut)
+      fail(ErrorClass::Internal, "Net: layers from " + std::to_string(begin) + " read layer " + std::to_string(k) + ", before the cut");
+    return out[static_cast<size_t>(k)];
+  };
+  for (size_t i = begin; i < end; ++i) {
+    const auto in = inputs_of(layers_, i);
+    std::vector<torch::Tensor> extra;
+    for (size_t k = 1; k < in.size(); ++k) extra.push_back(get(in[k]));
+    out[i] = apply(i, get(in[0]), extra);
+    for (int k : in)  // free what no later layer reads
+      if (k >= static_cast<int>(begin) && last_use_[static_cast<size_t>(k)] <= i) out[static_cast<size_t>(k)] = torch::Tensor();
+  }
+  return out[end - 1];
+}
+
+bool NetImpl::cut_is_single(size_t begin) const {
+  if (!graph_) return true;
+  for (size_t i = begin; i < layers_.size(); ++i)
+    for (int k : inputs_of(layers_, i))
+      if (k < static_cast<int>(begin) - 1) return false;
+  return true;
 }
 
 torch::Device pick_device(const std::string& name) {

@@ -22,8 +22,12 @@ class NetImpl : public torch::nn::Module {
   explicit NetImpl(std::vector<LayerSpec> layers);
 
   torch::Tensor forward(torch::Tensor x);
-  // Layers [begin, end) only: x is the input of layer `begin`.
+  // Layers [begin, end) only: x is the input of layer `begin` (in a graph: the output of layer
+  // begin - 1, which must be the only earlier tensor the range reads: cut_is_single()).
   torch::Tensor forward_range(torch::Tensor x, size_t begin, size_t end);
+  // Whether layers [begin, ...) read nothing before layer begin - 1's output: a prefix can be
+  // run (or cached) apart from the rest. Always true in a chain.
+  bool cut_is_single(size_t begin) const;
 
   const std::vector<LayerSpec>& layers() const { return layers_; }
   // Tensors of layer i, in tensors_of(layers()[i]) order.
@@ -31,8 +35,12 @@ class NetImpl : public torch::nn::Module {
   std::vector<torch::Tensor>& tensors(size_t i) { return tensors_[i]; }
 
  private:
+  // Layer i on its first input x and its other inputs (add, concat, mul).
+  torch::Tensor apply(size_t i, const torch::Tensor& x, const std::vector<torch::Tensor>& extra);
   std::vector<LayerSpec> layers_;
   std::vector<std::vector<torch::Tensor>> tensors_;
+  bool graph_ = false;              // some layer names its inputs (LayerSpec::from)
+  std::vector<size_t> last_use_;    // per layer: the last layer reading its output (size(): none)
 };
 TORCH_MODULE(Net);
 

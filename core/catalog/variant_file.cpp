@@ -65,7 +65,7 @@ void write_tensor(hid_t g, const std::string& name, const EncodedTensor& e) {
   for (const Blob* b : blobs) h5::write_typed(t.id(), b->name, {b->count()}, h5_type(b->type, false), h5_type(b->type, true), b->data.data());
 }
 
-void write_layer(hid_t layers, size_t index, const LayerSpec& l, const std::vector<EncodedTensor>& tensors) {
+void write_layer(hid_t layers, size_t index, const LayerSpec& l, const std::vector<EncodedTensor>& tensors, bool graph) {
   char name[24];
   std::snprintf(name, sizeof name, "%03zu", index);
   auto g = h5::create_group(layers, name);
@@ -73,6 +73,11 @@ void write_layer(hid_t layers, size_t index, const LayerSpec& l, const std::vect
   h5::attr(g.id(), "name", l.name);
   h5::attr(g.id(), "in_shape", shape_vec(l.in));
   h5::attr(g.id(), "out_shape", shape_vec(l.out_shape));
+  if (graph && !l.from.empty()) h5::attr(g.id(), "from", std::vector<int64_t>(l.from.begin(), l.from.end()));
+  if (graph && l.kind == LayerKind::Conv2d) {
+    h5::attr(g.id(), "groups", l.groups);
+    h5::attr(g.id(), "dilation", std::vector<int64_t>{l.dh, l.dw});
+  }
   switch (l.kind) {
     case LayerKind::Conv2d:
     case LayerKind::Linear:
@@ -96,9 +101,14 @@ void write_layer(hid_t layers, size_t index, const LayerSpec& l, const std::vect
       h5::attr(g.id(), "momentum", l.momentum);
       break;
     case LayerKind::ReLU:
-    case LayerKind::Flatten: break;
-    default:
-      throw std::logic_error("write_variant_file: layer " + l.name + " (" + kind_name(l.kind) + "): graph layers are not stored yet");
+    case LayerKind::Flatten:
+    case LayerKind::Add:
+    case LayerKind::Concat:
+    case LayerKind::Mul:
+    case LayerKind::GlobalAvgPool:
+    case LayerKind::ReLU6:
+    case LayerKind::HardSwish:
+    case LayerKind::Sigmoid: break;
   }
   auto specs = tensors_of(l);
   if (specs.size() != tensors.size()) throw std::logic_error("write_variant_file: wrong tensor count for layer " + l.name);
@@ -188,12 +198,13 @@ struct Reader {
     return e;
   }
 
-  LayerSpec layer(hid_t g, const std::string& where, const Shape& in) const {
+  // Layer `index` of a file of `version`, given the layers before it.
+  LayerSpec layer(hid_t g, const std::string& where, const std::vector<LayerSpec>& before, const Shape& input, int64_t version) const {
     LayerSpec l;
     std::string kind = str(g, where, "kind");
     if (!kind_from_name(kind, &l.kind)) bad(where, "unknown layer kind '" + kind + "'");
-    if (!graph_feature({l}, 0).empty())
-      bad(where, "layer kind '" + kind + "' belongs to graph networks, which this format version does not store (chains only)");
+    if (version < 2 && !graph_feature({l}, 0).empty())
+      bad(where, "layer kind '" + kind + "' belongs to graph networks, which variant format version 1 does not hold");
     l.name = str(g, where, "name");
     if (l.name.empty() || l.name.size() > 256) bad(where, "layer name empty or too long");
     if (l.kind == LayerKind::Conv2d || l.kind == LayerKind::Linear) {
@@ -216,9 +227,28 @@ struct Reader {
       l.eps = f64(g, where, "eps", 1e-30, 1);
       l.momentum = f64(g, where, "momentum", 0, 1);
     }
-    l.in = in;
+    const int self = static_cast<int>(before.size());
+    if (version >= 2 && l.kind == LayerKind::Conv2d) {
+      l.groups = i64(g, where, "groups", 1, 1 << 24);
+      auto d = pair(g, where, "dilation", 1, 1 << 16);
+      l.dh = d[0], l.dw = d[1];
+    }
+    if (version >= 2 && h5::has_attr(g, "from")) {
+      for (int64_t k : h5::attr_i64s(g, "from")) {
+        if (k < -1 || k >= self) bad(where, "attribute 'from' names layer " + std::to_string(k) + ", expected -1 (the input) to " + std::to_string(self - 1));
+        l.from.push_back(static_cast<int>(k));
+      }
+      if (l.from.size() == 1 && l.from[0] == self - 1) bad(where, "attribute 'from' names the layer before (write no 'from' then)");
+    } else if (l.kind == LayerKind::Add || l.kind == LayerKind::Concat || l.kind == LayerKind::Mul) {
+      bad(where, "a " + kind + " layer needs attribute 'from'");
+    }
+    std::vector<Shape> ins;
+    for (int k : l.from.empty() ? std::vector<int>{self - 1} : l.from)
+      ins.push_back(k < 0 ? input : before[static_cast<size_t>(k)].out_shape);
+    l.in = ins[0];
+    if (ins.size() > 1) l.ins = ins;
     std::string why;
-    if (!infer_output(l, in, &l.out_shape, &why)) bad(where + " (" + l.name + ")", why);
+    if (!infer_output_multi(l, ins, &l.out_shape, &why)) bad(where + " (" + l.name + ")", why);
     if (l.out_shape.numel() > (int64_t(1) << 32)) bad(where + " (" + l.name + ")", "output larger than 2^32 elements");
     if (!(shape(g, where, "in_shape") == l.in)) bad(where + " (" + l.name + ")", "stored in_shape disagrees with the inferred " + l.in.str());
     if (!(shape(g, where, "out_shape") == l.out_shape))
@@ -234,7 +264,9 @@ void write_variant_file(const std::string& path, const VariantFile& v) {
   auto f = h5::create_file(path);
   hid_t root = f.id();
   h5::attr(root, "format", std::string(kVariantFormat));
-  h5::attr(root, "format_version", static_cast<int64_t>(kVariantVersion));
+  bool graph = false;
+  for (size_t i = 0; i < v.layers.size(); ++i) graph = graph || !graph_feature(v.layers, i).empty();
+  h5::attr(root, "format_version", static_cast<int64_t>(graph ? kVariantVersion : kVariantChainVersion));
   h5::attr(root, "id", v.id);
   h5::attr(root, "parent", v.parent);
   h5::attr(root, "transforms", join(v.transforms, ';'));
@@ -244,7 +276,7 @@ void write_variant_file(const std::string& path, const VariantFile& v) {
   h5::attr(root, "mean", v.input.mean);
   h5::attr(root, "std", v.input.std);
   auto layers = h5::create_group(root, "layers");
-  for (size_t i = 0; i < v.layers.size(); ++i) write_layer(layers.id(), i, v.layers[i], v.tensors.at(i));
+  for (size_t i = 0; i < v.layers.size(); ++i) write_layer(layers.id(), i, v.layers[i], v.tensors.at(i), graph);
 }
 
 VariantFile read_variant_file(const std::string& path) {
@@ -260,9 +292,9 @@ VariantFile read_variant_file(const std::string& path) {
     if (!h5::has_attr(root, "format") || h5::attr_str(root, "format") != kVariantFormat)
       bad("not an mcdnn variant file (attribute format != 'mcdnn-variant')");
     int64_t ver = h5::attr_i64(root, "format_version");
-    if (ver != kVariantVersion)
-      bad("variant format version " + std::to_string(ver) + ", this mcdnn reads version " + std::to_string(kVariantVersion) +
-          "; rebuild the catalog or upgrade mcdnn");
+    if (ver < kVariantChainVersion || ver > kVariantVersion)
+      bad("variant format version " + std::to_string(ver) + ", this mcdnn reads versions " + std::to_string(kVariantChainVersion) + " to " +
+          std::to_string(kVariantVersion) + "; rebuild the catalog or upgrade mcdnn");
     VariantFile v;
     v.id = Reader::str(root, "/", "id");
     v.parent = Reader::str(root, "/", "parent");
@@ -293,7 +325,7 @@ VariantFile read_variant_file(const std::string& path) {
       if (names[i] != want) bad(where + ": expected layer group /layers/" + want + " (groups 000, 001, ... in order)");
       auto g = h5::open_group(layers_g.id(), names[i]);
       if (!g.ok()) bad(where + ": not a group");
-      LayerSpec l = rd.layer(g.id(), where, shape);
+      LayerSpec l = rd.layer(g.id(), where, v.layers, in.input, ver);
       if (!layer_names.insert(l.name).second) bad(where + ": duplicate layer name '" + l.name + "'");
       auto ts = tensors_of(l);
       for (const auto& n : h5::children(g.id())) {

@@ -5,7 +5,9 @@
 //   /            attrs format, format_version, id, parent, transforms (';'-joined), input [c,h,w],
 //                num_classes, class_names (';'-joined), mean, std
 //   /layers/NNN  one group per layer in order (NNN = zero-padded index), attrs kind, name, repr,
-//                rank, storage, sparse, in_shape, out_shape, and the kind's hyper-parameters.
+//                rank, storage, sparse, in_shape, out_shape, and the kind's hyper-parameters;
+//                version 2: `from` (int64 list of earlier layer indices, -1 = the input) on a
+//                layer that does not read the layer before it, `groups` and `dilation` on conv2d.
 //                A tensor stored as dense f32 is a float32 dataset named as tensors_of() names
 //                it; any other stored form is a group of that name holding its blobs
 //                (nn/storage.hpp) with attrs storage, sparse, shape, entries.
@@ -20,7 +22,11 @@
 namespace mcdnn {
 
 constexpr const char* kVariantFormat = "mcdnn-variant";
-constexpr int kVariantVersion = 1;
+// Version 1: chains. Version 2 adds graphs: the graph kinds, a layer's `from` and a conv2d's
+// `groups` and `dilation`. A chain is still written as version 1 (readers of version 1 keep
+// reading every chain); a file is version 2 only when its network uses a graph feature.
+constexpr int kVariantVersion = 2;
+constexpr int kVariantChainVersion = 1;
 
 // What a consumer needs to feed a variant: input shape, classes and preprocessing.
 struct InputInfo {

@@ -1,0 +1,254 @@
+// A graph variant as steps that name their input steps, and its run (model.hpp describes the
+// fusions). Each step writes its own output buffer; inputs are read from their producers'.
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+
+#include "break_even.hpp"
+#include "model.hpp"
+#include "ops.hpp"
+#include "util/error.hpp"
+
+namespace mcdnn::exec {
+
+namespace {
+
+bool act_of(LayerKind k, Act* a) {
+  switch (k) {
+    case LayerKind::ReLU: *a = Act::ReLU; return true;
+    case LayerKind::ReLU6: *a = Act::ReLU6; return true;
+    case LayerKind::HardSwish: *a = Act::HardSwish; return true;
+    case LayerKind::Sigmoid: *a = Act::Sigmoid; return true;
+    default: return false;
+  }
+}
+
+// y = (x - mean) / sqrt(var + eps) * gamma + beta as a scale and shift per channel, after the
+// shift `b` already there (a bias, or none).
+void fold_batchnorm(const VariantFile& v, size_t j, Step& s) {
+  const auto gamma = decode_tensor(find_tensor(v, j, "weight")), beta = decode_tensor(find_tensor(v, j, "bias"));
+  const auto mean = decode_tensor(find_tensor(v, j, "running_mean")), var = decode_tensor(find_tensor(v, j, "running_var"));
+  const size_t c = gamma.size();
+  std::vector<float> scale(c), shift(c);
+  for (size_t ch = 0; ch < c; ++ch) {
+    const double sc = gamma[ch] / std::sqrt(static_cast<double>(var[ch]) + v.layers[j].eps);
+    const double b = s.shift.empty() ? 0.0 : s.shift[ch];
+    const double prev = s.scale.empty() ? 1.0 : s.scale[ch];
+    scale[ch] = static_cast<float>(prev * sc);
+    shift[ch] = static_cast<float>((b - mean[ch]) * sc + beta[ch]);
+  }
+  s.scale = std::move(scale);
+  s.shift = std::move(shift);
+}
+
+}  // namespace
+
+void Model::build_graph(Model& m, const VariantFile& v, const Options& opt) {
+  m.graph_ = true;
+  m.output_ = Shape{v.input.num_classes, 1, 1, true};
+  const auto& L = v.layers;
+  const size_t nl = L.size();
+  std::vector<int> readers(nl, 0);
+  for (size_t i = 0; i < nl; ++i)
+    for (int k : inputs_of(L, i))
+      if (k >= 0) ++readers[static_cast<size_t>(k)];
+  // Layer j can join the step that ends with layer i: it reads i alone and nothing else reads i.
+  auto joins = [&](size_t i, size_t j) {
+    return j < nl && readers[i] == 1 && inputs_of(L, j) == std::vector<int>{static_cast<int>(i)};
+  };
+  std::vector<int> step_of(nl, -1);  // the step whose buffer holds layer i's output (-1: the images)
+  const Kernels& k = *m.kernels_;
+  for (size_t i = 0; i < nl; ++i) {
+    const LayerSpec& l = L[i];
+    const auto in = inputs_of(L, i);
+    if (l.kind == LayerKind::Dropout) {  // the identity at inference
+      step_of[i] = in[0] < 0 ? -1 : step_of[static_cast<size_t>(in[0])];
+      continue;
+    }
+    Step s;
+    s.name = l.name;
+    s.in = l.in;
+    s.out = l.out_shape;
+    for (int q : in) s.inputs.push_back(q < 0 ? -1 : step_of[static_cast<size_t>(q)]);
+    size_t last = i;
+    auto fuse_act = [&] {
+      Act a;
+      if (joins(last, last + 1) && act_of(L[last + 1].kind, &a)) {
+        ++last;
+        s.act = a;
+        s.name += "+" + L[last].name;
+      }
+    };
+    switch (l.kind) {
+      case LayerKind::Conv2d:
+      case LayerKind::Linear: {
+        s.kind = l.kind == LayerKind::Conv2d ? Step::Conv : Step::Linear;
+        s.kh = l.kh, s.kw = l.kw, s.sh = l.sh, s.sw = l.sw, s.ph = l.ph, s.pw = l.pw;
+        s.dh = l.dh, s.dw = l.dw, s.groups = l.groups;
+        s.lowrank = l.repr == "lowrank";
+        const int64_t positions = s.kind == Step::Conv ? l.out_shape.h * l.out_shape.w : 1;
+        if (l.groups > 1) {
+          s.dense = decode_tensor(find_tensor(v, i, "weight"));
+        } else {
+          s.a = make_matrix(find_tensor(v, i, s.lowrank ? "weight_a" : "weight"));
+          choose_sparse(s.a, positions * opt.batch_hint, opt, k);
+          if (s.lowrank) {
+            s.b = make_matrix(find_tensor(v, i, "weight_b"));
+            choose_sparse(s.b, positions * opt.batch_hint, opt, k);
+          }
+        }
+        if (l.bias) s.shift = decode_tensor(find_tensor(v, i, "bias"));
+        if (joins(i, i + 1) && L[i + 1].kind == LayerKind::BatchNorm) {
+          fold_batchnorm(v, i + 1, s);
+          s.name += "+" + L[i + 1].name;
+          last = i + 1;
+        }
+        fuse_act();
+        break;
+      }
+      case LayerKind::BatchNorm:
+        s.kind = Step::Affine;
+        fold_batchnorm(v, i, s);
+        fuse_act();
+        break;
+      case LayerKind::ReLU:
+      case LayerKind::ReLU6:
+      case LayerKind::HardSwish:
+      case LayerKind::Sigmoid:
+        s.kind = Step::Affine;
+        act_of(l.kind, &s.act);
+        break;
+      case LayerKind::MaxPool:
+      case LayerKind::AvgPool:
+        s.kind = l.kind == LayerKind::MaxPool ? Step::MaxPool : Step::AvgPool;
+        s.kh = l.kh, s.kw = l.kw, s.sh = l.sh, s.sw = l.sw, s.ph = l.ph, s.pw = l.pw;
+        break;
+      case LayerKind::Flatten: s.kind = Step::Flatten; break;
+      case LayerKind::Add:
+        s.kind = Step::Add;
+        fuse_act();
+        break;
+      case LayerKind::Concat: s.kind = Step::Concat; break;
+      case LayerKind::Mul: s.kind = Step::Mul; break;
+      case LayerKind::GlobalAvgPool: s.kind = Step::GlobalAvgPool; break;
+      case LayerKind::Dropout: break;  // handled above
+    }
+    s.out = L[last].out_shape;
+    m.steps_.push_back(std::move(s));
+    for (size_t q = i; q <= last; ++q) step_of[q] = static_cast<int>(m.steps_.size() - 1);
+    i = last;
+  }
+  if (m.steps_.empty() || step_of[nl - 1] != static_cast<int>(m.steps_.size() - 1))
+    fail(ErrorClass::Catalog, "variant " + v.id + ": the network's output is not its last layer's");
+}
+
+void Model::run_graph(const float* images, int64_t n, float* logits, std::vector<double>* step_seconds) {
+  const Shape& in = input_.input;
+  int64_t most, col;
+  buffer_sizes(&most, &col);
+  if (buf_[0].size() < static_cast<size_t>(in.numel() * n)) buf_[0].resize(static_cast<size_t>(in.numel() * n));
+  if (col_.size() < static_cast<size_t>(col * n)) col_.resize(static_cast<size_t>(col * n));
+  gbuf_.resize(steps_.size());
+  for (size_t i = 0; i < steps_.size(); ++i)
+    if (gbuf_[i].size() < static_cast<size_t>(steps_[i].out.numel() * n)) gbuf_[i].resize(static_cast<size_t>(steps_[i].out.numel() * n));
+  const int64_t hw = in.h * in.w;
+  for (int64_t b = 0; b < n; ++b)  // N x C x HW -> C x N x HW
+    for (int64_t c = 0; c < in.c; ++c)
+      std::memcpy(buf_[0].data() + (c * n + b) * hw, images + (b * in.c + c) * hw, static_cast<size_t>(hw) * sizeof(float));
+  auto data = [&](int q) -> const float* { return q < 0 ? buf_[0].data() : gbuf_[static_cast<size_t>(q)].data(); };
+  auto shape = [&](int q) -> const Shape& { return q < 0 ? in : steps_[static_cast<size_t>(q)].out; };
+  std::vector<float> mid;
+  const Kernels& k = *kernels_;
+  for (size_t si = 0; si < steps_.size(); ++si) {
+    const Step& s = steps_[si];
+    const auto t0 = step_seconds ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
+    float* y = gbuf_[si].data();
+    const float* x = data(s.inputs[0]);
+    const int64_t out_n = s.out.numel() * n;
+    switch (s.kind) {
+      case Step::Conv: {
+        const int64_t P = n * s.out.h * s.out.w;
+        if (s.groups > 1) {
+          grouped_conv(s, x, n, y);
+        } else {
+          const float* xin = x;
+          if (!(s.kh == 1 && s.kw == 1 && s.sh == 1 && s.sw == 1 && s.ph == 0 && s.pw == 0)) {
+            im2col(x, s.in, n, s, col_.data());
+            xin = col_.data();
+          }
+          if (s.lowrank) {
+            mid.resize(static_cast<size_t>(s.a.rows * P));
+            matmul(s.a, xin, P, mid.data(), scratch_, k, opt_.int8);
+            matmul(s.b, mid.data(), P, y, scratch_, k, opt_.int8);
+          } else {
+            matmul(s.a, xin, P, y, scratch_, k, opt_.int8);
+          }
+        }
+        epilogue(s, y, s.out.c, P);
+        break;
+      }
+      case Step::Linear:
+        if (s.lowrank) {
+          mid.resize(static_cast<size_t>(s.a.rows * n));
+          matmul(s.a, x, n, mid.data(), scratch_, k, opt_.int8);
+          matmul(s.b, mid.data(), n, y, scratch_, k, opt_.int8);
+        } else {
+          matmul(s.a, x, n, y, scratch_, k, opt_.int8);
+        }
+        epilogue(s, y, s.out.c, n);
+        break;
+      case Step::MaxPool:
+      case Step::AvgPool:
+        pool(s, x, n, y);
+        break;
+      case Step::Affine:
+        std::memcpy(y, x, static_cast<size_t>(out_n) * sizeof(float));
+        epilogue(s, y, s.in.c, n * s.in.h * s.in.w);
+        break;
+      case Step::Flatten:
+        flatten(s.in, x, n, y);
+        break;
+      case Step::Add:
+        std::memcpy(y, x, static_cast<size_t>(out_n) * sizeof(float));
+        for (size_t q = 1; q < s.inputs.size(); ++q) {
+          const float* z = data(s.inputs[q]);
+          for (int64_t e = 0; e < out_n; ++e) y[e] += z[e];
+        }
+        epilogue(s, y, s.out.c, n * s.out.h * s.out.w);
+        break;
+      case Step::Concat: {
+        // Channel-major: each input is a contiguous block of channels (or features).
+        int64_t off = 0;
+        for (int q : s.inputs) {
+          const int64_t len = shape(q).numel() * n;
+          std::memcpy(y + off, data(q), static_cast<size_t>(len) * sizeof(float));
+          off += len;
+        }
+        break;
+      }
+      case Step::Mul: {
+        const float* g = data(s.inputs[1]);
+        const Shape& gs = shape(s.inputs[1]);
+        const int64_t hw_out = s.out.flat ? 1 : s.out.h * s.out.w;
+        if (gs.numel() == s.out.numel()) {
+          for (int64_t e = 0; e < out_n; ++e) y[e] = x[e] * g[e];
+        } else {  // a C x 1 x 1 gate: one value per channel and example
+          for (int64_t p = 0; p < s.out.c * n; ++p)
+            for (int64_t q = 0; q < hw_out; ++q) y[p * hw_out + q] = x[p * hw_out + q] * g[p];
+        }
+        break;
+      }
+      case Step::GlobalAvgPool:
+        global_avg_pool(s, x, n, y);
+        break;
+    }
+    if (step_seconds) (*step_seconds)[si] += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  }
+  const float* out = gbuf_.back().data();  // classes x N -> N x classes
+  const int64_t C = output_.c;
+  for (int64_t b = 0; b < n; ++b)
+    for (int64_t c = 0; c < C; ++c) logits[b * C + c] = out[c * n + b];
+}
+
+}  // namespace mcdnn::exec

@@ -1,0 +1,167 @@
+// Graph variants end to end below the compiler: a graph (residual add, depthwise and grouped
+// convs, a squeeze-excite gate, dilation, concat, relu6/hardswish/sigmoid) built as a LibTorch
+// Net, stored in every form in a version-2 variant file, read back and run by the executor
+// against LibTorch on the same stored weights.
+#include <cmath>
+
+#include "catch.hpp"
+#include "catalog/variant_file.hpp"
+#include "fixtures.hpp"
+#include "model.hpp"
+#include "nn/net.hpp"
+#include "schema/schema.hpp"
+#include "util/h5.hpp"
+#include <torch/torch.h>
+
+using namespace mcdnn;
+using namespace mcdnn::exec;
+
+namespace {
+
+const char* kGraph =
+    "format: mcdnn-schema/1\nname: g\ninput: {channels: 3, height: 9, width: 7}\nclasses: 5\n"
+    "blocks:\n"
+    "  res:\n"
+    "    params: [c]\n"
+    "    layers:\n"
+    "      - conv2d: {name: c1, out: $c, kernel: 3, padding: 1, bias: false}\n"
+    "      - batchnorm\n"
+    "      - relu\n"
+    "      - conv2d: {name: c2, out: $c, kernel: 1}\n"
+    "      - batchnorm\n"
+    "      - add: {from: [bn2, input]}\n"
+    "      - relu\n"
+    "network:\n"
+    "  - conv2d: {name: stem, out: 6, kernel: 3, stride: 2, padding: 1}\n"  // 6x5x4
+    "  - batchnorm\n"
+    "  - relu6\n"
+    "  - block: {use: res, name: s1, with: {c: 6}}\n"
+    "  - conv2d: {name: dw, out: 6, kernel: 3, padding: 2, dilation: 2, groups: 6}\n"
+    "  - hardswish: {name: hs}\n"
+    "  - globalavgpool: {name: sq}\n"
+    "  - conv2d: {name: se1, out: 3, kernel: 1}\n"
+    "  - relu\n"
+    "  - conv2d: {name: se2, out: 6, kernel: 1}\n"
+    "  - sigmoid: {name: gate}\n"
+    "  - mul: {name: scale, from: [hs, gate]}\n"
+    "  - conv2d: {name: g2, out: 4, kernel: 1, groups: 2, bias: false}\n"
+    "  - conv2d: {name: wide, from: scale, out: 5, kernel: [3, 1], padding: [1, 0]}\n"
+    "  - concat: {from: [g2, wide]}\n"
+    "  - maxpool: {kernel: 2}\n"
+    "  - flatten\n"
+    "  - dropout\n"
+    "  - linear: {name: fc, out: 5}\n";
+
+std::vector<LayerSpec> graph_layers(const std::string& storage, bool sparse) {
+  Schema s = parse_schema_string(kGraph, "g.yaml", "");
+  for (auto& l : s.layers)
+    if (l.kind == LayerKind::Conv2d || l.kind == LayerKind::Linear) l.storage = storage, l.sparse = sparse;
+  return s.layers;
+}
+
+// Random weights (sparse ones half zero, batchnorm statistics non-trivial), each replaced by
+// decode(encode(w)) so LibTorch runs exactly what the file stores.
+Net build(const std::vector<LayerSpec>& L, VariantFile* f, uint32_t seed) {
+  torch::manual_seed(seed);
+  Net net(L);
+  net->eval();
+  f->id = "g";
+  f->input.input = {3, 9, 7, false};
+  f->input.num_classes = 5;
+  f->layers = L;
+  f->tensors.clear();
+  torch::NoGradGuard ng;
+  for (size_t i = 0; i < L.size(); ++i) {
+    const auto specs = tensors_of(L[i]);
+    std::vector<EncodedTensor> enc;
+    for (size_t k = 0; k < specs.size(); ++k) {
+      torch::Tensor& t = net->tensors(i)[k];
+      if (L[i].kind == LayerKind::BatchNorm)
+        t.copy_(specs[k].name == "running_var" ? torch::rand_like(t) + 0.5 : torch::randn_like(t) * 0.3 + (k == 0 ? 1.0 : 0.0));
+      else if (specs[k].matrix && L[i].sparse)
+        t.mul_((torch::rand_like(t) > 0.5).to(torch::kFloat));
+      else if (!specs[k].matrix)
+        t.copy_(torch::randn_like(t) * 0.1);
+      auto c = t.contiguous();
+      const bool matrix = specs[k].matrix;
+      EncodedTensor e = encode_tensor(c.data_ptr<float>(), specs[k].shape, matrix ? L[i].storage : "f32", matrix && L[i].sparse);
+      const auto dec = decode_tensor(e);
+      t.copy_(torch::from_blob(const_cast<float*>(dec.data()), t.sizes(), torch::kFloat));
+      enc.push_back(std::move(e));
+    }
+    f->tensors.push_back(std::move(enc));
+  }
+  return net;
+}
+
+}  // namespace
+
+TEST_CASE("graph executor: logits match LibTorch on the same stored weights, every storage, batch 1 and 3", "[graph][executor]") {
+  test::TempDir dir;
+  for (const char* fmt : {"f32", "f16", "int8", "cb4"})
+    for (bool sparse : {false, true}) {
+      VariantFile f;
+      Net net = build(graph_layers(fmt, sparse), &f, 7);
+      write_variant_file(dir / "v.h5", f);
+      {
+        h5::quiet();
+        auto file = h5::open_file(dir / "v.h5");
+        CHECK(h5::attr_i64(file.id(), "format_version") == 2);
+      }
+      const VariantFile back = read_variant_file(dir / "v.h5");
+      REQUIRE(back.layers.size() == f.layers.size());
+      for (size_t i = 0; i < f.layers.size(); ++i) {
+        CHECK(back.layers[i].from == f.layers[i].from);
+        CHECK(back.layers[i].groups == f.layers[i].groups);
+        CHECK(back.layers[i].dh == f.layers[i].dh);
+      }
+      Model m = Model::from_file(back);
+      for (int64_t n : {1, 3}) {
+        INFO(fmt << (sparse ? " sparse" : " dense") << " batch " << n);
+        torch::manual_seed(static_cast<uint64_t>(n));
+        const torch::Tensor x = torch::randn({n, 3, 9, 7});
+        torch::Tensor ref;
+        {
+          torch::NoGradGuard ng;
+          ref = net->forward(x).contiguous();
+        }
+        std::vector<float> got(static_cast<size_t>(n * 5));
+        m.run(x.data_ptr<float>(), n, got.data());
+        double worst = 0, scale = 0;
+        for (int64_t i = 0; i < n * 5; ++i) {
+          worst = std::max(worst, std::fabs(static_cast<double>(got[static_cast<size_t>(i)]) - ref.data_ptr<float>()[i]));
+          scale = std::max(scale, std::fabs(static_cast<double>(ref.data_ptr<float>()[i])));
+        }
+        INFO("max |diff| " << worst << ", largest logit " << scale);
+        // Float: summation order only. int8 runs integer products (activations rounded to 8 bits).
+        CHECK(worst <= (std::string(fmt) == "int8" ? 2e-2 : 1e-4) * (1 + scale));
+      }
+    }
+}
+
+TEST_CASE("graph executor: fusions follow the graph, and a chain is still written as version 1", "[graph][executor]") {
+  VariantFile f;
+  build(graph_layers("f32", false), &f, 3);
+  Model m = Model::from_file(f);
+  std::vector<std::string> names;
+  for (const auto& s : m.steps()) names.push_back(s.name);
+  // The block's second batchnorm feeds the add (read once): folded; the add fuses its relu;
+  // hs is read twice (squeeze and gate), so it stays a step of its own.
+  CHECK(std::find(names.begin(), names.end(), "stem+bn1+relu6_1") != names.end());
+  CHECK(std::find(names.begin(), names.end(), "s1.c2+s1.bn2") != names.end());
+  CHECK(std::find(names.begin(), names.end(), "s1.add1+s1.relu2") != names.end());
+  CHECK(std::find(names.begin(), names.end(), "dw+hs") != names.end());
+  CHECK_FALSE(m.steps().empty());
+
+  test::TempDir dir;
+  VariantFile chain = f;
+  Schema s = parse_schema_string(
+      "format: mcdnn-schema/1\nname: c\ninput: {channels: 3, height: 9, width: 7}\nclasses: 5\nnetwork:\n  - conv2d: {out: 4, kernel: 3}\n"
+      "  - relu\n  - flatten\n  - linear: {out: 5}\n",
+      "c.yaml", "");
+  build(s.layers, &chain, 5);
+  write_variant_file(dir / "c.h5", chain);
+  h5::quiet();
+  auto file = h5::open_file(dir / "c.h5");
+  CHECK(h5::attr_i64(file.id(), "format_version") == 1);
+}
