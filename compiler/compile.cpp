@@ -46,7 +46,6 @@ int run(const CompileOptions& opt, std::ostream& out) {
 
   if (opt.check) return run_check(opt, out);
   if (opt.profile_only) return run_profile_only(opt, out);
-  if (auto why = graph_refusal(schema); !why.empty()) fail(ErrorClass::Schema, schema.path + ": " + why);
   Profile prof = profile_layers(schema.layers);
   const SortKey* sort_key = find_sort_key(opt.sort);
   if (!sort_key) fail(ErrorClass::Usage, "--sort " + opt.sort + ": unknown order");
@@ -77,6 +76,7 @@ int run(const CompileOptions& opt, std::ostream& out) {
   // The merge only measures, with the executor on the CPU: it needs no GPU even when the jobs did.
   torch::Device device = opt.merge_dir.empty() ? pick_device(opt.device) : torch::Device(torch::kCPU);
   if (!opt.specialize_dir.empty()) {
+    if (auto why = graph_refusal(schema, "specialized variants"); !why.empty()) fail(ErrorClass::Schema, schema.path + ": " + why);
     install_interrupt_handlers();
     return specialize_catalog(opt, schema, device, out);
   }

@@ -63,7 +63,10 @@ FinetuneResult finetune(Variant& v, size_t shared_prefix, FeatureCache& cache, c
   // The layers shared with the base model are frozen whether or not their outputs fit the
   // cache: on a miss they are run forward (inference, no gradient) batch by batch instead of
   // read from memory. cache_mb changes speed and memory, never which layers train.
-  const size_t from = shared_prefix;
+  // In a graph the frozen prefix ends where one tensor carries everything later layers read
+  // (not inside a residual block): its outputs are what is cached and fed in.
+  size_t from = shared_prefix;
+  while (from > 0 && !net->cut_is_single(from)) --from;
   const auto* feats = cache.get(shared_prefix);
   const TensorData& tr = feats ? feats->first : cache.raw_train();
   const TensorData& va = feats ? feats->second : cache.raw_val();

@@ -17,13 +17,16 @@ PassStep step(const std::string& pass, std::vector<std::string> layers, std::vec
 }  // namespace
 
 std::vector<PassStep> default_sweep(const Schema& s) {
-  std::vector<std::string> convs, fcs;
+  std::vector<std::string> convs, fcs, dense_convs;
   std::string biggest_fc;
   int64_t biggest = -1;
+  bool graph = false;
   for (size_t i = 0; i < s.layers.size(); ++i) {
     const auto& l = s.layers[i];
     if (l.kind == LayerKind::Conv2d) convs.push_back(l.name);
+    if (l.kind == LayerKind::Conv2d && l.groups == 1) dense_convs.push_back(l.name);
     if (l.kind == LayerKind::Linear) fcs.push_back(l.name);
+    graph = graph || !graph_feature(s.layers, i).empty();
   }
   if (!fcs.empty()) fcs.pop_back();  // the classifier keeps its classes
   for (const auto& l : s.layers)
@@ -40,7 +43,8 @@ std::vector<PassStep> default_sweep(const Schema& s) {
   v.push_back(step("quantize", {}, {"f16", "int8", "cb8", "cb4"}));
   v.push_back(cb2_trained({}));
   if (!fcs.empty()) v.push_back(step("svd", fcs, {"1/2", "1/4", "1/8", "1/16"}));
-  if (convs.size() > 1) v.push_back(step("svd", {convs.begin() + 1, convs.end()}, {"1/2", "1/4", "1/8"}));
+  // svd factorizes ungrouped convs only (a depthwise conv has nothing to gain).
+  if (dense_convs.size() > 1) v.push_back(step("svd", {dense_convs.begin() + 1, dense_convs.end()}, {"1/2", "1/4", "1/8"}));
   std::vector<std::string> linears = fcs;
   for (const auto& l : s.layers)
     if (l.kind == LayerKind::Linear && std::find(fcs.begin(), fcs.end(), l.name) == fcs.end()) linears.push_back(l.name);
@@ -70,6 +74,7 @@ std::vector<PassStep> default_sweep(const Schema& s) {
   g.global = g.iterative = true;
   g.then.push_back(step("quantize", {}, {"cb4"}));
   v.push_back(g);
+  if (graph) return v;  // narrow and remove cut chains only (plan.cpp, refuse_graph)
   std::vector<std::string> narrowable = convs;
   narrowable.insert(narrowable.end(), fcs.begin(), fcs.end());
   if (!narrowable.empty()) v.push_back(step("narrow", narrowable, {"1/2", "1/4"}));

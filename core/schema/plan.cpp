@@ -17,6 +17,15 @@ namespace mcdnn {
 namespace {
 bool has_weights(const LayerSpec& l) { return l.kind == LayerKind::Conv2d || l.kind == LayerKind::Linear; }
 
+// Passes that change shapes (narrow, remove) cut chains only: in a graph, channels joined by an
+// add, a concat or a depthwise conv must be cut together (coupled groups), not built yet.
+void refuse_graph(const PlanState& p, const char* pass) {
+  for (size_t i = 0; i < p.layers.size(); ++i)
+    if (const std::string f = graph_feature(p.layers, i); !f.empty())
+      fail(ErrorClass::Schema, std::string(pass) + ": " + p.id + " is a graph (layer " + p.layers[i].name + " uses " + f + "); " + pass +
+                                   " changes shapes and runs on chains only in this version (svd, prune and quantize run on graphs)");
+}
+
 std::string sanitize(const std::string& t) {
   std::string o;
   for (char c : t) {
@@ -59,6 +68,9 @@ void rule_svd(const PlanState& p, size_t i) {
   const LayerSpec& l = p.layers[i];
   if (!has_weights(l)) fail(ErrorClass::Schema, "svd: layer " + l.name + " is a " + kind_name(l.kind) + "; only conv2d and linear factorize");
   if (l.repr != "dense") fail(ErrorClass::Schema, "svd: layer " + l.name + " is already factorized in " + p.id);
+  if (l.groups != 1)
+    fail(ErrorClass::Schema, "svd: layer " + l.name + " is a grouped conv (groups " + std::to_string(l.groups) +
+                                 "); only ungrouped convs and linear layers factorize");
   if (l.sparse || l.storage != "f32")
     fail(ErrorClass::Schema, "svd: layer " + l.name + " of " + p.id + " is pruned or quantized; factorize before pruning/quantizing");
 }
@@ -75,6 +87,7 @@ void rule_quantize(const PlanState& p, const std::vector<size_t>& idx) {
 }
 
 void rule_narrow(const PlanState& p, size_t i) {
+  refuse_graph(p, "narrow");
   const LayerSpec& l = p.layers[i];
   if (!has_weights(l)) fail(ErrorClass::Schema, "narrow: layer " + l.name + " is a " + kind_name(l.kind) + "; only conv2d and linear narrow");
   if (l.repr != "dense" || l.sparse || l.storage != "f32" || p.quantized || p.masked)
@@ -85,6 +98,7 @@ void rule_narrow(const PlanState& p, size_t i) {
 }
 
 size_t rule_remove(const PlanState& p, size_t i) {
+  refuse_graph(p, "remove");
   const auto& specs = p.layers;
   if (!has_weights(specs[i]))
     fail(ErrorClass::Schema, "remove: layer " + specs[i].name + " is a " + kind_name(specs[i].kind) + "; remove a conv2d or linear layer");

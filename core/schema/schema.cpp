@@ -347,13 +347,12 @@ void parse_specialize(const Cursor& c, Schema& s) {
 
 }  // namespace
 
-std::string graph_refusal(const Schema& s) {
+std::string graph_refusal(const Schema& s, const std::string& what) {
   for (size_t i = 0; i < s.layers.size(); ++i) {
     const std::string f = graph_feature(s.layers, i);
     if (!f.empty())
-      return "layer '" + s.layers[i].name + "' uses " + f + ": this version profiles such networks (`mcdnn-compile " + s.path +
-             " --profile-only`) but trains, compresses and runs only chains of " +
-             "conv2d, linear, relu, maxpool, avgpool, flatten, dropout and batchnorm (no `from`, groups 1, dilation 1)";
+      return "layer '" + s.layers[i].name + "' uses " + f + ": " + what + " take chains only in this version (" +
+             "conv2d, linear, relu, maxpool, avgpool, flatten, dropout and batchnorm; no `from`, groups 1, dilation 1)";
   }
   return "";
 }
@@ -475,13 +474,12 @@ Schema parse_schema_string(const std::string& text, const std::string& display_n
   if (!has_weights) net.fail_here("the network has no conv2d or linear layer to train");
 
   if (auto t = c.opt("training")) parse_training(*t, s.training);
-  // A graph is profiled (--profile-only); the passes, training and the executor run chains
-  // only so far: a section that would build from a graph is refused here, before any work.
-  for (const char* key : {"catalog", "specialize"})
-    if (auto k = c.opt(key))
-      if (auto why = graph_refusal(s); !why.empty()) k->fail_here(why);
+  // Specialization and fragments (a trunk) take chains only so far: refused here, before any
+  // work. (Training, svd, prune, quantize and the executor run graphs.)
+  if (auto k = c.opt("specialize"))
+    if (auto why = graph_refusal(s, "specialized variants"); !why.empty()) k->fail_here(why);
   if (s.trunk.present)
-    if (auto why = graph_refusal(s); !why.empty()) c.at("trunk").fail_here(why);
+    if (auto why = graph_refusal(s, "a fragment on a trunk"); !why.empty()) c.at("trunk").fail_here(why);
   if (auto k = c.opt("catalog")) parse_catalog(*k, s);
   if (auto k = c.opt("specialize")) parse_specialize(*k, s);
   return s;

@@ -138,11 +138,10 @@ struct Schema {
 // what is wrong (for messages), and -1.
 int64_t class_index(const Schema& s, const std::string& token, std::string* why);
 
-// "" when every stage can build `s` (a chain of the eight chain kinds), else why not: the first
-// layer using a graph feature (a `from`, add, concat, mul, global pooling, relu6, hardswish,
-// sigmoid, groups or dilation) and what to do instead. Training, --check and compiling refuse
-// with it; --profile-only accepts graphs.
-std::string graph_refusal(const Schema& s);
+// "" when `s` is a chain, else why `what` (a stage that takes chains only: "specialized
+// variants", "a fragment on a trunk") refuses it: the first layer using a graph feature (a
+// `from`, add, concat, mul, global pooling, relu6, hardswish, sigmoid, groups or dilation).
+std::string graph_refusal(const Schema& s, const std::string& what);
 
 // Reads and validates a schema file. Relative data paths are resolved against the schema's
 // directory.
