@@ -11,6 +11,10 @@
 #include "schema/schema.hpp"
 #include "catalog/catalog_index.hpp"
 #include "compile.hpp"
+#include "catalog/variant_file.hpp"
+#include "model.hpp"
+#include "util/h5.hpp"
+#include <cmath>
 #include <sstream>
 #include "util/error.hpp"
 
@@ -355,16 +359,56 @@ TEST_CASE("graph: a residual, depthwise and squeeze-excite network trains, compr
   CHECK(ids == std::vector<std::string>{"base", "quant-int8", "quant-cb4", "prune-all-50", "prune-all-50+quant-int8", "svd-fc1-k4",
                                         "svd-s1.c2-k2"});
   CHECK(index.records.front().accuracy > 0.9);  // separable synthetic data
-  // The executor (mcdnn-infer) reproduces every recorded accuracy to the printed digit.
-  for (const auto& r : index.records) {
-    INFO(r.id);
-    std::string out;
-    REQUIRE(run_command(std::string(MCDNN_INFER) + " " + (dir / "cat") + " " + r.id + " " + (dir / "val-images.idx") + " " +
-                            (dir / "val-labels.idx") + " --int8 float",
-                        &out) == 0);
-    char want[32];
-    std::snprintf(want, sizeof want, "accuracy %.2f%%", 100 * r.accuracy);
-    CHECK(out.find(want) != std::string::npos);
+  // The executor (mcdnn-infer) and the Python reader (numpy only) reproduce every recorded
+  // accuracy to the printed digit.
+  const std::string python = std::string(MCDNN_PYTHON) + " " + MCDNN_SOURCE_DIR + "/tools/mcdnn_run.py";
+  for (const auto& r : index.records)
+    for (const std::string& tool : {std::string(MCDNN_INFER), python}) {
+      INFO(r.id << " " << tool);
+      std::string out;
+      REQUIRE(run_command(tool + " " + (dir / "cat") + " " + r.id + " " + (dir / "val-images.idx") + " " + (dir / "val-labels.idx") +
+                              (tool == python ? "" : " --int8 float"),
+                          &out) == 0);
+      INFO(out);
+      char want[32];
+      std::snprintf(want, sizeof want, "accuracy %.2f%%", 100 * r.accuracy);
+      CHECK(out.find(want) != std::string::npos);
+    }
+  // Logits, not only accuracies: the executor and the Python reader on the same random inputs.
+  {
+    std::vector<float> x(static_cast<size_t>(5 * 144));
+    uint32_t st = 12345;
+    for (auto& v : x) v = static_cast<float>((st = st * 1664525u + 1013904223u) >> 8) / 16777216.0f * 4.0f - 2.0f;
+    h5::quiet();
+    {
+      auto f = h5::create_file(dir / "io.h5");
+      h5::write_f32(f.id(), "x", {5, 1, 12, 12}, x.data());
+    }
+    for (const auto& r : index.records) {
+      INFO(r.id);
+      const VariantFile vf = read_variant_file(dir / ("cat/" + r.file));
+      exec::Options opt;
+      opt.int8 = exec::Int8Mode::Float;
+      exec::Model m = exec::Model::from_file(vf, opt);
+      std::vector<float> got(20);
+      m.run(x.data(), 5, got.data());
+      std::string out;
+      REQUIRE(run_command(python + " " + (dir / "cat") + " " + r.id + " " + (dir / "io.h5") + " --preprocessed --logits " +
+                              (dir / ("py-" + r.id + ".h5")),
+                          &out) == 0);
+      auto f = h5::open_file(dir / ("py-" + r.id + ".h5"));
+      std::vector<int64_t> shape;
+      const auto py = h5::read_f32(f.id(), "logits", &shape);
+      REQUIRE(py.size() == got.size());
+      double worst = 0, scale = 0;
+      for (size_t i = 0; i < py.size(); ++i) {
+        worst = std::max(worst, std::fabs(static_cast<double>(py[i]) - got[i]));
+        scale = std::max(scale, std::fabs(static_cast<double>(py[i])));
+      }
+      INFO("max |diff| " << worst << ", largest logit " << scale);
+      CHECK(scale > 0.1);
+      CHECK(worst <= 1e-4 * (1 + scale));
+    }
   }
   // Same seed, same thread count: the same bits (every variant file's SHA-256 included).
   REQUIRE(compile_graph(dir, dir / "again", catalog, &log) == 0);

@@ -114,11 +114,17 @@ def load_variant(catalog_dir, variant_id):
     layers = []
     try:
         with h5py.File(path, "r") as h5:
+            version = h5.attrs.get("format_version")
+            if version not in (1, 2):  # 2: graphs ("from", groups, dilation, the graph kinds)
+                raise CatalogError(f"{path}: variant format version {version}, this reader reads 1 and 2; use a newer "
+                                   "tools/mcdnn_run.py")
             for key in sorted(h5["layers"]):  # "000", "001", ...: the layer order
                 g = h5["layers"][key]
                 layer = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in g.attrs.items()}
                 layer["tensors"] = {name: read_tensor(g[name]) for name in g}  # float32, PyTorch layout
                 layers.append(layer)
+    except CatalogError:
+        raise
     except Exception as e:  # a file with the right checksum but not the layout below
         raise CatalogError(f"{path}: not a readable mcdnn variant file ({type(e).__name__}: {e})")
     return catalog, entry, layers
@@ -195,17 +201,22 @@ def read_tensor(obj):
     return w.reshape(shape)
 
 
-def conv2d(x, w, b, stride, pad):
+def conv2d(x, w, b, stride, pad, dilation=(1, 1), groups=1):
     n, c, h, wd = x.shape
-    o, _, kh, kw = w.shape
+    o, cg, kh, kw = w.shape
     x = np.pad(x, ((0, 0), (0, 0), (pad[0], pad[0]), (pad[1], pad[1])))
-    oh = (h + 2 * pad[0] - kh) // stride[0] + 1
-    ow = (wd + 2 * pad[1] - kw) // stride[1] + 1
+    oh = (h + 2 * pad[0] - dilation[0] * (kh - 1) - 1) // stride[0] + 1
+    ow = (wd + 2 * pad[1] - dilation[1] * (kw - 1) - 1) // stride[1] + 1
     cols = np.empty((n, c, kh, kw, oh, ow), dtype=x.dtype)  # im2col
     for i in range(kh):
         for j in range(kw):
-            cols[:, :, i, j] = x[:, :, i:i + stride[0] * oh:stride[0], j:j + stride[1] * ow:stride[1]]
-    y = np.einsum("ockl,nckluv->nouv", w, cols, optimize=True)
+            y0, x0 = i * dilation[0], j * dilation[1]
+            cols[:, :, i, j] = x[:, :, y0:y0 + stride[0] * oh:stride[0], x0:x0 + stride[1] * ow:stride[1]]
+    if groups == 1:
+        y = np.einsum("ockl,nckluv->nouv", w, cols, optimize=True)
+    else:  # input channels and filters split into `groups` independent convolutions
+        y = np.einsum("gockl,ngckluv->ngouv", w.reshape(groups, o // groups, cg, kh, kw),
+                      cols.reshape(n, groups, cg, kh, kw, oh, ow), optimize=True).reshape(n, o, oh, ow)
     return y if b is None else y + b[None, :, None, None]
 
 
@@ -221,36 +232,56 @@ def pool2d(x, kernel, stride, pad, op):
 
 
 def forward(layers, x):
-    for L in layers:
-        t, kind = L["tensors"], L["kind"]
-        lowrank = L.get("repr") == "lowrank"
-        if L.get("repr", "dense") not in ("dense", "lowrank"):
-            raise CatalogError(f"layer {L['name']}: representation {L['repr']} not supported by this reader")
-        if kind == "conv2d" and lowrank:  # kxk conv with `rank` filters, then 1x1 conv
-            x = conv2d(x, t["weight_a"], None, L["stride"], L["padding"])
-            x = conv2d(x, t["weight_b"], t.get("bias"), [1, 1], [0, 0])
-        elif kind == "conv2d":
-            x = conv2d(x, t["weight"], t.get("bias"), L["stride"], L["padding"])
-        elif kind == "linear" and lowrank:
-            x = (x @ t["weight_a"].T) @ t["weight_b"].T + (t["bias"] if "bias" in t else 0)
-        elif kind == "linear":
-            x = x @ t["weight"].T + (t["bias"] if "bias" in t else 0)
-        elif kind == "relu":
-            x = np.maximum(x, 0)
-        elif kind in ("maxpool", "avgpool"):
-            x = pool2d(x, L["kernel"], L["stride"], L["padding"], kind[:3])
-        elif kind == "flatten":
-            x = x.reshape(x.shape[0], -1)
-        elif kind == "dropout":
-            pass  # identity at inference
-        elif kind == "batchnorm":
-            shape = (1, -1, 1, 1) if x.ndim == 4 else (1, -1)
-            scale = t["weight"] / np.sqrt(t["running_var"] + L["eps"])
-            x = (x - t["running_mean"].reshape(shape)) * scale.reshape(shape) + t["bias"].reshape(shape)
-        else:
-            raise CatalogError(f"layer {L.get('name')}: unknown layer kind {kind}")
-        x = x.astype(np.float32)
-    return x
+    """The layers in order; each reads the layer before it, or the layers its "from" lists (-1: x)."""
+    outs = []
+    for i, L in enumerate(layers):
+        ins = [x if k < 0 else outs[k] for k in ([int(k) for k in L["from"]] if "from" in L else [i - 1])]
+        outs.append(apply(L, ins).astype(np.float32))
+    return outs[-1] if outs else x
+
+
+def apply(L, ins):
+    t, kind, x = L["tensors"], L["kind"], ins[0]
+    lowrank = L.get("repr") == "lowrank"
+    if L.get("repr", "dense") not in ("dense", "lowrank"):
+        raise CatalogError(f"layer {L['name']}: representation {L['repr']} not supported by this reader")
+    dil, groups = L.get("dilation", [1, 1]), int(L.get("groups", 1))
+    if kind == "conv2d" and lowrank:  # kxk conv with `rank` filters, then 1x1 conv
+        x = conv2d(x, t["weight_a"], None, L["stride"], L["padding"], dil)
+        return conv2d(x, t["weight_b"], t.get("bias"), [1, 1], [0, 0])
+    if kind == "conv2d":
+        return conv2d(x, t["weight"], t.get("bias"), L["stride"], L["padding"], dil, groups)
+    if kind == "linear" and lowrank:
+        return (x @ t["weight_a"].T) @ t["weight_b"].T + (t["bias"] if "bias" in t else 0)
+    if kind == "linear":
+        return x @ t["weight"].T + (t["bias"] if "bias" in t else 0)
+    if kind == "relu":
+        return np.maximum(x, 0)
+    if kind == "relu6":
+        return np.clip(x, 0, 6)
+    if kind == "hardswish":
+        return x * np.clip(x + 3, 0, 6) / 6
+    if kind == "sigmoid":
+        return 1 / (1 + np.exp(-x))
+    if kind in ("maxpool", "avgpool"):
+        return pool2d(x, L["kernel"], L["stride"], L["padding"], kind[:3])
+    if kind == "globalavgpool":
+        return x.mean(axis=(2, 3), keepdims=True)
+    if kind == "flatten":
+        return x.reshape(x.shape[0], -1)
+    if kind == "dropout":
+        return x  # identity at inference
+    if kind == "batchnorm":
+        shape = (1, -1, 1, 1) if x.ndim == 4 else (1, -1)
+        scale = t["weight"] / np.sqrt(t["running_var"] + L["eps"])
+        return (x - t["running_mean"].reshape(shape)) * scale.reshape(shape) + t["bias"].reshape(shape)
+    if kind == "add":
+        return sum(ins[1:], ins[0])
+    if kind == "concat":
+        return np.concatenate(ins, axis=1)
+    if kind == "mul":
+        return ins[0] * ins[1]  # a C x 1 x 1 gate broadcasts over H x W
+    raise CatalogError(f"layer {L.get('name')}: unknown layer kind {kind}")
 
 
 # --- Inputs, read and checked as mcdnn-infer reads them (core/data/idx.cpp, hdf5_source.cpp) ---
