@@ -305,7 +305,7 @@ std::string graph_schema(const std::string& dir, const std::string& catalog) {
          "network:\n"
          "  - conv2d: {name: stem, out: 8, kernel: 3, padding: 1, bias: false}\n"
          "  - batchnorm\n"
-         "  - relu\n"
+         "  - hardswish\n"
          "  - block: {use: res, name: s1, with: {c: 8}}\n"
          "  - conv2d: {name: dw, out: 8, kernel: 3, stride: 2, padding: 1, groups: 8}\n"
          "  - relu6: {name: dw_act}\n"
@@ -410,12 +410,25 @@ TEST_CASE("graph: a residual, depthwise and squeeze-excite network trains, compr
       CHECK(worst <= 1e-4 * (1 + scale));
     }
   }
+  // The ONNX export (Add, Mul, grouped Conv, GlobalAveragePool, Clip, Sigmoid) passes the
+  // checker and runs in OpenCV's DNN module with the reader's logits and predictions.
+  const std::string exporter = std::string(MCDNN_PYTHON) + " " + MCDNN_SOURCE_DIR + "/tools/mcdnn_export_onnx.py ";
+  for (const char* id : {"base", "quant-int8", "prune-all-50+quant-int8", "svd-s1.c2-k2"})
+    for (const char* form : {"float", "compressed"}) {
+      std::string out;
+      const int rc = run_command(exporter + (dir / "cat") + " " + id + " " + (dir / (std::string(id) + "-" + form + ".onnx")) +
+                                     " --form " + form + " --verify " + (dir / "val-images.idx") + " " + (dir / "val-labels.idx"),
+                                 &out);
+      INFO(id << " " << form << ":\n" << out);
+      CHECK(rc == 0);
+      CHECK(out.find("predictions agree on 160/160") != std::string::npos);
+    }
   // Same seed, same thread count: the same bits (every variant file's SHA-256 included).
   REQUIRE(compile_graph(dir, dir / "again", catalog, &log) == 0);
   CHECK(without_timings(dir / "cat/catalog.json") == without_timings(dir / "again/catalog.json"));
   // Shape-changing passes are refused on graphs when the schema is read, before training.
   CHECK(compile_graph(dir, dir / "narrow", "catalog:\n  variants:\n    - narrow: {layers: [stem], keep: [1/2]}\n", &log) == 3);
-  CHECK(log.find("narrow: base is a graph (layer s1.add1 uses add); narrow changes shapes and runs on chains only") !=
+  CHECK(log.find("narrow: base is a graph (layer hswish1 uses hardswish); narrow changes shapes and runs on chains only") !=
         std::string::npos);
   CHECK_FALSE(std::filesystem::exists(dir / "narrow"));
 }

@@ -6,11 +6,14 @@
 
 The graph (opset 13; input "input", N x C x H x W float32, preprocessed as catalog.json says;
 output "logits", N x classes):
-  * conv2d -> Conv, linear -> Gemm (transB); a low-rank layer -> two nodes (k x k conv with
-    `rank` filters then a 1x1 conv; two Gemms); batchnorm right after a conv2d/linear is folded
-    into it (per output channel: the weights scaled, the bias shifted), elsewhere
-    BatchNormalization; relu, maxpool, avgpool (count_include_pad, as the executor), flatten;
-    dropout is dropped (identity at inference).
+  * conv2d -> Conv (group, dilations), linear -> Gemm (transB); a low-rank layer -> two nodes
+    (k x k conv with `rank` filters then a 1x1 conv; two Gemms); a batchnorm that alone reads a
+    conv2d/linear nothing else reads is folded into it (per output channel: the weights scaled,
+    the bias shifted), elsewhere BatchNormalization; relu, relu6 -> Clip(0, 6), hardswish ->
+    x * HardSigmoid(x; 1/6, 1/2), sigmoid, maxpool, avgpool (count_include_pad, as the executor),
+    globalavgpool -> GlobalAveragePool, flatten, add -> Add, concat -> Concat (channels), mul ->
+    Mul (a C x 1 x 1 gate broadcasts); dropout is dropped (identity at inference). A graph's
+    layers read the values their `from` names.
   * --form compressed (default) keeps each weight in its stored form: int8 as int8 values ->
     DequantizeLinear with per-axis (per output channel) scales; a B-bit codebook as uint8 codes ->
     Cast -> Gather from the float32 codebook (ONNX has no 4- or 2-bit type: codes take a byte
@@ -27,7 +30,9 @@ within 1e-4 of the largest |logit| and every prediction equal, else exit 1. Open
 import weight-side DequantizeLinear, Gather over a tensor of indices or float16 initializers, so
 for the compressed form the checker first evaluates those constant weight subgraphs (the ONNX
 operator definitions, written out below) and gives OpenCV the resulting float32 graph; the
-float form goes to OpenCV as written. Exit codes as tools/mcdnn_run.py (2 usage, 4 data,
+float form goes to OpenCV as written, except that a Clip's constant bounds (relu6) become
+attributes, the only form OpenCV 4.6 reads, and the batch dimension is fixed to the batch run
+(OpenCV 4.6 cannot broadcast a squeeze-excite gate over a symbolic batch). Exit codes as tools/mcdnn_run.py (2 usage, 4 data,
 5 output, 7 catalog), 1 when the check fails.
 """
 import json
@@ -158,37 +163,46 @@ class Graph:
 
 def build(catalog, entry, layers, groups, form):
     g = Graph(form)
-    x = "input"
+    n = len(layers)
+    # Each layer reads the layer before it, or the layers its "from" lists (-1: the input).
+    frm = [[int(k) for k in L["from"]] if "from" in L else [i - 1] for i, L in enumerate(layers)]
+    readers = [sum(k == i for f in frm for k in f) for i in range(n)]
+    out = [None] * n  # the ONNX value holding each layer's output
     sparse = []
     i = 0
-    while i < len(layers):
+    while i < n:
         L = layers[i]
         t, kind, nm = L["tensors"], L["kind"], L["name"]
+        ins = ["input" if k < 0 else out[k] for k in frm[i]]
+        x = ins[0]
         group = groups[i]
+        folded = False
         if kind in ("conv2d", "linear"):
             if int(L.get("sparse", 0)):
                 sparse.append(nm)
             out_ch = int(L["out"])
             bias = t.get("bias", np.zeros(out_ch, np.float32)).astype(np.float64)
             fold = None
-            if i + 1 < len(layers) and layers[i + 1]["kind"] == "batchnorm":  # fold it in
+            # A batchnorm that alone reads this layer, which nothing else reads, is folded in.
+            if i + 1 < n and layers[i + 1]["kind"] == "batchnorm" and frm[i + 1] == [i] and readers[i] == 1:
                 bn = layers[i + 1]["tensors"]
                 s = bn["weight"].astype(np.float64) / np.sqrt(bn["running_var"].astype(np.float64) + float(layers[i + 1]["eps"]))
                 bias = (bias - bn["running_mean"]) * s + bn["bias"]
                 fold = s
-                i += 1
+                folded = True
             b = g.init(nm + "_bias", bias.astype(np.float32))
             lowrank = L.get("repr") == "lowrank"
             if kind == "conv2d":
                 k, st, pd = [int(v) for v in L["kernel"]], [int(v) for v in L["stride"]], [int(v) for v in L["padding"]]
+                dil, grp = [int(v) for v in L.get("dilation", [1, 1])], int(L.get("groups", 1))
                 if lowrank:
                     wa = g.weight(nm + "_a", group["weight_a"], None)
-                    x = g.node("Conv", [x, wa], nm + "_a_out", kernel_shape=k, strides=st, pads=pd + pd)
+                    x = g.node("Conv", [x, wa], nm + "_a_out", kernel_shape=k, strides=st, pads=pd + pd, dilations=dil)
                     wb = g.weight(nm + "_b", group["weight_b"], fold)
                     x = g.node("Conv", [x, wb, b], nm, kernel_shape=[1, 1])
                 else:
                     w = g.weight(nm + "_w", group["weight"], fold)
-                    x = g.node("Conv", [x, w, b], nm, kernel_shape=k, strides=st, pads=pd + pd)
+                    x = g.node("Conv", [x, w, b], nm, kernel_shape=k, strides=st, pads=pd + pd, dilations=dil, group=grp)
             else:
                 if lowrank:
                     wa = g.weight(nm + "_a", group["weight_a"], None)
@@ -204,17 +218,37 @@ def build(catalog, entry, layers, groups, form):
                        nm, epsilon=float(L["eps"]))
         elif kind == "relu":
             x = g.node("Relu", [x], nm)
+        elif kind == "relu6":
+            x = g.node("Clip", [x, g.init(nm + "_min", np.array(0, np.float32)), g.init(nm + "_max", np.array(6, np.float32))], nm)
+        elif kind == "hardswish":  # x * hardsigmoid(x) with alpha 1/6, beta 1/2 (HardSwish is opset 14)
+            x = g.node("Mul", [x, g.node("HardSigmoid", [x], nm + "_gate", alpha=1.0 / 6, beta=0.5)], nm)
+        elif kind == "sigmoid":
+            x = g.node("Sigmoid", [x], nm)
         elif kind in ("maxpool", "avgpool"):
             k, st, pd = [int(v) for v in L["kernel"]], [int(v) for v in L["stride"]], [int(v) for v in L["padding"]]
             extra = {} if kind == "maxpool" else {"count_include_pad": 1}
             x = g.node("MaxPool" if kind == "maxpool" else "AveragePool", [x], nm, kernel_shape=k, strides=st, pads=pd + pd, **extra)
+        elif kind == "globalavgpool":
+            x = g.node("GlobalAveragePool", [x], nm)
         elif kind == "flatten":
             x = g.node("Flatten", [x], nm, axis=1)
         elif kind == "dropout":
             pass
+        elif kind == "add":
+            for j, y in enumerate(ins[1:]):
+                x = g.node("Add", [x, y], nm if j == len(ins) - 2 else f"{nm}_{j}")
+        elif kind == "concat":
+            x = g.node("Concat", ins, nm, axis=1)
+        elif kind == "mul":  # a C x 1 x 1 gate broadcasts
+            x = g.node("Mul", ins, nm)
         else:
             raise reader.CatalogError(f"layer {nm}: kind {kind} has no ONNX export")
+        out[i] = x
+        if folded:
+            out[i + 1] = x
+            i += 1
         i += 1
+    x = out[n - 1]
     g.nodes.append(helper.make_node("Identity", [x], ["logits"], name="logits"))
     shape, count = catalog["input"]["shape"], catalog["classes"]["count"]
     graph = helper.make_graph(g.nodes, f"{catalog.get('schema', 'mcdnn')}:{entry['id']}",
@@ -282,20 +316,46 @@ def fold_weights(model):
     return m
 
 
+def clip_bounds_as_attributes(model):
+    """A copy of `model` whose Clip nodes take constant bounds as attributes (the opset-6 form,
+    the only one OpenCV 4.6 imports); the same function, for OpenCV's reader only."""
+    m = onnx.ModelProto()
+    m.CopyFrom(model)
+    const = {t.name: numpy_helper.to_array(t) for t in m.graph.initializer}
+    for n in m.graph.node:
+        if n.op_type == "Clip" and len(n.input) == 3 and n.input[1] in const and n.input[2] in const:
+            lo, hi = float(const[n.input[1]]), float(const[n.input[2]])
+            del n.input[1:]
+            n.attribute.extend([helper.make_attribute("min", lo), helper.make_attribute("max", hi)])
+    used = {i for n in m.graph.node for i in n.input}
+    keep = [t for t in m.graph.initializer if t.name in used]
+    del m.graph.initializer[:]
+    m.graph.initializer.extend(keep)
+    return m
+
+
 def verify(model_path, model, layers, x, y, entry, form):
     import cv2  # python3-opencv
     onnx.checker.check_model(model, full_check=True)
     print(f"onnx checker: {model_path} is valid (opset {OPSET}, shape inference included)")
     ref = reader.forward(layers, x)
-    cv_model = model if form == "float" else fold_weights(model)
+    cv_model = clip_bounds_as_attributes(model if form == "float" else fold_weights(model))
+    nets = {}
     with tempfile.TemporaryDirectory() as d:
-        p = os.path.join(d, "for-opencv.onnx")
-        onnx.save(cv_model, p)
-        net = cv2.dnn.readNetFromONNX(p)
         outs = []
         for s in range(0, len(x), 256):
-            net.setInput(np.ascontiguousarray(x[s:s + 256]))
-            outs.append(net.forward().reshape(len(x[s:s + 256]), -1))
+            batch = x[s:s + 256]
+            if len(batch) not in nets:  # the batch fixed: OpenCV 4.6 broadcasts a gate only then
+                m = onnx.ModelProto()
+                m.CopyFrom(cv_model)
+                for v in (m.graph.input[0], m.graph.output[0]):
+                    v.type.tensor_type.shape.dim[0].dim_value = len(batch)
+                p = os.path.join(d, f"for-opencv-{len(batch)}.onnx")
+                onnx.save(m, p)
+                nets[len(batch)] = cv2.dnn.readNetFromONNX(p)
+            net = nets[len(batch)]
+            net.setInput(np.ascontiguousarray(batch))
+            outs.append(net.forward().reshape(len(batch), -1))
     got = np.concatenate(outs)
     diff = float(np.abs(got - ref).max())
     scale = float(np.abs(ref).max())
