@@ -15,6 +15,7 @@
 #include "model.hpp"
 #include "util/h5.hpp"
 #include <cmath>
+#include <random>
 #include <sstream>
 #include "util/error.hpp"
 
@@ -323,6 +324,20 @@ std::string graph_schema(const std::string& dir, const std::string& catalog) {
          "training: {epochs: 3, batch_size: 32, optimizer: adam, lr: 0.01, seed: 7}\n" + catalog;
 }
 
+// A harder synthetic set than make_synthetic(): the square is barely brighter than heavy noise,
+// so accuracies stay well below 100% and differ between variants, and a variant whose recorded
+// accuracy came from the wrong activations shows.
+Synthetic hard_synthetic(int64_t n, uint32_t seed) {
+  Synthetic s = make_synthetic(n, 12, 4, seed);
+  std::mt19937 rng(seed + 100);
+  std::uniform_int_distribution<int> noise(0, 200);
+  for (int64_t i = 0; i < n; ++i) {
+    uint8_t* img = &s.images[static_cast<size_t>(i * 144)];
+    for (int64_t p = 0; p < 144; ++p) img[p] = static_cast<uint8_t>(img[p] >= 200 ? 12 + noise(rng) / 2 : noise(rng) / 2);
+  }
+  return s;
+}
+
 int compile_graph(const TempDir& dir, const std::string& out_dir, const std::string& catalog, std::string* log) {
   const std::string text = graph_schema(dir.path().string(), catalog);
   write_bytes(dir / "g.yaml", std::vector<uint8_t>(text.begin(), text.end()));
@@ -341,8 +356,8 @@ int compile_graph(const TempDir& dir, const std::string& out_dir, const std::str
 
 TEST_CASE("graph: a residual, depthwise and squeeze-excite network trains, compresses, and every reader agrees", "[graph][cli]") {
   TempDir dir;
-  write_synthetic_idx(make_synthetic(480, 12, 4, 31), dir / "train");
-  write_synthetic_idx(make_synthetic(160, 12, 4, 32), dir / "val");
+  write_synthetic_idx(hard_synthetic(480, 31), dir / "train");
+  write_synthetic_idx(hard_synthetic(160, 32), dir / "val");
   const std::string catalog =
       "catalog:\n"
       "  finetune: {examples: 480, epochs: 1}\n"
@@ -358,7 +373,8 @@ TEST_CASE("graph: a residual, depthwise and squeeze-excite network trains, compr
   for (const auto& r : index.records) ids.push_back(r.id);
   CHECK(ids == std::vector<std::string>{"base", "quant-int8", "quant-cb4", "prune-all-50", "prune-all-50+quant-int8", "svd-fc1-k4",
                                         "svd-s1.c2-k2"});
-  CHECK(index.records.front().accuracy > 0.9);  // separable synthetic data
+  CHECK(index.records.front().accuracy > 0.5);   // learned something
+  CHECK(index.records.front().accuracy < 0.97);  // not a trivial set: the readers' agreement means something
   // The executor (mcdnn-infer) and the Python reader (numpy only) reproduce every recorded
   // accuracy to the printed digit.
   const std::string python = std::string(MCDNN_PYTHON) + " " + MCDNN_SOURCE_DIR + "/tools/mcdnn_run.py";

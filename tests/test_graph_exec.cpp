@@ -52,10 +52,13 @@ const char* kGraph =
     "  - dropout\n"
     "  - linear: {name: fc, out: 5}\n";
 
+// Every weight layer in `storage`; s1.c2 (a 1x1 conv), `wide` and `fc` low-rank (rank 2).
 std::vector<LayerSpec> graph_layers(const std::string& storage, bool sparse) {
   Schema s = parse_schema_string(kGraph, "g.yaml", "");
-  for (auto& l : s.layers)
+  for (auto& l : s.layers) {
     if (l.kind == LayerKind::Conv2d || l.kind == LayerKind::Linear) l.storage = storage, l.sparse = sparse;
+    if (l.name == "s1.c2" || l.name == "wide" || l.name == "fc") l.repr = "lowrank", l.rank = 2;
+  }
   return s.layers;
 }
 

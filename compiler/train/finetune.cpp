@@ -67,7 +67,7 @@ FinetuneResult finetune(Variant& v, size_t shared_prefix, FeatureCache& cache, c
   // (not inside a residual block): its outputs are what is cached and fed in.
   size_t from = shared_prefix;
   while (from > 0 && !net->cut_is_single(from)) --from;
-  const auto* feats = cache.get(shared_prefix);
+  const auto* feats = cache.get(from);
   const TensorData& tr = feats ? feats->first : cache.raw_train();
   const TensorData& va = feats ? feats->second : cache.raw_val();
   const size_t input_layer = feats ? from : 0;  // where tr/va enter the network
