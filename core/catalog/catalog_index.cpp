@@ -172,6 +172,8 @@ std::string catalog_json(const Schema& schema, const std::vector<VariantRecord>&
                         {"flops", l.flops},
                         {"flops_effective", l.flops_effective},
                         {"bytes", l.bytes}});
+    for (size_t k = 0; k < r.profile.layers.size(); ++k)
+      if (!r.profile.layers[k].from.empty()) layers[k]["from"] = r.profile.layers[k].from;
     v["layers"] = std::move(layers);
     vars.push_back(std::move(v));
   }
@@ -425,6 +427,14 @@ CatalogIndex parse_catalog_index(const std::string& text, const std::string& whe
       lp.flops = l.i64("flops");
       lp.flops_effective = l.i64("flops_effective", 0, lp.flops);
       lp.bytes = l.i64("bytes");
+      if (layers[k].contains("from")) {  // a graph layer's inputs by name
+        const json& f = layers[k].at("from");
+        if (!f.is_array() || f.empty()) l.bad("from", "expected a non-empty list of layer names");
+        for (const auto& n : f) {
+          if (!n.is_string()) l.bad("from", "expected layer names");
+          lp.from.push_back(n.get<std::string>());
+        }
+      }
       p.layers.push_back(lp);
     }
     c.records.push_back(std::move(rec));

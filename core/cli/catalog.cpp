@@ -169,9 +169,11 @@ int show(const std::string& dir, const ShowOptions& o) {
       json j = record_json(r, c.measured);
       if (damaged.empty()) j["sizes"] = sizes_json(r, e);
       j["layers"] = json::array();
-      for (const auto& l : r.profile.layers)
+      for (const auto& l : r.profile.layers) {
         j["layers"].push_back({{"name", l.name}, {"kind", l.kind}, {"repr", l.repr}, {"params", l.params},
                                {"params_nonzero", l.params_nonzero}, {"flops_effective", l.flops_effective}, {"bytes", l.bytes}});
+        if (!l.from.empty()) j["layers"].back()["from"] = l.from;
+      }
       if (c.measured) {
         j["steps"] = json::array();
         for (const auto& s : r.measured.layers) j["steps"].push_back({{"name", s.name}, {"kernel", s.kernel}, {"ms", s.ms}});
@@ -194,12 +196,24 @@ int show(const std::string& dir, const ShowOptions& o) {
                   format_quantity(static_cast<double>(r.measured.resident_bytes), Quantity::Bytes).c_str());
     const std::string fr = fronts_text(r);
     if (!fr.empty()) std::printf("  fronts: %s\n", fr.c_str());
-    std::printf("\n  %-10s %-10s %-34s %10s %10s %12s %10s\n", "layer", "kind", "stored as", "params", "nonzero", "eff. FLOPs", "bytes");
-    for (const auto& l : r.profile.layers)
-      std::printf("  %-10s %-10s %-34s %10s %10s %12s %10s\n", l.name.c_str(), l.kind.c_str(), l.repr.empty() ? "-" : l.repr.c_str(),
+    // A graph's layers also say what they read (the layer before, unless listed).
+    int nw = 10, kw = 10;
+    bool graph = false;
+    for (const auto& l : r.profile.layers) {
+      nw = std::max(nw, static_cast<int>(l.name.size()));
+      kw = std::max(kw, static_cast<int>(l.kind.size()));
+      graph = graph || !l.from.empty();
+    }
+    std::printf("\n  %-*s %-*s %-34s %10s %10s %12s %10s%s\n", nw, "layer", kw, "kind", "stored as", "params", "nonzero", "eff. FLOPs",
+                "bytes", graph ? "  reads" : "");
+    for (const auto& l : r.profile.layers) {
+      std::string from;
+      for (const auto& f : l.from) from += (from.empty() ? "  " : ", ") + f;
+      std::printf("  %-*s %-*s %-34s %10s %10s %12s %10s%s\n", nw, l.name.c_str(), kw, l.kind.c_str(), l.repr.empty() ? "-" : l.repr.c_str(),
                   human_count(static_cast<double>(l.params)).c_str(), human_count(static_cast<double>(l.params_nonzero)).c_str(),
                   human_count(static_cast<double>(l.flops_effective)).c_str(),
-                  l.bytes ? format_quantity(static_cast<double>(l.bytes), Quantity::Bytes).c_str() : "-");
+                  l.bytes ? format_quantity(static_cast<double>(l.bytes), Quantity::Bytes).c_str() : "-", from.c_str());
+    }
     if (c.measured && !r.measured.layers.empty()) {
       std::printf("\n  %-28s %-36s %10s\n", "executor step", "kernel", "ms");
       for (const auto& s : r.measured.layers)
