@@ -170,6 +170,7 @@ int specialize_cli(const TempDir& d, const std::string& classes, const std::stri
   std::ostringstream out, err;
   int rc = compile(opt, out, err);
   *log = out.str() + err.str();
+  if (rc == 0) CHECK_FALSE(std::filesystem::exists(d / "cat/.lock"));  // its lock is removed when it is done
   return rc;
 }
 

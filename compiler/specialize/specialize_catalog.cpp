@@ -432,6 +432,7 @@ int specialize_catalog(const CompileOptions& opt, Schema& schema, torch::Device 
     throw;
   }
   out << "added " << made.size() << " specialized variant(s) to " << dir << "/catalog.json\n";
+  lock.remove_file();  // done: no .lock is left in the catalog
   return 0;
 }
 

@@ -18,7 +18,7 @@ namespace mcdnn {
 class FileLock {
  public:
   // `shared`: any number of shared holders (readers) at once; an exclusive one excludes all.
-  FileLock(const std::filesystem::path& file, const std::string& busy, bool shared = false) {
+  FileLock(const std::filesystem::path& file, const std::string& busy, bool shared = false) : path_(file) {
     fd_ = ::open(file.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0644);
     if (fd_ < 0) fail(ErrorClass::Output, file.parent_path().string() + ": cannot create files there");
     if (::flock(fd_, (shared ? LOCK_SH : LOCK_EX) | LOCK_NB) != 0) {
@@ -30,10 +30,17 @@ class FileLock {
     }
   }
   ~FileLock() { ::close(fd_); }
+  // Removes the lock file, still holding the lock until destruction: call it when the work is
+  // done, so that nothing is left behind (a later taker creates a fresh file).
+  void remove_file() {
+    std::error_code ec;
+    std::filesystem::remove(path_, ec);
+  }
   FileLock(const FileLock&) = delete;
   FileLock& operator=(const FileLock&) = delete;
 
  private:
+  std::filesystem::path path_;
   int fd_ = -1;
 };
 
