@@ -76,7 +76,6 @@ int run(const CompileOptions& opt, std::ostream& out) {
   // The merge only measures, with the executor on the CPU: it needs no GPU even when the jobs did.
   torch::Device device = opt.merge_dir.empty() ? pick_device(opt.device) : torch::Device(torch::kCPU);
   if (!opt.specialize_dir.empty()) {
-    if (auto why = graph_refusal(schema, "specialized variants"); !why.empty()) fail(ErrorClass::Schema, schema.path + ": " + why);
     install_interrupt_handlers();
     return specialize_catalog(opt, schema, device, out);
   }

@@ -263,10 +263,11 @@ TEST_CASE("graph: each schema error is one exact message", "[graph][schema]") {
       {kHead + "blocks:\n  b:\n    layers:\n      - block: {use: b, name: t}\nnetwork:\n  - block: {use: b, name: s}\n" + kTail,
        "t.yaml:8:9: blocks.b.layers[0]: a block cannot contain a block; write its layers out, or instantiate both blocks in "
        "`network`"},
-      // Specialization takes chains only so far: refused where the section starts.
-      {kHead + "network:\n  - relu6\n  - flatten\n  - linear: {out: 3}\nspecialize: {sets: [[0, 1]]}\n",
-       "t.yaml:9:13: specialize: layer 'relu6_1' uses relu6: specialized variants take chains only in this version (conv2d, "
-       "linear, relu, maxpool, avgpool, flatten, dropout and batchnorm; no `from`, groups 1, dilation 1)"},
+      // Specialization retrains the last layers from one tensor: not across a skip connection.
+      {kHead + "network:\n  - conv2d: {name: a, out: 4, kernel: 1}\n  - conv2d: {name: b, out: 4, kernel: 1}\n  - conv2d: {name: c, "
+               "out: 4, kernel: 1}\n  - add: {from: [c, a]}\n" + kTail + "specialize: {sets: [[0, 1]], retrain_layers: 2}\n",
+       "t.yaml:13:46: specialize.retrain_layers: variant 'base': retraining its last 2 weight layers (from c) cuts through a skip "
+       "connection: the retrained part reads outputs from before it; retrain a number of layers that starts after a block"},
   };
   for (const auto& c : cases) {
     INFO(c.text);
@@ -364,7 +365,8 @@ TEST_CASE("graph: a residual, depthwise and squeeze-excite network trains, compr
       "  variants:\n"
       "    - quantize: {formats: [int8, cb4]}\n"
       "    - prune: {sparsity: [0.5], then: [{quantize: {formats: [int8]}}]}\n"
-      "    - svd: {layers: [fc1, s1.c2], ranks: [1/4]}\n";
+      "    - svd: {layers: [fc1, s1.c2], ranks: [1/4]}\n"
+      "specialize: {sets: [[0, 1]], variants: [base, quant-int8]}\n";
   std::string log;
   REQUIRE(compile_graph(dir, dir / "cat", catalog, &log) == 0);
   INFO(log);
@@ -372,7 +374,7 @@ TEST_CASE("graph: a residual, depthwise and squeeze-excite network trains, compr
   std::vector<std::string> ids;
   for (const auto& r : index.records) ids.push_back(r.id);
   CHECK(ids == std::vector<std::string>{"base", "quant-int8", "quant-cb4", "prune-all-50", "prune-all-50+quant-int8", "svd-fc1-k4",
-                                        "svd-s1.c2-k2"});
+                                        "svd-s1.c2-k2", "specialize-0_1", "quant-int8+specialize-0_1"});
   CHECK(index.records.front().accuracy > 0.5);   // learned something
   CHECK(index.records.front().accuracy < 0.97);  // not a trivial set: the readers' agreement means something
   // The executor (mcdnn-infer) and the Python reader (numpy only) reproduce every recorded
@@ -406,7 +408,7 @@ TEST_CASE("graph: a residual, depthwise and squeeze-excite network trains, compr
       exec::Options opt;
       opt.int8 = exec::Int8Mode::Float;
       exec::Model m = exec::Model::from_file(vf, opt);
-      std::vector<float> got(20);
+      std::vector<float> got(static_cast<size_t>(5 * m.num_classes()));
       m.run(x.data(), 5, got.data());
       std::string out;
       REQUIRE(run_command(python + " " + (dir / "cat") + " " + r.id + " " + (dir / "io.h5") + " --preprocessed --logits " +
@@ -429,7 +431,7 @@ TEST_CASE("graph: a residual, depthwise and squeeze-excite network trains, compr
   // The ONNX export (Add, Mul, grouped Conv, GlobalAveragePool, Clip, Sigmoid) passes the
   // checker and runs in OpenCV's DNN module with the reader's logits and predictions.
   const std::string exporter = std::string(MCDNN_PYTHON) + " " + MCDNN_SOURCE_DIR + "/tools/mcdnn_export_onnx.py ";
-  for (const char* id : {"base", "quant-int8", "prune-all-50+quant-int8", "svd-s1.c2-k2"})
+  for (const char* id : {"base", "quant-int8", "prune-all-50+quant-int8", "svd-s1.c2-k2", "quant-int8+specialize-0_1"})
     for (const char* form : {"float", "compressed"}) {
       std::string out;
       const int rc = run_command(exporter + (dir / "cat") + " " + id + " " + (dir / (std::string(id) + "-" + form + ".onnx")) +

@@ -251,6 +251,11 @@ def build(catalog, entry, layers, groups, form):
     x = out[n - 1]
     g.nodes.append(helper.make_node("Identity", [x], ["logits"], name="logits"))
     shape, count = catalog["input"]["shape"], catalog["classes"]["count"]
+    names = catalog["classes"]["names"] or list(range(count))
+    sp = entry.get("specialized")
+    if isinstance(sp, dict) and isinstance(sp.get("classes"), list):  # the kept classes, then "other"
+        count = len(sp["classes"]) + 1
+        names = [names[c] if isinstance(c, int) and 0 <= c < len(names) else c for c in sp["classes"]] + ["other"]
     graph = helper.make_graph(g.nodes, f"{catalog.get('schema', 'mcdnn')}:{entry['id']}",
                               [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N"] + list(shape))],
                               [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", count])], g.inits)
@@ -265,7 +270,7 @@ def build(catalog, entry, layers, groups, form):
         "mcdnn.preprocess": json.dumps({"input_shape": shape, "pixel_scale": "1/255 for uint8 pixels",
                                         "mean": catalog["input"]["mean"], "std": catalog["input"]["std"],
                                         "rule": catalog["input"].get("preprocess", "")}),
-        "mcdnn.classes": json.dumps(catalog["classes"]["names"] or list(range(count))),
+        "mcdnn.classes": json.dumps(names),
         "mcdnn.sparse_layers": json.dumps({"layers": sparse, "note": "pruned layers are stored as dense initializers "
                                                                       "with their zeros"}),
     }

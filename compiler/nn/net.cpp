@@ -127,13 +127,7 @@ torch::Tensor NetImpl::forward_range(torch::Tensor x, size_t begin, size_t end) 
   return out[end - 1];
 }
 
-bool NetImpl::cut_is_single(size_t begin) const {
-  if (!graph_) return true;
-  for (size_t i = begin; i < layers_.size(); ++i)
-    for (int k : inputs_of(layers_, i))
-      if (k < static_cast<int>(begin) - 1) return false;
-  return true;
-}
+bool NetImpl::cut_is_single(size_t begin) const { return !graph_ || single_cut(layers_, begin); }
 
 torch::Device pick_device(const std::string& name) {
   if (name == "cpu") return torch::kCPU;

@@ -30,7 +30,13 @@ size_t retarget_cut(const std::vector<LayerSpec>& layers, size_t retrain_layers)
   if (retrain_layers < 1) fail(ErrorClass::Usage, "specialization retrains at least 1 layer");
   size_t seen = 0;
   for (size_t i = layers.size(); i-- > 0;)
-    if (weight_layer(layers[i]) && ++seen == retrain_layers) return i;
+    if (weight_layer(layers[i]) && ++seen == retrain_layers) {
+      if (!single_cut(layers, i))
+        fail(ErrorClass::Usage, "cannot retrain the last " + std::to_string(retrain_layers) + " weight layers: the retrained part (from " +
+                                    layers[i].name + ") reads outputs from before it (a skip connection crosses the cut); retrain " +
+                                    "a number of layers that starts after a block");
+      return i;
+    }
   fail(ErrorClass::Usage, "cannot retrain the last " + std::to_string(retrain_layers) + " weight layers: the network has " +
                               std::to_string(seen));
 }

@@ -51,6 +51,13 @@ std::vector<int> inputs_of(const std::vector<LayerSpec>& layers, size_t i) {
   return {static_cast<int>(i) - 1};
 }
 
+bool single_cut(const std::vector<LayerSpec>& layers, size_t begin) {
+  for (size_t i = begin; i < layers.size(); ++i)
+    for (int k : inputs_of(layers, i))
+      if (k < static_cast<int>(begin) - 1) return false;
+  return true;
+}
+
 std::string graph_feature(const std::vector<LayerSpec>& layers, size_t i) {
   const LayerSpec& l = layers[i];
   if (!info(l.kind).chain) return kind_name(l.kind);

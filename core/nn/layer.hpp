@@ -77,6 +77,11 @@ struct LayerSpec {
 // The indices of layer i's inputs (-1 = network input), `from` or the default.
 std::vector<int> inputs_of(const std::vector<LayerSpec>& layers, size_t i);
 
+// Whether layers [begin, ...) read nothing before layer begin - 1's output (or the network
+// input when begin = 0): the network can be cut there into a prefix and a rest joined by one
+// tensor (a frozen prefix, pre-forwarded features). Always true in a chain.
+bool single_cut(const std::vector<LayerSpec>& layers, size_t begin);
+
 // What a layer uses beyond a chain of the first eight kinds with groups = dilation = 1 and no
 // `from` ("" when nothing): "add", "groups 32", "dilation 2x2", "from [stem, bn2]", ... Stages
 // that run chains only name it in their refusal.

@@ -112,12 +112,14 @@ size_t rule_remove(const PlanState& p, size_t i) {
 }
 
 void reinfer_shapes(std::vector<LayerSpec>& specs, const Shape& input, const std::string& context) {
-  Shape s = input;
-  for (auto& l : specs) {
+  for (size_t i = 0; i < specs.size(); ++i) {
+    LayerSpec& l = specs[i];
+    std::vector<Shape> ins;
+    for (int k : inputs_of(specs, i)) ins.push_back(k < 0 ? input : specs[static_cast<size_t>(k)].out_shape);
     std::string why;
-    l.in = s;
-    if (!infer_output(l, s, &l.out_shape, &why)) fail(ErrorClass::Schema, context + ": layer " + l.name + " no longer fits: " + why);
-    s = l.out_shape;
+    l.in = ins[0];
+    if (ins.size() > 1) l.ins = ins;
+    if (!infer_output_multi(l, ins, &l.out_shape, &why)) fail(ErrorClass::Schema, context + ": layer " + l.name + " no longer fits: " + why);
   }
 }
 

@@ -342,6 +342,14 @@ void parse_specialize(const Cursor& c, Schema& s) {
     }
     if (seen < static_cast<size_t>(sp.retrain_layers))
       c.at("retrain_layers").fail_here("variant '" + id + "' has only " + std::to_string(seen) + " weight layers");
+    size_t cut = layers.size();
+    for (size_t i = layers.size(), k = 0; i-- > 0 && k < static_cast<size_t>(sp.retrain_layers);)
+      if (layers[i].kind == LayerKind::Conv2d || layers[i].kind == LayerKind::Linear) cut = i, ++k;
+    if (!single_cut(layers, cut))
+      (c.has("retrain_layers") ? c.at("retrain_layers") : c)
+          .fail_here("variant '" + id + "': retraining its last " + std::to_string(sp.retrain_layers) + " weight layers (from " +
+                     layers[cut].name + ") cuts through a skip connection: the retrained part reads outputs from before it; retrain a " +
+                     "number of layers that starts after a block");
   }
 }
 
@@ -474,10 +482,7 @@ Schema parse_schema_string(const std::string& text, const std::string& display_n
   if (!has_weights) net.fail_here("the network has no conv2d or linear layer to train");
 
   if (auto t = c.opt("training")) parse_training(*t, s.training);
-  // Specialization and fragments (a trunk) take chains only so far: refused here, before any
-  // work. (Training, svd, prune, quantize and the executor run graphs.)
-  if (auto k = c.opt("specialize"))
-    if (auto why = graph_refusal(s, "specialized variants"); !why.empty()) k->fail_here(why);
+  // Fragments (a trunk) take chains only so far: refused here, before any work.
   if (s.trunk.present)
     if (auto why = graph_refusal(s, "a fragment on a trunk"); !why.empty()) c.at("trunk").fail_here(why);
   if (auto k = c.opt("catalog")) parse_catalog(*k, s);
