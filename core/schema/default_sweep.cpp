@@ -17,7 +17,7 @@ PassStep step(const std::string& pass, std::vector<std::string> layers, std::vec
 }  // namespace
 
 std::vector<PassStep> default_sweep(const Schema& s) {
-  std::vector<std::string> convs, fcs, dense_convs;
+  std::vector<std::string> convs, fcs, dense_convs, pointwise;
   std::string biggest_fc;
   int64_t biggest = -1;
   bool graph = false;
@@ -25,6 +25,7 @@ std::vector<PassStep> default_sweep(const Schema& s) {
     const auto& l = s.layers[i];
     if (l.kind == LayerKind::Conv2d) convs.push_back(l.name);
     if (l.kind == LayerKind::Conv2d && l.groups == 1) dense_convs.push_back(l.name);
+    if (l.kind == LayerKind::Conv2d && l.groups == 1 && l.kh == 1 && l.kw == 1) pointwise.push_back(l.name);
     if (l.kind == LayerKind::Linear) fcs.push_back(l.name);
     graph = graph || !graph_feature(s.layers, i).empty();
   }
@@ -43,8 +44,11 @@ std::vector<PassStep> default_sweep(const Schema& s) {
   v.push_back(step("quantize", {}, {"f16", "int8", "cb8", "cb4"}));
   v.push_back(cb2_trained({}));
   if (!fcs.empty()) v.push_back(step("svd", fcs, {"1/2", "1/4", "1/8", "1/16"}));
-  // svd factorizes ungrouped convs only (a depthwise conv has nothing to gain).
-  if (dense_convs.size() > 1) v.push_back(step("svd", {dense_convs.begin() + 1, dense_convs.end()}, {"1/2", "1/4", "1/8"}));
+  // svd factorizes ungrouped convs only (a depthwise conv has nothing to gain). A graph has
+  // many convs: its sweep factorizes the 1x1 ones (expansions, projections, shortcuts), the
+  // cheapest to factorize and the ones MobileNet-style networks spend their multiply-adds in.
+  if (graph && !pointwise.empty()) v.push_back(step("svd", pointwise, {"1/2", "1/4"}));
+  if (!graph && dense_convs.size() > 1) v.push_back(step("svd", {dense_convs.begin() + 1, dense_convs.end()}, {"1/2", "1/4", "1/8"}));
   std::vector<std::string> linears = fcs;
   for (const auto& l : s.layers)
     if (l.kind == LayerKind::Linear && std::find(fcs.begin(), fcs.end(), l.name) == fcs.end()) linears.push_back(l.name);
@@ -64,7 +68,7 @@ std::vector<PassStep> default_sweep(const Schema& s) {
   // Per-layer pruning of the compute-heavy layers (every conv but the first, the hidden linears).
   std::vector<std::string> heavy(convs.size() > 1 ? convs.begin() + 1 : convs.end(), convs.end());
   heavy.insert(heavy.end(), fcs.begin(), fcs.end());
-  if (!heavy.empty()) {
+  if (!heavy.empty() && !graph) {  // a graph's many layers: the global pruning below covers them
     PassStep p = step("prune", heavy, {"0.5", "0.75", "0.85", "0.9"});
     p.iterative = true;
     p.then.push_back(step("quantize", {}, {"int8"}));
