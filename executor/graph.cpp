@@ -160,6 +160,13 @@ void Model::run_graph(const float* images, int64_t n, float* logits, std::vector
   auto shape = [&](int q) -> const Shape& { return q < 0 ? in : steps_[static_cast<size_t>(q)].out; };
   std::vector<float> mid;
   const Kernels& k = *kernels_;
+  // y = W x for a weight matrix (cols x p input), through the rank-k intermediate when low-rank.
+  auto product = [&](const Step& s, const float* x, int64_t p, float* y) {
+    if (!s.lowrank) return matmul(s.a, x, p, y, scratch_, k, opt_.int8);
+    mid.resize(static_cast<size_t>(s.a.rows * p));
+    matmul(s.a, x, p, mid.data(), scratch_, k, opt_.int8);
+    matmul(s.b, mid.data(), p, y, scratch_, k, opt_.int8);
+  };
   for (size_t si = 0; si < steps_.size(); ++si) {
     const Step& s = steps_[si];
     const auto t0 = step_seconds ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
@@ -177,25 +184,13 @@ void Model::run_graph(const float* images, int64_t n, float* logits, std::vector
             im2col(x, s.in, n, s, col_.data());
             xin = col_.data();
           }
-          if (s.lowrank) {
-            mid.resize(static_cast<size_t>(s.a.rows * P));
-            matmul(s.a, xin, P, mid.data(), scratch_, k, opt_.int8);
-            matmul(s.b, mid.data(), P, y, scratch_, k, opt_.int8);
-          } else {
-            matmul(s.a, xin, P, y, scratch_, k, opt_.int8);
-          }
+          product(s, xin, P, y);
         }
         epilogue(s, y, s.out.c, P);
         break;
       }
       case Step::Linear:
-        if (s.lowrank) {
-          mid.resize(static_cast<size_t>(s.a.rows * n));
-          matmul(s.a, x, n, mid.data(), scratch_, k, opt_.int8);
-          matmul(s.b, mid.data(), n, y, scratch_, k, opt_.int8);
-        } else {
-          matmul(s.a, x, n, y, scratch_, k, opt_.int8);
-        }
+        product(s, x, n, y);
         epilogue(s, y, s.out.c, n);
         break;
       case Step::MaxPool:
