@@ -24,24 +24,6 @@ bool act_of(LayerKind k, Act* a) {
   }
 }
 
-// y = (x - mean) / sqrt(var + eps) * gamma + beta as a scale and shift per channel, after the
-// shift `b` already there (a bias, or none).
-void fold_batchnorm(const VariantFile& v, size_t j, Step& s) {
-  const auto gamma = decode_tensor(find_tensor(v, j, "weight")), beta = decode_tensor(find_tensor(v, j, "bias"));
-  const auto mean = decode_tensor(find_tensor(v, j, "running_mean")), var = decode_tensor(find_tensor(v, j, "running_var"));
-  const size_t c = gamma.size();
-  std::vector<float> scale(c), shift(c);
-  for (size_t ch = 0; ch < c; ++ch) {
-    const double sc = gamma[ch] / std::sqrt(static_cast<double>(var[ch]) + v.layers[j].eps);
-    const double b = s.shift.empty() ? 0.0 : s.shift[ch];
-    const double prev = s.scale.empty() ? 1.0 : s.scale[ch];
-    scale[ch] = static_cast<float>(prev * sc);
-    shift[ch] = static_cast<float>((b - mean[ch]) * sc + beta[ch]);
-  }
-  s.scale = std::move(scale);
-  s.shift = std::move(shift);
-}
-
 }  // namespace
 
 void Model::build_graph(Model& m, const VariantFile& v, const Options& opt) {
@@ -158,7 +140,7 @@ void Model::run_graph(const float* images, int64_t n, float* logits, std::vector
       std::memcpy(buf_[0].data() + (c * n + b) * hw, images + (b * in.c + c) * hw, static_cast<size_t>(hw) * sizeof(float));
   auto data = [&](int q) -> const float* { return q < 0 ? buf_[0].data() : gbuf_[static_cast<size_t>(q)].data(); };
   auto shape = [&](int q) -> const Shape& { return q < 0 ? in : steps_[static_cast<size_t>(q)].out; };
-  std::vector<float> mid;
+  std::vector<float>& mid = mid_;  // kept across runs: no allocation per inference
   const Kernels& k = *kernels_;
   // y = W x for a weight matrix (cols x p input), through the rank-k intermediate when low-rank.
   auto product = [&](const Step& s, const float* x, int64_t p, float* y) {

@@ -71,18 +71,7 @@ Model Model::from_file(const VariantFile& v, const Options& opt) {
         size_t j = i + 1;
         while (j < nl && L[j].kind == LayerKind::Dropout) ++j;
         if (j < nl && L[j].kind == LayerKind::BatchNorm) {
-          const auto gamma = decode_tensor(find_tensor(v, j, "weight")), beta = decode_tensor(find_tensor(v, j, "bias"));
-          const auto mean = decode_tensor(find_tensor(v, j, "running_mean")), var = decode_tensor(find_tensor(v, j, "running_var"));
-          const size_t c = gamma.size();
-          s.scale.resize(c);
-          std::vector<float> shift(c);
-          for (size_t ch = 0; ch < c; ++ch) {
-            const double sc = gamma[ch] / std::sqrt(static_cast<double>(var[ch]) + L[j].eps);
-            const double b = s.shift.empty() ? 0.0 : s.shift[ch];
-            s.scale[ch] = static_cast<float>(sc);
-            shift[ch] = static_cast<float>((b - mean[ch]) * sc + beta[ch]);
-          }
-          s.shift = std::move(shift);
+          fold_batchnorm(v, j, s);
           s.name += "+" + L[j].name;
           s.out = L[j].out_shape;
           i = j;
@@ -92,13 +81,7 @@ Model Model::from_file(const VariantFile& v, const Options& opt) {
       }
       case LayerKind::BatchNorm: {
         s.kind = Step::Affine;
-        const auto gamma = decode_tensor(find_tensor(v, i, "weight")), beta = decode_tensor(find_tensor(v, i, "bias"));
-        const auto mean = decode_tensor(find_tensor(v, i, "running_mean")), var = decode_tensor(find_tensor(v, i, "running_var"));
-        for (size_t ch = 0; ch < gamma.size(); ++ch) {
-          const double sc = gamma[ch] / std::sqrt(static_cast<double>(var[ch]) + l.eps);
-          s.scale.push_back(static_cast<float>(sc));
-          s.shift.push_back(static_cast<float>(beta[ch] - mean[ch] * sc));
-        }
+        fold_batchnorm(v, i, s);
         m.steps_.push_back(std::move(s));
         break;
       }

@@ -90,6 +90,7 @@ class Model {
   void run_graph(const float* images, int64_t n, float* logits, std::vector<double>* step_seconds);
   bool graph_ = false;
   std::vector<std::vector<float>> gbuf_;  // graph runs: one output buffer per step
+  std::vector<float> mid_;                // graph runs: a low-rank layer's rank-k intermediate
   InputInfo input_;
   Shape output_;
   std::vector<Step> steps_;

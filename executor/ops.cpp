@@ -18,6 +18,24 @@ const EncodedTensor& find_tensor(const VariantFile& v, size_t layer, const char*
   fail(ErrorClass::Catalog, "layer " + v.layers[layer].name + " has no tensor '" + name + "'");
 }
 
+// y = (x - mean) / sqrt(var + eps) * gamma + beta as a scale and shift per channel, after the
+// shift `b` already there (a bias, or none).
+void fold_batchnorm(const VariantFile& v, size_t j, Step& s) {
+  const auto gamma = decode_tensor(find_tensor(v, j, "weight")), beta = decode_tensor(find_tensor(v, j, "bias"));
+  const auto mean = decode_tensor(find_tensor(v, j, "running_mean")), var = decode_tensor(find_tensor(v, j, "running_var"));
+  const size_t c = gamma.size();
+  std::vector<float> scale(c), shift(c);
+  for (size_t ch = 0; ch < c; ++ch) {
+    const double sc = gamma[ch] / std::sqrt(static_cast<double>(var[ch]) + v.layers[j].eps);
+    const double b = s.shift.empty() ? 0.0 : s.shift[ch];
+    const double prev = s.scale.empty() ? 1.0 : s.scale[ch];
+    scale[ch] = static_cast<float>(prev * sc);
+    shift[ch] = static_cast<float>((b - mean[ch]) * sc + beta[ch]);
+  }
+  s.scale = std::move(scale);
+  s.shift = std::move(shift);
+}
+
 void choose_sparse(Matrix& m, int64_t p, const Options& opt, const Kernels& k) {
   if (m.storage == "int8" && !m.sparse && opt.int8 == Int8Mode::Integer) m.integer = int8_integer_pays(m.rows, m.cols, p, k);
   if (!m.sparse || opt.sparse == SparsePolicy::Sparse) return;

@@ -11,6 +11,10 @@ namespace mcdnn::exec {
 // integer int8 choices for a matrix multiplied with p columns.
 const EncodedTensor& find_tensor(const VariantFile& v, size_t layer, const char* name);
 void choose_sparse(Matrix& m, int64_t p, const Options& opt, const Kernels& k);
+// Batchnorm layer j of `v` folded into s's output pass: y = (x - mean) / sqrt(var + eps) *
+// gamma + beta applied after the scale and shift s already has (a bias, or nothing), computed
+// in double and rounded to float32.
+void fold_batchnorm(const VariantFile& v, size_t j, Step& s);
 
 // K x (n*oh*ow) patches of a C x n x h x w activation, K = C*kh*kw in PyTorch weight order
 // (dilation s.dh, s.dw).
