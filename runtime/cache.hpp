@@ -30,6 +30,17 @@ class ModelCache {
   // returns them. k must fit and not be cached.
   std::vector<CacheKey> insert(CacheKey k, int64_t bytes);
   void erase(CacheKey k);
+  // Evicts least recently used entries for which keep(key) is false until `bytes` more fit (or
+  // none is left to evict); returns them. The planner's residents stay: their bytes fit together.
+  template <class Keep>
+  std::vector<CacheKey> make_room(int64_t bytes, Keep keep) {
+    std::vector<CacheKey> out;
+    int64_t free = capacity_ - used_;
+    for (auto it = order_.rbegin(); it != order_.rend() && free < bytes; ++it)
+      if (!keep(it->key)) out.push_back(it->key), free += it->bytes;
+    for (const CacheKey& k : out) erase(k);
+    return out;
+  }
 
   int64_t used() const { return used_; }
   int64_t capacity() const { return capacity_; }

@@ -95,7 +95,12 @@ RunResult run_policy(const Scenario& s, const std::vector<App>& apps, const std:
   }
   backend.reset();
   Scheduler sched(s, apps, policy_from_name(policy));
-  if (s.mode == "real") sched.enable_calibration();  // measured costs: price executions as they run
+  if (s.mode == "real") sched.enable_calibration();
+  if (policy == "reference") {  // the offline reference knows how many requests each app makes
+    std::vector<double> n(apps.size(), 0.0);
+    for (const auto& r : trace) n[static_cast<size_t>(r.app)] += 1;
+    sched.set_reference_requests(std::move(n));
+  }  // measured costs: price executions as they run
   // At most about 20,000 timeline rows, evenly spaced, whatever the trace's length.
   const size_t stride = std::max<size_t>(1, (trace.size() + 19999) / 20000);
   if (opt.timeline) res.timeline.reserve(trace.size() / stride + 1);
@@ -197,6 +202,7 @@ std::string explain_text(const Scenario& s, const std::vector<App>& apps, const 
     std::snprintf(b, sizeof b, "  executions priced at %.3fx the catalog's energy (this app's measured / predicted, recent requests)\n", e.cost_scale);
     out += b;
   }
+  out += e.plan;
   if (app.min_accuracy > 0) {
     std::snprintf(b, sizeof b, "  minimum accuracy %.2f%% (%s): a less accurate variant is never run\n", 100 * app.min_accuracy,
                   app.min_accuracy_rule.c_str());

@@ -160,7 +160,7 @@ const std::vector<SweepTableRow>& sweep_table() {
 }  // namespace
 
 const std::vector<std::string>& policy_names() {
-  static const std::vector<std::string> p = {"mcdnn", "mcdnn-specialize", "mcdnn-paper", "original", "best", "server-first", "oracle"};
+  static const std::vector<std::string> p = {"mcdnn", "mcdnn-specialize", "mcdnn-greedy", "mcdnn-paper", "original", "best", "server-first", "reference", "oracle"};
   return p;
 }
 

@@ -33,7 +33,9 @@ const char* drop_reason_key(DropReason r) {
 Policy policy_from_name(const std::string& name) {
   if (name == "mcdnn") return Policy::Mcdnn;
   if (name == "mcdnn-specialize") return Policy::McdnnSpecialize;
+  if (name == "mcdnn-greedy") return Policy::McdnnGreedy;
   if (name == "mcdnn-paper") return Policy::McdnnPaper;
+  if (name == "reference") return Policy::Reference;
   if (name == "original") return Policy::Original;
   if (name == "best") return Policy::Best;
   if (name == "server-first") return Policy::ServerFirst;
@@ -155,7 +157,10 @@ void Scheduler::observe(int app, int predicted) {
   const bool changed = best != st.skew_set;
   st.skew_set = best;
   st.skew_share = best >= 0 ? best_share : 0;
-  if (changed || (best >= 0 && std::fabs(st.skew_share - st.applied_share) > 0.02)) refresh(ai);
+  if (changed || (best >= 0 && std::fabs(st.skew_share - st.applied_share) > 0.02)) {
+    refresh(ai);
+    replan_flag_ = true;  // the cascades' values changed: the plan is re-solved at the next request
+  }
 }
 
 double Scheduler::Share::budget(double e) const {
@@ -345,7 +350,14 @@ Decision Scheduler::apply(const Request& r, const Candidate& c, bool fallback, c
       if (cache_.contains(k)) continue;
       const bool trunk = k.app < 0;
       const VariantCost* y = trunk ? nullptr : &a.variants[static_cast<size_t>(k.variant)];
-      auto ev = cache_.insert(k, trunk ? a.trunk_cost.bytes : y->bytes);
+      const int64_t bytes = trunk ? a.trunk_cost.bytes : y->bytes;
+      if (planned_) {  // what no plan keeps goes first: the planned residents fit together
+        auto ev = cache_.make_room(bytes, [&](CacheKey e) {
+          return protected_key(e) || std::find(keys.begin(), keys.end(), e) != keys.end();
+        });
+        d.evicted.insert(d.evicted.end(), ev.begin(), ev.end());
+      }
+      auto ev = cache_.insert(k, bytes);
       d.evicted.insert(d.evicted.end(), ev.begin(), ev.end());
       d.load_s += trunk ? a.trunk_cost.load_s : y->load_s;
       d.load_j += trunk ? a.trunk_cost.load_j : y->load_j;
@@ -363,14 +375,16 @@ Decision Scheduler::apply(const Request& r, const Candidate& c, bool fallback, c
 }
 
 Decision Scheduler::decide(const Request& r, Explanation* why) {
+  if (policy_ == Policy::Mcdnn || policy_ == Policy::McdnnSpecialize || policy_ == Policy::Reference) return decide_planned(r, why);
   const size_t a = static_cast<size_t>(r.app);
   const App& app = apps_[a];
   frame_ = r.frame;
   state_[a].recent.push_back(r.t);
+  state_[a].total++;
   const double f = rate(a, r.t);
   double sum_dev = f * f, sum_cloud = f * f;
   Share share;
-  share.floor_first = policy_ == Policy::Mcdnn || policy_ == Policy::McdnnSpecialize || policy_ == Policy::ServerFirst;
+  share.floor_first = policy_ == Policy::McdnnGreedy || policy_ == Policy::ServerFirst;
   share.T = std::max(s_.horizon_s - r.t, 1e-9);
   share.f = f;
   const double inf = std::numeric_limits<double>::infinity();

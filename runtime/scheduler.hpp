@@ -67,6 +67,7 @@
 
 #include "app.hpp"
 #include "cache.hpp"
+#include "planner.hpp"
 #include "scenario.hpp"
 #include "trace.hpp"
 
@@ -140,10 +141,11 @@ struct Explanation {
   int skew_set = -1;        // `mcdnn-specialize`: the app's class set in force (App::sets), or -1
   double skew_share = 0;    // its share of the app's recent classified requests
   std::vector<Candidate> candidates;
+  std::string plan;  // planned policies: the plan in force, its residents and shares
   Decision decision;
 };
 
-enum class Policy { Mcdnn, McdnnSpecialize, McdnnPaper, Original, Best, ServerFirst };
+enum class Policy { Mcdnn, McdnnSpecialize, McdnnGreedy, McdnnPaper, Original, Best, ServerFirst, Reference };
 Policy policy_from_name(const std::string& name);  // not "oracle"
 
 class Scheduler {
@@ -179,12 +181,18 @@ class Scheduler {
   Place place_of(int app) const { return state_[static_cast<size_t>(app)].place; }
   // The per-request device energy budget of the last decision (no penalty), for timelines.
   double last_budget_j() const { return last_budget_j_; }
+  // `reference`: each app's requests in the whole trace (it plans once, knowing them).
+  void set_reference_requests(std::vector<double> per_app) { reference_requests_ = std::move(per_app); }
+  // Planned policies: plans solved, and how many changed the residents.
+  int64_t plans() const { return plans_; }
+  int64_t plan_changes() const { return plan_changes_; }
 
  private:
   struct AppState {
     Place place = Place::Drop;  // where it was last served
     double last_load_t = -1;    // when it last loaded a variant on the device (-1: never)
     std::deque<double> recent;  // request times within the window
+    int64_t total = 0;          // requests so far
     double credit_j = 0;  // `mcdnn`: energy budget saved while nothing qualifies
     // `mcdnn-specialize`: the last classified requests and their counts per class.
     std::deque<int> seen;
@@ -217,6 +225,32 @@ class Scheduler {
   static CacheKey trunk_key(int trunk) { return {-1 - trunk, 0}; }
   double trunk_exec_j(const App& a) const;
   double trunk_exec_s(const App& a) const;
+
+  // Planned policies (`mcdnn`, `mcdnn-specialize`, `reference`): serve by the plan in force,
+  // re-planning when it is due (plan_due()).
+  Decision decide_planned(const Request& r, Explanation* why);
+  bool plan_due(size_t app, double t, double f) const;
+  DropReason nothing_runs(int app, double t, double f) const;
+  void replan(double t);
+  std::string plan_text(size_t app) const;
+  struct AppPlan {
+    std::vector<int> resident;  // variants kept resident for the app
+    struct Use {
+      Place place = Place::Drop;
+      int variant = -1;
+      double share = 0;
+      int64_t used = 0;  // requests it served since the plan
+    };
+    std::vector<Use> uses;     // the options serving the app
+    int64_t seen = 0, dropped = 0;  // requests since the plan; of those dropped by it
+    double rate = 0;           // the request rate it planned for (1/s)
+  };
+  std::vector<AppPlan> plan_;
+  bool planned_ = false, replan_flag_ = false;
+  double plan_t_ = 0, plan_value_ = 0, plan_lambda_ = 0;
+  int64_t plans_ = 0, plan_changes_ = 0;
+  std::vector<double> reference_requests_;
+  bool protected_key(CacheKey k) const;
 
   const Scenario& s_;
   const std::vector<App>& apps_given_;

@@ -257,7 +257,7 @@ TEST_CASE("with ample budgets mcdnn runs the most accurate variant, loaded once"
   CHECK(r.all.energy_j == Approx(5.0 + 50 * 1.0));  // one load, fifty executions
 }
 
-TEST_CASE("a tight energy budget moves mcdnn to a cheaper variant and it stays within the budget", "[runtime][scheduler]") {
+TEST_CASE("a tight energy budget moves mcdnn-greedy to a cheaper variant and it stays within the budget", "[runtime][scheduler]") {
   // One request per second for 1000 s: the steady per-request budget is E / 1000. At 500 J that
   // is 0.5 J: small (0.2 J) qualifies, big (1 J) never does.
   const Scenario s = base_scenario(500, 1000);
@@ -266,7 +266,7 @@ TEST_CASE("a tight energy budget moves mcdnn to a cheaper variant and it stays w
   SimulatedBackend backend(s, apps, tr, 7);
   RunOptions ro;
   ro.timeline = true;
-  const RunResult r = run_policy(s, apps, tr, "mcdnn", backend, ro);
+  const RunResult r = run_policy(s, apps, tr, "mcdnn-greedy", backend, ro);
   // The first half: never big, nearly always small. (Later the unspent energy raises the
   // budget enough to upgrade: the budget is the energy left spread over the time left.)
   int small = 0;
@@ -281,13 +281,13 @@ TEST_CASE("a tight energy budget moves mcdnn to a cheaper variant and it stays w
   // The first request: no reload history, so no penalty: small (0.2 J) is within the 0.5 J
   // budget and loads at once. The second asks about big, not cached: its reload penalty
   // (5 J x T / 1 s) takes the whole energy left.
-  for (Policy p : {Policy::Mcdnn, Policy::McdnnPaper}) {
+  for (Policy p : {Policy::McdnnGreedy, Policy::McdnnPaper}) {
     Scheduler sch(s, apps, p);
     Explanation why;
     const Decision d = sch.decide(tr[0], &why);
     CHECK_FALSE(d.fallback);
     CHECK(d.variant == 1);
-    CHECK_THAT(explain_text(s, apps, why, "mcdnn", 0), Contains("decision: device small, loaded"));
+    CHECK_THAT(explain_text(s, apps, why, "mcdnn-greedy", 0), Contains("decision: device small, loaded"));
     Explanation why2;
     const Decision d2 = sch.decide(tr[1], &why2);
     CHECK(d2.variant == 1);
@@ -348,12 +348,12 @@ TEST_CASE("the fixed baselines page through the LRU cache and pay every reload",
   // apps settle on variants that stay cached together.
   Scenario tight = s;
   tight.device.energy_j = 1000;
-  const RunResult m = simulate(tight, apps, tr, "mcdnn");
+  const RunResult m = simulate(tight, apps, tr, "mcdnn-greedy");
   CHECK(m.all.loads < 10);
   CHECK(m.all.device == 40);
   // (big only before there is a reload history: the first request, loaded without penalty)
   CHECK((m.uses[0].count(0) ? m.uses[0].at(0) : 0) <= 1);
-  CHECK(simulate(s, apps, tr, "mcdnn").all.loads >= 39);
+  CHECK(simulate(s, apps, tr, "mcdnn-greedy").all.loads >= 39);
 }
 
 TEST_CASE("ties: the cheaper variant, and the device over an equally accurate cloud variant", "[runtime][scheduler]") {
@@ -366,7 +366,7 @@ TEST_CASE("ties: the cheaper variant, and the device over an equally accurate cl
   a.name = "a";
   a.variants = {var("x", 0.9, 20, 0.5, 1.0), var("y", 0.9, 20, 0.3, 1.0)};
   const std::vector<App> apps = {a};
-  const RunResult r = simulate(s, apps, every_second(10), "mcdnn");
+  const RunResult r = simulate(s, apps, every_second(10), "mcdnn-greedy");
   CHECK(r.all.device == 10);
   CHECK(r.uses[0].at(1) == 10);
 }
@@ -468,7 +468,7 @@ TEST_CASE("floor-first: when the energy cannot run every app's cheapest variant,
   const std::vector<App> apps = {a, b};
   std::vector<Request> tr;
   for (int i = 0; i < 1000; ++i) tr.push_back({i + 0.0, 0, -1}), tr.push_back({i + 0.5, 1, -1});
-  const RunResult r = simulate(s, apps, tr, "mcdnn");
+  const RunResult r = simulate(s, apps, tr, "mcdnn-greedy");
   for (int k = 0; k < 2; ++k) {
     INFO("app " << k);
     const double served = static_cast<double>(r.apps[static_cast<size_t>(k)].served()) / 1000;
@@ -478,12 +478,12 @@ TEST_CASE("floor-first: when the energy cannot run every app's cheapest variant,
   // Step by step: A's first request (t = 0; only A active) has 0.8 J against the 1.01 J its
   // variant costs with the load: dropped, the 0.8 J saved. At t = 1 its budget is 0.38 J and
   // the credit, 1.18 J, pays for the run.
-  Scheduler sch(s, apps, Policy::Mcdnn);
+  Scheduler sch(s, apps, Policy::McdnnGreedy);
   Explanation why;
   const Decision d0 = sch.decide(tr[0], &why);
   CHECK(d0.place == Place::Drop);
   CHECK(why.credit_j == Approx(0.8));
-  CHECK_THAT(explain_text(s, apps, why, "mcdnn", 0), Contains("saved credit 800 mJ") && Contains("decision: drop"));
+  CHECK_THAT(explain_text(s, apps, why, "mcdnn-greedy", 0), Contains("saved credit 800 mJ") && Contains("decision: drop"));
   sch.decide(tr[1], nullptr);
   const Decision d2 = sch.decide(tr[2], nullptr);
   CHECK(d2.place == Place::Device);

@@ -294,12 +294,12 @@ TEST_CASE("runtime: explain: over the budget is never 'ok', below the minimum sa
   App a = good_and_junk(0.5);
   a.variants.push_back(var("small", 0.80, 20, 0.2, 1.0));
   const std::vector<App> apps = {a};
-  Scheduler sch(s, apps, Policy::Mcdnn);
+  Scheduler sch(s, apps, Policy::McdnnGreedy);
   Explanation why;
   const Decision d = sch.decide({0.0, 0, -1}, &why);
   REQUIRE(d.place == Place::Device);
   CHECK(d.variant == 2);
-  const std::string text = explain_text(s, sch.view(), why, "mcdnn", 0);
+  const std::string text = explain_text(s, sch.view(), why, "mcdnn-greedy", 0);
   INFO(text);
   CHECK_THAT(text, Contains("minimum accuracy 50.00% (set in the scenario)"));
   CHECK_THAT(text, Contains("over the per-request energy budget"));                 // good
@@ -316,10 +316,10 @@ TEST_CASE("runtime: explain: over the budget is never 'ok', below the minimum sa
   CHECK(why.candidates[1].would_ok);  // within the budget: only the minimum keeps it out
   // A drop says what it is counted as.
   const Scenario broke = scenario(0, 1000);
-  Scheduler none(broke, apps, Policy::Mcdnn);
+  Scheduler none(broke, apps, Policy::McdnnGreedy);
   Explanation w2;
   REQUIRE(none.decide({0.0, 0, -1}, &w2).place == Place::Drop);
-  CHECK_THAT(explain_text(broke, none.view(), w2, "mcdnn", 0), Contains("decision: drop (nothing can run on the device or in the cloud: "
+  CHECK_THAT(explain_text(broke, none.view(), w2, "mcdnn-greedy", 0), Contains("decision: drop (nothing can run on the device or in the cloud: "
                                                                         "dropped; counted as energy_left)"));
 }
 

@@ -1,0 +1,369 @@
+#include "planner.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <limits>
+#include <map>
+
+namespace mcdnn::rt {
+
+namespace {
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+// One combination: per app, the device options resident (indices into PlanApp::device).
+using Combo = std::vector<std::vector<int>>;
+
+struct Point {
+  double e, v;  // per request: energy, value (accuracy less mu x dollars)
+  int option;   // -1 drop
+  bool cloud;
+};
+
+struct Lp {
+  bool feasible = false;
+  double value = 0, energy = 0, usd = 0;
+  std::vector<std::vector<PlanShare>> shares;
+};
+
+class Solver {
+ public:
+  explicit Solver(const PlanProblem& p) : p_(p) {
+    const size_t n = p.apps.size();
+    by_bytes_.resize(n);
+    for (size_t i = 0; i < n; ++i) {
+      const PlanApp& a = p.apps[i];
+      // Undominated device options (accuracy, energy, bytes with trunk, load), by bytes.
+      std::vector<int> keep;
+      for (size_t j = 0; j < a.device.size(); ++j) {
+        const PlanOption& x = a.device[j];
+        bool dominated = false;
+        for (size_t k = 0; k < a.device.size() && !dominated; ++k) {
+          if (k == j) continue;
+          const PlanOption& y = a.device[k];
+          const bool geq = y.accuracy >= x.accuracy && y.energy_j <= x.energy_j && y.bytes <= x.bytes && y.load_j <= x.load_j;
+          const bool strict = y.accuracy > x.accuracy || y.energy_j < x.energy_j || y.bytes < x.bytes || y.load_j < x.load_j;
+          dominated = geq && (strict || k < j);
+        }
+        if (!dominated) keep.push_back(static_cast<int>(j));
+      }
+      std::stable_sort(keep.begin(), keep.end(), [&](int x, int y) { return a.device[x].bytes < a.device[y].bytes; });
+      by_bytes_[i] = keep;
+    }
+    groups_.resize(static_cast<size_t>(std::max(p.groups, 1)));
+    for (size_t i = 0; i < n; ++i) groups_[static_cast<size_t>(std::clamp(p.apps[i].group, 0, p.groups - 1))].push_back(i);
+  }
+
+  // Combinations the energy prices lead to (step 1), and the dual's minimizer.
+  std::vector<Combo> candidates(double* lambda_out) {
+    std::map<Combo, int> seen;
+    std::vector<Combo> out;
+    auto note = [&](const Combo& c) {
+      if (seen.emplace(c, 0).second) out.push_back(c);
+    };
+    double hi = 0;
+    for (const PlanApp& a : p_.apps) {
+      for (const PlanOption& o : a.device)
+        if (o.energy_j > 0) hi = std::max(hi, o.accuracy / o.energy_j);
+      for (const PlanOption& o : a.cloud)
+        if (o.energy_j > 0) hi = std::max(hi, o.accuracy / o.energy_j);
+    }
+    Combo c;
+    // Twice: with the cloud at no dollar price, and without the cloud (its dollars may run out:
+    // then the device residents must carry the app); the exact step weighs both.
+    double arg = 0;
+    for (int pass = 0; pass < (any_cloud() ? 2 : 1); ++pass) {
+      const bool cloud = pass == 0;
+      auto dual = [&](double lam) {
+        const double v = best_combo(lam, cloud, &c);
+        note(c);
+        return lam * std::max(p_.energy_j, 0.0) + v;
+      };
+      double lo = 0, top = hi * 1.01 + 1e-12;
+      const double g = 0.6180339887498949;
+      double a = lo, b = top, x1 = b - g * (b - a), x2 = a + g * (b - a);
+      double f1 = dual(x1), f2 = dual(x2), best = std::min(f1, f2), at = f1 <= f2 ? x1 : x2;
+      for (int it = 0; it < 36; ++it) {
+        if (f1 <= f2) {
+          b = x2, x2 = x1, f2 = f1;
+          x1 = b - g * (b - a);
+          f1 = dual(x1);
+          if (f1 < best) best = f1, at = x1;
+        } else {
+          a = x1, x1 = x2, f1 = f2;
+          x2 = a + g * (b - a);
+          f2 = dual(x2);
+          if (f2 < best) best = f2, at = x2;
+        }
+      }
+      for (double x : {lo, top}) {
+        const double v = dual(x);
+        if (v < best) best = v, at = x;
+      }
+      if (pass == 0) arg = at;
+    }
+    if (lambda_out) *lambda_out = arg;
+    return out;
+  }
+
+  // The exact shares for residents `c` (step 2).
+  Lp solve(const Combo& c) const {
+    Lp r;
+    double loads = 0;
+    if (!fits_and_loads(c, &loads)) return r;
+    const double budget = p_.energy_j - loads;
+    if (budget < 0) return r;
+    r = shares(c, budget, 0);
+    if (r.usd > p_.usd * (1 + 1e-9) + 1e-15) {
+      double hi = 0;
+      for (const PlanApp& a : p_.apps)
+        for (const PlanOption& o : a.cloud)
+          if (o.usd > 0) hi = std::max(hi, o.accuracy / o.usd);
+      double lo = 0;
+      hi = hi * 1.01 + 1e-12;
+      Lp at_hi = shares(c, budget, hi);
+      for (int it = 0; it < 40; ++it) {
+        const double mid = 0.5 * (lo + hi);
+        Lp m = shares(c, budget, mid);
+        if (m.usd <= p_.usd * (1 + 1e-9)) hi = mid, at_hi = std::move(m);
+        else lo = mid;
+      }
+      r = std::move(at_hi);
+    }
+    r.energy += loads;
+    r.feasible = true;
+    return r;
+  }
+
+  // Tries a second resident device option for each app where the cache has room.
+  void widen(Combo& c, Lp& best) const {
+    for (size_t i = 0; i < c.size(); ++i) {
+      if (c[i].size() != 1) continue;
+      Combo tried = c;
+      for (int j : by_bytes_[i]) {
+        if (j == c[i][0]) continue;
+        tried[i] = {c[i][0], j};
+        Lp l = solve(tried);
+        if (l.feasible && l.value > best.value + 1e-9) best = std::move(l), c = tried;
+      }
+    }
+  }
+
+ private:
+  // The best combination at energy price lam (staircases within the cache, per group).
+  bool any_cloud() const {
+    for (const PlanApp& a : p_.apps)
+      if (!a.cloud.empty()) return true;
+    return false;
+  }
+
+  double best_combo(double lam, bool with_cloud, Combo* out) const {
+    const size_t n = p_.apps.size();
+    out->assign(n, {});
+    double total = 0;
+    std::vector<std::vector<std::pair<int, double>>> stairs(n);
+    for (size_t i = 0; i < n; ++i) {
+      const PlanApp& a = p_.apps[i];
+      double cb = 0;
+      if (with_cloud)
+        for (const PlanOption& o : a.cloud) cb = std::max(cb, o.accuracy - lam * o.energy_j);
+      const double none = a.requests * cb;
+      auto& s = stairs[i];
+      s.push_back({-1, none});
+      double top = none;
+      for (int j : by_bytes_[i]) {
+        const PlanOption& o = a.device[static_cast<size_t>(j)];
+        const double v = a.requests * std::max({o.accuracy - lam * o.energy_j, cb, 0.0}) - lam * (o.load_j + o.trunk_load_j);
+        if (v > top + 1e-12) s.push_back({j, v}), top = v;
+      }
+    }
+    for (const auto& g : groups_) {
+      std::vector<int> pick(g.size(), -1), best_pick(g.size(), -1);
+      double best = -kInf;
+      std::vector<double> rest(g.size() + 1, 0);  // the most the apps from k on can add
+      for (size_t k = g.size(); k-- > 0;) rest[k] = rest[k + 1] + stairs[g[k]].back().second;
+      std::vector<int> trunks;
+      std::function<void(size_t, int64_t, double)> dfs = [&](size_t k, int64_t left, double v) {
+        if (v + rest[k] <= best) return;
+        if (k == g.size()) {
+          best = v, best_pick = pick;
+          return;
+        }
+        const PlanApp& a = p_.apps[g[k]];
+        const auto& s = stairs[g[k]];
+        for (size_t m = s.size(); m-- > 0;) {  // the most valuable first
+          const int j = s[m].first;
+          int64_t need = 0;
+          bool new_trunk = false;
+          if (j >= 0) {
+            const PlanOption& o = a.device[static_cast<size_t>(j)];
+            need = o.bytes;
+            if (o.trunk >= 0 && std::find(trunks.begin(), trunks.end(), o.trunk) == trunks.end()) need += o.trunk_bytes, new_trunk = true;
+          }
+          if (need > left) continue;
+          pick[k] = j;
+          if (new_trunk) trunks.push_back(a.device[static_cast<size_t>(j)].trunk);
+          dfs(k + 1, left - need, v + s[m].second);
+          if (new_trunk) trunks.pop_back();
+        }
+      };
+      dfs(0, p_.cache_bytes, 0);
+      for (size_t k = 0; k < g.size(); ++k)
+        if (best_pick[k] >= 0) (*out)[g[k]] = {best_pick[k]};
+      total += best;
+    }
+    return total;
+  }
+
+  // Whether each group's residents fit the cache; the energy their loads take.
+  bool fits_and_loads(const Combo& c, double* loads) const {
+    *loads = 0;
+    for (const auto& g : groups_) {
+      int64_t bytes = 0;
+      std::vector<int> trunks;
+      for (size_t i : g) {
+        const PlanApp& a = p_.apps[i];
+        for (int j : c[i]) {
+          const PlanOption& o = a.device[static_cast<size_t>(j)];
+          bytes += o.bytes;
+          // Offline: a variant resident for the same app in the previous segment stays loaded.
+          bool was = false;
+          if (a.prev >= 0)
+            for (int k : c[static_cast<size_t>(a.prev)])
+              was = was || p_.apps[static_cast<size_t>(a.prev)].device[static_cast<size_t>(k)].variant == o.variant;
+          if (!was) *loads += o.load_j;
+          if (o.trunk >= 0 && std::find(trunks.begin(), trunks.end(), o.trunk) == trunks.end()) {
+            trunks.push_back(o.trunk);
+            bytes += o.trunk_bytes;
+            if (!was) *loads += o.trunk_load_j;
+          }
+        }
+      }
+      if (bytes > p_.cache_bytes) return false;
+    }
+    return true;
+  }
+
+  // Exact for one constraint: the hulls' segments by accuracy per joule, energy `budget`,
+  // dollars priced at mu.
+  Lp shares(const Combo& c, double budget, double mu) const {
+    Lp r;
+    const size_t n = p_.apps.size();
+    struct Seg {
+      size_t app;
+      int k;  // hull index it leads to
+      double slope, de;
+    };
+    std::vector<std::vector<Point>> hull(n);
+    std::vector<Seg> segs;
+    for (size_t i = 0; i < n; ++i) {
+      const PlanApp& a = p_.apps[i];
+      std::vector<Point> pts{{0, 0, -1, false}};
+      for (int j : c[i]) pts.push_back({a.device[static_cast<size_t>(j)].energy_j, a.device[static_cast<size_t>(j)].accuracy, j, false});
+      for (size_t j = 0; j < a.cloud.size(); ++j)
+        pts.push_back({a.cloud[j].energy_j, a.cloud[j].accuracy - mu * a.cloud[j].usd, static_cast<int>(j), true});
+      std::sort(pts.begin(), pts.end(), [](const Point& x, const Point& y) { return x.e != y.e ? x.e < y.e : x.v > y.v; });
+      // The upper concave hull from the best zero-energy point, value increasing.
+      auto& h = hull[i];
+      for (const Point& q : pts) {
+        if (!h.empty() && q.v <= h.back().v) continue;
+        if (!h.empty() && q.e == h.back().e) continue;
+        while (h.size() >= 2) {
+          const Point &p1 = h[h.size() - 2], &p2 = h.back();
+          // p2 below the chord p1 -> q: not on the hull.
+          if ((p2.v - p1.v) * (q.e - p1.e) <= (q.v - p1.v) * (p2.e - p1.e)) h.pop_back();
+          else break;
+        }
+        h.push_back(q);
+      }
+      for (size_t k = 1; k < h.size(); ++k)
+        segs.push_back({i, static_cast<int>(k), (h[k].v - h[k - 1].v) / (h[k].e - h[k - 1].e), h[k].e - h[k - 1].e});
+    }
+    std::stable_sort(segs.begin(), segs.end(), [](const Seg& x, const Seg& y) { return x.slope > y.slope; });
+    std::vector<int> at(n, 0);
+    std::vector<double> theta(n, 0);
+    double left = budget;
+    for (size_t i = 0; i < n; ++i) left -= p_.apps[i].requests * hull[i][0].e;  // zero in practice
+    bool stop = left < 0;
+    for (const Seg& s : segs) {
+      if (stop) break;
+      const double need = p_.apps[s.app].requests * s.de;
+      if (need <= left) {
+        left -= need;
+        at[s.app] = s.k;
+      } else {
+        theta[s.app] = need > 0 ? left / need : 0;
+        left = 0;
+        stop = true;
+      }
+    }
+    r.shares.resize(n);
+    for (size_t i = 0; i < n; ++i) {
+      const PlanApp& a = p_.apps[i];
+      const auto& h = hull[i];
+      auto add = [&](const Point& q, double w) {
+        if (w <= 0 || q.option < 0) return;
+        r.shares[i].push_back({q.option, q.cloud, w});
+        const PlanOption& o = q.cloud ? a.cloud[static_cast<size_t>(q.option)] : a.device[static_cast<size_t>(q.option)];
+        r.value += a.requests * w * o.accuracy;
+        r.energy += a.requests * w * o.energy_j;
+        r.usd += a.requests * w * o.usd;
+      };
+      const size_t k = static_cast<size_t>(at[i]);
+      if (theta[i] > 0 && k + 1 < h.size()) {
+        add(h[k], 1 - theta[i]);
+        add(h[k + 1], theta[i]);
+      } else {
+        add(h[k], 1);
+      }
+    }
+    return r;
+  }
+
+  const PlanProblem& p_;
+  std::vector<std::vector<int>> by_bytes_;
+  std::vector<std::vector<size_t>> groups_;
+};
+
+}  // namespace
+
+PlanResult solve_plan(const PlanProblem& p) {
+  PlanResult out;
+  const size_t n = p.apps.size();
+  if (n == 0) return out;
+  Solver s(p);
+  std::vector<Combo> cands = s.candidates(&out.lambda);
+  Combo keep(n);
+  bool keep_valid = true;
+  for (size_t i = 0; i < n; ++i) {
+    keep[i] = p.apps[i].keep;
+    for (int j : keep[i]) keep_valid = keep_valid && j >= 0 && static_cast<size_t>(j) < p.apps[i].device.size();
+  }
+  Combo best_c;
+  Lp best;
+  for (const Combo& c : cands) {
+    Lp l = s.solve(c);
+    ++out.candidates;
+    if (l.feasible && (!best.feasible || l.value > best.value)) best = std::move(l), best_c = c;
+  }
+  if (!best.feasible) best_c.assign(n, {}), best = s.solve(best_c);
+  s.widen(best_c, best);
+  if (keep_valid && best_c != keep) {
+    Lp k = s.solve(keep);
+    if (k.feasible) {
+      Combo kw = keep;
+      s.widen(kw, k);
+      if (best.value <= k.value + p.switch_margin) best = std::move(k), best_c = kw;
+    }
+  }
+  out.changed = best_c != keep;
+  out.value = best.value;
+  out.energy_j = best.energy;
+  out.usd = best.usd;
+  out.resident = best_c;
+  out.shares = std::move(best.shares);
+  return out;
+}
+
+}  // namespace mcdnn::rt
