@@ -122,17 +122,44 @@ class Solver {
           if (o.usd > 0) hi = std::max(hi, o.accuracy / o.usd);
       double lo = 0;
       hi = hi * 1.01 + 1e-12;
-      Lp at_hi = shares(c, budget, hi);
+      Lp at_hi = shares(c, budget, hi), at_lo = std::move(r);
       for (int it = 0; it < 40; ++it) {
         const double mid = 0.5 * (lo + hi);
         Lp m = shares(c, budget, mid);
         if (m.usd <= p_.usd * (1 + 1e-9)) hi = mid, at_hi = std::move(m);
-        else lo = mid;
+        else lo = mid, at_lo = std::move(m);
       }
-      r = std::move(at_hi);
+      // At the price where the dollars bind, the optimum mixes the two sides: the convex
+      // combination that spends exactly the dollars (both sides keep to the energy).
+      const double span = at_lo.usd - at_hi.usd;
+      const double th = span > 0 ? std::clamp((p_.usd - at_hi.usd) / span, 0.0, 1.0) : 0;
+      r = mix(at_lo, at_hi, th);
     }
     r.energy += loads;
     r.feasible = true;
+    return r;
+  }
+
+  // th x a + (1 - th) x b, shares merged per option.
+  static Lp mix(const Lp& a, const Lp& b, double th) {
+    Lp r;
+    r.value = th * a.value + (1 - th) * b.value;
+    r.energy = th * a.energy + (1 - th) * b.energy;
+    r.usd = th * a.usd + (1 - th) * b.usd;
+    r.shares.resize(a.shares.size());
+    for (size_t i = 0; i < a.shares.size(); ++i) {
+      auto add = [&](const PlanShare& x, double w) {
+        if (w * x.share <= 0) return;
+        for (PlanShare& y : r.shares[i])
+          if (y.option == x.option && y.cloud == x.cloud) {
+            y.share += w * x.share;
+            return;
+          }
+        r.shares[i].push_back({x.option, x.cloud, w * x.share});
+      };
+      for (const PlanShare& x : a.shares[i]) add(x, th);
+      for (const PlanShare& x : b.shares[i]) add(x, 1 - th);
+    }
     return r;
   }
 

@@ -1,7 +1,7 @@
 // The planned policies of the Scheduler: `mcdnn` and `mcdnn-specialize` (plans re-solved online
 // from the observed request rates, the energy, dollars and time left) and `reference` (one plan
 // for the whole trace, from its true request counts: the offline reference). planner.hpp solves
-// a plan; this file makes it, keeps it and serves by it (docs/runtime.md "The scheduler").
+// a plan; this file makes it, keeps it and serves by it (docs/runtime.md "The policies").
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -14,7 +14,7 @@ namespace mcdnn::rt {
 namespace {
 // A plan is re-solved this often (trace seconds), or sooner when the requesting app's rate has
 // moved by more than kRateMove of the planned one (at most every kMinGap seconds), when a skew
-// set changed (mcdnn-specialize) and at the first request.
+// set changed (mcdnn-specialize), at the first request and at an app's first.
 constexpr double kReplanEvery = 300, kMinGap = 2, kRateMove = 0.3;
 // Below this much history (s) an app's mean rate is not trusted alone.
 constexpr double kMinHistory = 60;
@@ -44,6 +44,7 @@ bool Scheduler::plan_due(size_t app, double t, double f) const {
   if (policy_ == Policy::Reference) return false;
   if (t - plan_t_ >= kReplanEvery) return true;
   const double planned = plan_[app].rate;
+  if (planned <= 0) return true;  // the app had made no request when the plan was made
   return t - plan_t_ >= kMinGap && std::fabs(f - planned) > kRateMove * std::max(f, planned);
 }
 
@@ -301,8 +302,8 @@ Decision Scheduler::decide_planned(const Request& r, Explanation* why) {
       for (int v : below_min_[a]) {
         const Candidate c = device_candidate(r.app, v, r.t, false, none);
         const Candidate k = s_.cloud.present ? cloud_candidate(r.app, v, r.t, false, 0, f, 1) : Candidate{};
-        if ((c.would_hard_ok && app.variants[static_cast<size_t>(v)].exec_j < cheapest) ||
-            (s_.cloud.present && k.would_hard_ok && k.energy_j < cheapest)) {
+        if ((c.would_hard_ok && app.variants[static_cast<size_t>(v)].exec_j <= cheapest) ||
+            (s_.cloud.present && k.would_hard_ok && k.energy_j <= cheapest)) {
           d.drop = DropReason::MinAccuracy;
           break;
         }

@@ -42,6 +42,7 @@ for exe in "$@"; do
   case $name in
     bench_executor | bench_codebook | bench_specialize) expect "$exe" error "$name: error: " "$work/no-such-catalog" ;;
     bench_catalog | bench_eval | bench_contention | bench_runtime) expect "$exe" error "$name: error: " "$work/no-such.yaml" ;;
+    bench_family) expect "$exe" error "$name: error: " --catalog "$work/no-such-catalog" ;;
     bench_svd) expect "$exe" 2 "--m: expected a positive integer" --m 0 ;;
     bench_memory) expect "$exe" 2 "takes no arguments" extra ;;
   esac
