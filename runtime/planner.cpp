@@ -172,7 +172,11 @@ class Solver {
         if (j == c[i][0]) continue;
         tried[i] = {c[i][0], j};
         Lp l = solve(tried);
-        if (l.feasible && l.value > best.value + 1e-9) best = std::move(l), c = tried;
+        // Only a real gain, and only when the second variant serves: a resident with no share
+        // would be a load for nothing.
+        bool serves = false;
+        for (const PlanShare& x : l.shares.empty() ? std::vector<PlanShare>{} : l.shares[i]) serves = serves || (!x.cloud && x.option == j && x.share > 1e-9);
+        if (l.feasible && serves && l.value > best.value * (1 + 1e-9) + 1e-9) best = std::move(l), c = tried;
       }
     }
   }

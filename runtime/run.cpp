@@ -77,6 +77,36 @@ Backend::Served SimulatedBackend::serve(size_t index, const Request& r, const De
   return out;
 }
 
+std::vector<double> reference_segments(const Scenario& s, size_t max_segments) {
+  std::vector<double> b{0};
+  for (const auto& a : s.apps) {
+    const auto& ph = a.stream.phases;
+    if (ph.size() < 2 || !a.stream.trace.empty()) continue;  // a constant rate (or a trace file): no change
+    double cycle = 0;
+    for (const auto& p : ph) cycle += p.duration_s;
+    if (!(cycle > 0)) continue;
+    for (double t0 = 0; t0 < s.horizon_s; t0 += cycle) {
+      double t = t0;
+      for (const auto& p : ph) {
+        t += p.duration_s;
+        if (t < s.horizon_s) b.push_back(t);
+      }
+    }
+  }
+  std::sort(b.begin(), b.end());
+  std::vector<double> out;
+  for (double t : b)
+    if (out.empty() || t - out.back() >= 1) out.push_back(t);
+  // At most max_segments: every k-th boundary.
+  if (out.size() > max_segments) {
+    const size_t k = (out.size() + max_segments - 1) / max_segments;
+    std::vector<double> fewer;
+    for (size_t i = 0; i < out.size(); i += k) fewer.push_back(out[i]);
+    out = std::move(fewer);
+  }
+  return out;
+}
+
 RunResult run_policy(const Scenario& s, const std::vector<App>& apps, const std::vector<Request>& trace,
                      const std::string& policy, Backend& backend, const RunOptions& opt) {
   RunResult res;
@@ -96,10 +126,15 @@ RunResult run_policy(const Scenario& s, const std::vector<App>& apps, const std:
   backend.reset();
   Scheduler sched(s, apps, policy_from_name(policy));
   if (s.mode == "real") sched.enable_calibration();
-  if (policy == "reference") {  // the offline reference knows how many requests each app makes
-    std::vector<double> n(apps.size(), 0.0);
-    for (const auto& r : trace) n[static_cast<size_t>(r.app)] += 1;
-    sched.set_reference_requests(std::move(n));
+  if (policy == "reference") {  // the offline reference knows the trace: its segments and counts
+    std::vector<double> starts = reference_segments(s);
+    std::vector<std::vector<double>> n(starts.size(), std::vector<double>(apps.size(), 0.0));
+    size_t g = 0;
+    for (const auto& r : trace) {
+      while (g + 1 < starts.size() && r.t >= starts[g + 1]) ++g;
+      n[g][static_cast<size_t>(r.app)] += 1;
+    }
+    sched.set_reference(std::move(starts), std::move(n));
   }  // measured costs: price executions as they run
   // At most about 20,000 timeline rows, evenly spaced, whatever the trace's length.
   const size_t stride = std::max<size_t>(1, (trace.size() + 19999) / 20000);

@@ -104,6 +104,11 @@ struct RunOptions {
   FILE* explain_out = nullptr;
 };
 
+// The segments the offline reference plans for: start times (the first 0) at every change of
+// any app's Poisson phase over the horizon, those under 1 s apart merged, at most max_segments
+// (then every k-th).
+std::vector<double> reference_segments(const Scenario& s, size_t max_segments = 48);
+
 RunResult run_policy(const Scenario& s, const std::vector<App>& apps, const std::vector<Request>& trace,
                      const std::string& policy, Backend& backend, const RunOptions& opt = {});
 

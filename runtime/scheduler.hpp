@@ -181,8 +181,13 @@ class Scheduler {
   Place place_of(int app) const { return state_[static_cast<size_t>(app)].place; }
   // The per-request device energy budget of the last decision (no penalty), for timelines.
   double last_budget_j() const { return last_budget_j_; }
-  // `reference`: each app's requests in the whole trace (it plans once, knowing them).
-  void set_reference_requests(std::vector<double> per_app) { reference_requests_ = std::move(per_app); }
+  // `reference`: the trace's segments (start times, the first 0: between changes of any app's
+  // request rate) and each app's requests in each ([segment][app]). It plans once, knowing them:
+  // a resident set and shares per segment, the energy and dollars spent over all of them.
+  void set_reference(std::vector<double> starts, std::vector<std::vector<double>> requests) {
+    ref_starts_ = std::move(starts);
+    ref_requests_ = std::move(requests);
+  }
   // Planned policies: plans solved, and how many changed the residents.
   int64_t plans() const { return plans_; }
   int64_t plan_changes() const { return plan_changes_; }
@@ -249,7 +254,13 @@ class Scheduler {
   bool planned_ = false, replan_flag_ = false;
   double plan_t_ = 0, plan_value_ = 0, plan_lambda_ = 0;
   int64_t plans_ = 0, plan_changes_ = 0;
-  std::vector<double> reference_requests_;
+  std::vector<double> ref_starts_;
+  std::vector<std::vector<double>> ref_requests_;
+  std::vector<std::vector<AppPlan>> ref_plans_;  // per segment
+  size_t ref_segment_ = 0;
+  void plan_reference(double t);
+  std::vector<AppPlan> plans_from(const PlanProblem& p, const PlanResult& res, size_t first) const;
+  PlanProblem plan_options_;  // `reference`: the apps' options at its start
   bool protected_key(CacheKey k) const;
 
   const Scenario& s_;

@@ -18,9 +18,11 @@ namespace {
 constexpr double kReplanEvery = 300, kMinGap = 2, kRateMove = 0.3;
 // Below this much history (s) an app's mean rate is not trusted alone.
 constexpr double kMinHistory = 60;
+// Until this time (s) an app that has made no request is expected at the others' mean.
+constexpr double kPriorFor = 300;
 // A plan that changes the residents must gain more than this share of the expected correct
 // answers (plus one answer) over the one that keeps them: rate estimates are noisy, loads are not.
-constexpr double kSwitchMargin = 0.002;
+constexpr double kSwitchMargin = 0.01;
 }  // namespace
 
 bool Scheduler::protected_key(CacheKey k) const {
@@ -40,12 +42,66 @@ bool Scheduler::protected_key(CacheKey k) const {
 }
 
 bool Scheduler::plan_due(size_t app, double t, double f) const {
+  if (policy_ == Policy::Reference) return false;  // plan_reference()
   if (!planned_ || replan_flag_) return true;
-  if (policy_ == Policy::Reference) return false;
   if (t - plan_t_ >= kReplanEvery) return true;
   const double planned = plan_[app].rate;
   if (planned <= 0) return true;  // the app had made no request when the plan was made
-  return t - plan_t_ >= kMinGap && std::fabs(f - planned) > kRateMove * std::max(f, planned);
+  if (t - plan_t_ < kMinGap) return false;
+  // Over the first minute a few requests make the rates: re-planned only when one doubles (an
+  // underestimate spends the energy too early), not on every move (noise: loads for nothing).
+  if (t < kMinHistory) return f > 2 * planned;
+  return std::fabs(f - planned) > kRateMove * std::max(f, planned);
+}
+
+void Scheduler::plan_reference(double t) {
+  // One problem: a group per segment, pseudo-app g * apps + i; a variant resident for app i in
+  // segment g - 1 stays loaded in segment g.
+  const size_t n = apps_.size(), S = std::max<size_t>(1, ref_starts_.size());
+  replan(t);  // the options of every app at the start (nothing cached): plan_options_
+  PlanProblem p;
+  p.energy_j = std::max(0.0, energy_left_);
+  p.usd = s_.cloud.present ? std::max(0.0, usd_left_) : 0;
+  p.cache_bytes = cache_.capacity();
+  p.groups = static_cast<int>(S);
+  for (size_t g = 0; g < S; ++g)
+    for (size_t i = 0; i < n; ++i) {
+      PlanApp pa = plan_options_.apps[i];
+      pa.keep.clear();
+      pa.group = static_cast<int>(g);
+      pa.prev = g > 0 ? static_cast<int>((g - 1) * n + i) : -1;
+      pa.requests = g < ref_requests_.size() ? ref_requests_[g][i] : 0;
+      p.apps.push_back(std::move(pa));
+    }
+  const PlanResult res = solve_plan(p);
+  ref_plans_.assign(S, {});
+  for (size_t g = 0; g < S; ++g) {
+    ref_plans_[g] = plans_from(p, res, g * n);
+    for (size_t i = 0; i < n; ++i) ref_plans_[g][i].rate = p.apps[g * n + i].requests;
+  }
+  ref_segment_ = 0;
+  while (ref_segment_ + 1 < ref_starts_.size() && t >= ref_starts_[ref_segment_ + 1]) ++ref_segment_;
+  plan_ = ref_plans_[ref_segment_];
+  plan_value_ = res.value;
+  plan_lambda_ = res.lambda;
+}
+
+std::vector<Scheduler::AppPlan> Scheduler::plans_from(const PlanProblem& p, const PlanResult& res, size_t first) const {
+  std::vector<AppPlan> out(apps_.size());
+  for (size_t i = 0; i < apps_.size(); ++i) {
+    const size_t k = first + i;
+    AppPlan& ap = out[i];
+    for (int j : res.resident[k]) ap.resident.push_back(p.apps[k].device[static_cast<size_t>(j)].variant);
+    for (const PlanShare& sh : res.shares[k]) {
+      AppPlan::Use u;
+      u.place = sh.cloud ? Place::Cloud : Place::Device;
+      u.variant = sh.cloud ? p.apps[k].cloud[static_cast<size_t>(sh.option)].variant : p.apps[k].device[static_cast<size_t>(sh.option)].variant;
+      u.share = sh.share;
+      ap.uses.push_back(u);
+    }
+    std::stable_sort(ap.uses.begin(), ap.uses.end(), [](const AppPlan::Use& x, const AppPlan::Use& y) { return x.share > y.share; });
+  }
+  return out;
 }
 
 void Scheduler::replan(double t) {
@@ -64,9 +120,9 @@ void Scheduler::replan(double t) {
     rates[i] = rate(i, t);
     // The requests to come: at the app's mean rate so far (a phased stream's recent rate says
     // little about the rest of the horizon; its mean converges to the cycle's); over the first
-    // minutes at least its recent rate.
-    const double mean = static_cast<double>(state_[i].total) / std::max(t, kMinHistory);
-    pa.requests = policy_ == Policy::Reference ? reference_requests_.at(i) : std::max(mean, t < kMinHistory ? rates[i] : 0.0) * T;
+    // minute its requests over the time elapsed.
+    const double mean = static_cast<double>(state_[i].total) / std::max(t, t < kMinHistory ? 1.0 : kMinHistory);
+    pa.requests = mean * T;
     rates[i] = mean;
     const bool tr = a.trunk >= 0;
     const bool trunk_cached = tr && cache_.contains(trunk_key(a.trunk));
@@ -124,24 +180,28 @@ void Scheduler::replan(double t) {
     expected += pa.requests;
     p.apps.push_back(std::move(pa));
   }
+  // An app that has made no request yet, over the first kPriorFor seconds: expected at the seen
+  // apps' mean (it is in the scenario: reserving its share of the cache now saves evicting the
+  // others' models when it comes).
+  if (t < kPriorFor) {
+    double seen = 0, sum = 0;
+    for (size_t i = 0; i < apps_.size(); ++i)
+      if (state_[i].total > 0) seen += 1, sum += p.apps[i].requests;
+    if (seen > 0)
+      for (size_t i = 0; i < apps_.size(); ++i)
+        if (state_[i].total == 0) p.apps[i].requests = sum / seen, expected += sum / seen;
+  }
   p.switch_margin = 1 + kSwitchMargin * expected;
+  if (policy_ == Policy::Reference) {  // plan_reference() takes the options from here
+    plan_options_ = std::move(p);
+    planned_ = true;
+    return;
+  }
   const PlanResult res = solve_plan(p);
   ++plans_;
   plan_changes_ += res.changed;
-  plan_.assign(apps_.size(), {});
-  for (size_t i = 0; i < apps_.size(); ++i) {
-    AppPlan& ap = plan_[i];
-    for (int j : res.resident[i]) ap.resident.push_back(p.apps[i].device[static_cast<size_t>(j)].variant);
-    for (const PlanShare& sh : res.shares[i]) {
-      AppPlan::Use u;
-      u.place = sh.cloud ? Place::Cloud : Place::Device;
-      u.variant = sh.cloud ? p.apps[i].cloud[static_cast<size_t>(sh.option)].variant : p.apps[i].device[static_cast<size_t>(sh.option)].variant;
-      u.share = sh.share;
-      ap.uses.push_back(u);
-    }
-    std::stable_sort(ap.uses.begin(), ap.uses.end(), [](const AppPlan::Use& x, const AppPlan::Use& y) { return x.share > y.share; });
-    ap.rate = rates[i];
-  }
+  plan_ = plans_from(p, res, 0);
+  for (size_t i = 0; i < apps_.size(); ++i) plan_[i].rate = rates[i];
   planned_ = true;
   replan_flag_ = false;
   plan_t_ = t;
@@ -243,7 +303,16 @@ Decision Scheduler::decide_planned(const Request& r, Explanation* why) {
   state_[a].recent.push_back(r.t);
   state_[a].total++;
   const double f = rate(a, r.t);
-  if (plan_due(a, r.t, static_cast<double>(state_[a].total) / std::max(r.t, kMinHistory))) replan(r.t);
+  if (policy_ == Policy::Reference) {
+    if (ref_plans_.empty()) {
+      plan_reference(r.t);
+      ++plans_;
+    }
+    size_t g = ref_segment_;
+    while (g + 1 < ref_starts_.size() && r.t >= ref_starts_[g + 1]) ++g;
+    if (g != ref_segment_) ref_segment_ = g, plan_ = ref_plans_[g], plan_t_ = ref_starts_[g];
+  }
+  if (plan_due(a, r.t, static_cast<double>(state_[a].total) / std::max(r.t, r.t < kMinHistory ? 1.0 : kMinHistory))) replan(r.t);
   AppPlan& pl = plan_[a];
   ++pl.seen;
   // The option furthest behind its share (dropping included).
