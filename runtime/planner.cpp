@@ -281,27 +281,89 @@ class Solver {
   Lp shares(const Combo& c, double budget, double mu) const {
     Lp r;
     const size_t n = p_.apps.size();
+    // Units: an app, or the apps of one frame group (fragments on one trunk, same frames), whose
+    // options are tuples (one per app) paying the trunk's run once when any of them runs on the
+    // device.
+    struct UPoint {
+      double e, v;
+      size_t first;  // its picks: picks[first .. first + unit size)
+    };
+    struct Pick {
+      int option;
+      bool cloud;
+    };
+    std::vector<Pick> picks;
+    std::vector<std::vector<size_t>> units;
+    {
+      std::vector<int> seen_group;
+      for (size_t i = 0; i < n; ++i) {
+        const int g = p_.apps[i].frame_group;
+        if (g < 0) {
+          units.push_back({i});
+          continue;
+        }
+        if (std::find(seen_group.begin(), seen_group.end(), g) != seen_group.end()) continue;
+        seen_group.push_back(g);
+        std::vector<size_t> u;
+        for (size_t k = i; k < n; ++k)
+          if (p_.apps[k].frame_group == g) u.push_back(k);
+        units.push_back(u);
+      }
+    }
+    const size_t U = units.size();
+    std::vector<double> requests(U, 0);
     struct Seg {
-      size_t app;
+      size_t unit;
       int k;  // hull index it leads to
       double slope, de;
     };
-    std::vector<std::vector<Point>> hull(n);
+    std::vector<std::vector<UPoint>> hull(U);
     std::vector<Seg> segs;
-    for (size_t i = 0; i < n; ++i) {
-      const PlanApp& a = p_.apps[i];
-      std::vector<Point> pts{{0, 0, -1, false}};
-      for (int j : c[i]) pts.push_back({a.device[static_cast<size_t>(j)].energy_j, a.device[static_cast<size_t>(j)].accuracy, j, false});
-      for (size_t j = 0; j < a.cloud.size(); ++j)
-        pts.push_back({a.cloud[j].energy_j, a.cloud[j].accuracy - mu * a.cloud[j].usd, static_cast<int>(j), true});
-      std::sort(pts.begin(), pts.end(), [](const Point& x, const Point& y) { return x.e != y.e ? x.e < y.e : x.v > y.v; });
+    for (size_t u = 0; u < U; ++u) {
+      const auto& apps = units[u];
+      // Each app's own points: (energy without the trunk's run, value, pick).
+      struct Own {
+        double e, v, trunk;
+        Pick pick;
+      };
+      std::vector<std::vector<Own>> own(apps.size());
+      for (size_t m = 0; m < apps.size(); ++m) {
+        const PlanApp& a = p_.apps[apps[m]];
+        requests[u] = std::max(requests[u], a.requests);
+        auto& o = own[m];
+        o.push_back({0, 0, 0, {-1, false}});
+        for (int j : c[apps[m]]) {
+          const PlanOption& d = a.device[static_cast<size_t>(j)];
+          const bool grouped = apps.size() > 1;
+          o.push_back({grouped ? d.energy_j - d.trunk_share_j : d.energy_j, d.accuracy, grouped ? d.trunk_exec_j : 0, {j, false}});
+        }
+        for (size_t j = 0; j < a.cloud.size(); ++j)
+          o.push_back({a.cloud[j].energy_j, a.cloud[j].accuracy - mu * a.cloud[j].usd, 0, {static_cast<int>(j), true}});
+      }
+      std::vector<UPoint> pts;
+      std::vector<size_t> idx(apps.size(), 0);
+      for (;;) {  // every tuple
+        UPoint q{0, 0, picks.size()};
+        double trunk = 0;
+        for (size_t m = 0; m < apps.size(); ++m) {
+          const Own& x = own[m][idx[m]];
+          q.e += x.e, q.v += x.v, trunk = std::max(trunk, x.trunk);
+          picks.push_back(x.pick);
+        }
+        q.e += trunk;
+        pts.push_back(q);
+        size_t m = 0;
+        while (m < apps.size() && ++idx[m] == own[m].size()) idx[m] = 0, ++m;
+        if (m == apps.size()) break;
+      }
+      std::sort(pts.begin(), pts.end(), [](const UPoint& x, const UPoint& y) { return x.e != y.e ? x.e < y.e : x.v > y.v; });
       // The upper concave hull from the best zero-energy point, value increasing.
-      auto& h = hull[i];
-      for (const Point& q : pts) {
+      auto& h = hull[u];
+      for (const UPoint& q : pts) {
         if (!h.empty() && q.v <= h.back().v) continue;
         if (!h.empty() && q.e == h.back().e) continue;
         while (h.size() >= 2) {
-          const Point &p1 = h[h.size() - 2], &p2 = h.back();
+          const UPoint &p1 = h[h.size() - 2], &p2 = h.back();
           // p2 below the chord p1 -> q: not on the hull.
           if ((p2.v - p1.v) * (q.e - p1.e) <= (q.v - p1.v) * (p2.e - p1.e)) h.pop_back();
           else break;
@@ -309,42 +371,55 @@ class Solver {
         h.push_back(q);
       }
       for (size_t k = 1; k < h.size(); ++k)
-        segs.push_back({i, static_cast<int>(k), (h[k].v - h[k - 1].v) / (h[k].e - h[k - 1].e), h[k].e - h[k - 1].e});
+        segs.push_back({u, static_cast<int>(k), (h[k].v - h[k - 1].v) / (h[k].e - h[k - 1].e), h[k].e - h[k - 1].e});
     }
     std::stable_sort(segs.begin(), segs.end(), [](const Seg& x, const Seg& y) { return x.slope > y.slope; });
-    std::vector<int> at(n, 0);
-    std::vector<double> theta(n, 0);
+    std::vector<int> at(U, 0);
+    std::vector<double> theta(U, 0);
     double left = budget;
-    for (size_t i = 0; i < n; ++i) left -= p_.apps[i].requests * hull[i][0].e;  // zero in practice
+    for (size_t u = 0; u < U; ++u) left -= requests[u] * hull[u][0].e;  // zero in practice
     bool stop = left < 0;
-    for (const Seg& s : segs) {
+    for (const Seg& sg : segs) {
       if (stop) break;
-      const double need = p_.apps[s.app].requests * s.de;
+      const double need = requests[sg.unit] * sg.de;
       if (need <= left) {
         left -= need;
-        at[s.app] = s.k;
+        at[sg.unit] = sg.k;
       } else {
-        theta[s.app] = need > 0 ? left / need : 0;
+        theta[sg.unit] = need > 0 ? left / need : 0;
         left = 0;
         stop = true;
       }
     }
     r.shares.resize(n);
-    for (size_t i = 0; i < n; ++i) {
-      const PlanApp& a = p_.apps[i];
-      const auto& h = hull[i];
-      auto add = [&](const Point& q, double w) {
-        if (w <= 0 || q.option < 0) return;
-        r.shares[i].push_back({q.option, q.cloud, w});
-        const PlanOption& o = q.cloud ? a.cloud[static_cast<size_t>(q.option)] : a.device[static_cast<size_t>(q.option)];
-        r.value += a.requests * w * o.accuracy;
-        r.energy += a.requests * w * o.energy_j;
-        r.usd += a.requests * w * o.usd;
+    for (size_t u = 0; u < U; ++u) {
+      const auto& apps = units[u];
+      const auto& h = hull[u];
+      auto add = [&](const UPoint& q, double w) {
+        if (w <= 0) return;
+        double trunk = 0;
+        for (size_t m = 0; m < apps.size(); ++m) {
+          const Pick& pk = picks[q.first + m];
+          if (pk.option < 0) continue;
+          const PlanApp& a = p_.apps[apps[m]];
+          auto& sh = r.shares[apps[m]];
+          bool merged = false;
+          for (PlanShare& y : sh)
+            if (y.option == pk.option && y.cloud == pk.cloud) y.share += w, merged = true;
+          if (!merged) sh.push_back({pk.option, pk.cloud, w});
+          const PlanOption& o = pk.cloud ? a.cloud[static_cast<size_t>(pk.option)] : a.device[static_cast<size_t>(pk.option)];
+          const bool grouped = apps.size() > 1;
+          r.value += a.requests * w * o.accuracy;
+          r.energy += a.requests * w * (grouped && !pk.cloud ? o.energy_j - o.trunk_share_j : o.energy_j);
+          r.usd += a.requests * w * o.usd;
+          if (grouped && !pk.cloud) trunk = std::max(trunk, o.trunk_exec_j);
+        }
+        r.energy += requests[u] * w * trunk;
       };
-      const size_t k = static_cast<size_t>(at[i]);
-      if (theta[i] > 0 && k + 1 < h.size()) {
-        add(h[k], 1 - theta[i]);
-        add(h[k + 1], theta[i]);
+      const size_t k = static_cast<size_t>(at[u]);
+      if (theta[u] > 0 && k + 1 < h.size()) {
+        add(h[k], 1 - theta[u]);
+        add(h[k + 1], theta[u]);
       } else {
         add(h[k], 1);
       }

@@ -42,12 +42,17 @@ struct PlanOption {
   int trunk = -1;       // a fragment's trunk (shared: its bytes and load counted once per group)
   int64_t trunk_bytes = 0;
   double trunk_load_j = 0;
+  double trunk_share_j = 0;  // of energy_j, the trunk's run split among the apps on its frames
+  double trunk_exec_j = 0;   // the trunk's whole run (a frame group pays it once per frame)
 };
 
 struct PlanApp {
   double requests = 0;  // expected over the horizon
   int group = 0;        // apps of one group share the cache at the same time
   int prev = -1;        // offline: the pseudo-app of the same app in the previous group (-1: none)
+  // Fragments on one trunk with the same frames (-1: none): served together frame by frame,
+  // their options are tuples that pay the trunk's run once (when any of them runs on the device).
+  int frame_group = -1;
   std::vector<PlanOption> device, cloud;
   std::vector<int> keep;  // indices into `device` now resident by the plan in force
 };

@@ -18,6 +18,8 @@ namespace {
 constexpr double kReplanEvery = 300, kMinGap = 2, kRateMove = 0.3;
 // Below this much history (s) an app's mean rate is not trusted alone.
 constexpr double kMinHistory = 60;
+// Spending this many times the plan's energy rate (beyond 5% of the energy at the plan) re-plans.
+constexpr double kOverspend = 1.25;
 // Until this time (s) an app that has made no request is expected at the others' mean.
 constexpr double kPriorFor = 300;
 // A plan that changes the residents must gain more than this share of the expected correct
@@ -48,6 +50,10 @@ bool Scheduler::plan_due(size_t app, double t, double f) const {
   const double planned = plan_[app].rate;
   if (planned <= 0) return true;  // the app had made no request when the plan was made
   if (t - plan_t_ < kMinGap) return false;
+  // Spending faster than planned (a cost measured above the catalog's, more requests than
+  // predicted): re-planned with what is left.
+  const double spent = plan_energy_left_ - energy_left_;
+  if (spent > kOverspend * plan_energy_rate_ * (t - plan_t_) + 0.05 * plan_energy_left_) return true;
   // Over the first minute a few requests make the rates: re-planned only when one doubles (an
   // underestimate spends the energy too early), not on every move (noise: loads for nothing).
   if (t < kMinHistory) return f > 2 * planned;
@@ -71,6 +77,7 @@ void Scheduler::plan_reference(double t) {
       pa.group = static_cast<int>(g);
       pa.prev = g > 0 ? static_cast<int>((g - 1) * n + i) : -1;
       pa.requests = g < ref_requests_.size() ? ref_requests_[g][i] : 0;
+      if (pa.frame_group >= 0) pa.frame_group += static_cast<int>(g * n);
       p.apps.push_back(std::move(pa));
     }
   const PlanResult res = solve_plan(p);
@@ -143,6 +150,8 @@ void Scheduler::replan(double t) {
       double load_s = (own ? 0 : x.load_s) + (fb && !fbc ? fb->load_s : 0);
       if (tr) {
         o.trunk = a.trunk;
+        o.trunk_share_j = trunk_share * cost_scale_[i];
+        o.trunk_exec_j = a.trunk_cost.exec_j * cost_scale_[i];
         o.trunk_bytes = a.trunk_cost.bytes;
         o.trunk_load_j = trunk_cached ? 0 : a.trunk_cost.load_j;
         load_s += trunk_cached ? 0 : a.trunk_cost.load_s;
@@ -180,6 +189,21 @@ void Scheduler::replan(double t) {
     expected += pa.requests;
     p.apps.push_back(std::move(pa));
   }
+  // Fragments on one trunk with the same frames plan together (PlanApp::frame_group).
+  auto root = [&](size_t i) {
+    int k = static_cast<int>(i);
+    while (k < static_cast<int>(s_.apps.size()) && s_.apps[static_cast<size_t>(k)].stream.same_as_app >= 0)
+      k = s_.apps[static_cast<size_t>(k)].stream.same_as_app;
+    return k;
+  };
+  for (size_t i = 0; i < apps_.size(); ++i) {
+    if (apps_[i].trunk < 0 || i >= s_.apps.size()) continue;
+    for (size_t k = 0; k < apps_.size(); ++k)
+      if (k != i && k < s_.apps.size() && apps_[k].trunk == apps_[i].trunk && root(k) == root(i)) {
+        p.apps[i].frame_group = static_cast<int>(std::min(i, k));
+        if (k < i) break;
+      }
+  }
   // An app that has made no request yet, over the first kPriorFor seconds: expected at the seen
   // apps' mean (it is in the scenario: reserving its share of the cache now saves evicting the
   // others' models when it comes).
@@ -202,6 +226,8 @@ void Scheduler::replan(double t) {
   plan_changes_ += res.changed;
   plan_ = plans_from(p, res, 0);
   for (size_t i = 0; i < apps_.size(); ++i) plan_[i].rate = rates[i];
+  plan_energy_left_ = energy_left_;
+  plan_energy_rate_ = res.energy_j / T;
   planned_ = true;
   replan_flag_ = false;
   plan_t_ = t;
@@ -326,7 +352,38 @@ Decision Scheduler::decide_planned(const Request& r, Explanation* why) {
     if (l > lag) lag = l, pick = static_cast<int>(k);
   }
   const double drop_lag = (1 - planned) * n - static_cast<double>(pl.dropped);
-  const bool drop_planned = pl.uses.empty() || drop_lag > lag + 1e-12;
+  bool drop_planned = pl.uses.empty() || drop_lag > lag + 1e-12;
+  // A fragment whose frame's trunk has run already (another app's request on the same frame)
+  // costs only its own execution: the plan priced it with a share of the trunk's run, so a
+  // planned drop is served on the device instead (the apps on a trunk drop the same frames).
+  // The same when another app on the trunk, with the same frames, is due to serve its request of
+  // this frame: the trunk runs for it anyway.
+  auto root = [&](size_t i) {
+    int k = static_cast<int>(i);
+    while (s_.apps[static_cast<size_t>(k)].stream.same_as_app >= 0) k = s_.apps[static_cast<size_t>(k)].stream.same_as_app;
+    return k;
+  };
+  auto due_to_serve = [&](size_t i) {
+    const AppPlan& q = plan_[i];
+    const double m = static_cast<double>(q.seen + 1);
+    double sum = 0, best = -1e300;
+    for (const auto& u : q.uses) sum += u.share, best = std::max(best, u.share * m - static_cast<double>(u.used));
+    return !q.uses.empty() && best >= (1 - sum) * m - static_cast<double>(q.dropped);
+  };
+  bool shared_frame = false;
+  if (drop_planned && app.trunk >= 0 && frame_ >= 0) {
+    shared_frame = trunk_frame_[static_cast<size_t>(app.trunk)] == frame_;
+    for (size_t i = 0; i < apps_.size() && !shared_frame; ++i)
+      shared_frame = i > a && apps_[i].trunk == app.trunk && root(i) == root(a) && due_to_serve(i);  // its request of this frame comes next
+  }
+  bool piggyback = false;
+  if (shared_frame) {
+    for (size_t k = 0; k < pl.uses.size(); ++k)
+      if (pl.uses[k].place == Place::Device) {
+        pick = static_cast<int>(k), drop_planned = false, piggyback = true;
+        break;
+      }
+  }
   Share none;
   auto candidate = [&](const AppPlan::Use& u) {
     return u.place == Place::Device ? device_candidate(r.app, u.variant, r.t, false, none)
@@ -350,8 +407,10 @@ Decision Scheduler::decide_planned(const Request& r, Explanation* why) {
       AppPlan::Use& u = pl.uses[static_cast<size_t>(k)];
       const Candidate c = candidate(u);
       if (c.hard_ok) {
-        d = apply(r, c, false, u.place == Place::Device ? "device: the plan's share for this variant" : "cloud: the plan's share for this variant");
-        ++u.used;
+        d = apply(r, c, false, piggyback ? "device: the frame's trunk ran already, so only the fragment runs (the plan had dropped it)"
+                               : u.place == Place::Device ? "device: the plan's share for this variant" : "cloud: the plan's share for this variant");
+        if (piggyback) ++pl.dropped;  // the plan's accounting: a drop it did not need to make
+        else ++u.used;
         done = true;
         break;
       }
