@@ -124,7 +124,7 @@ void Scheduler::replan(double t) {
   for (size_t i = 0; i < apps_.size(); ++i) {
     const App& a = apps_[i];
     PlanApp pa;
-    rates[i] = rate(i, t);
+    rate(i, t);  // keeps the window current (the per-request rules' rate)
     // The requests to come: at the app's mean rate so far (a phased stream's recent rate says
     // little about the rest of the horizon; its mean converges to the cycle's); over the first
     // minute its requests over the time elapsed.
