@@ -1,5 +1,7 @@
 #include "planner.hpp"
 
+#include "golden.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <functional>
@@ -80,27 +82,7 @@ class Solver {
         note(c);
         return lam * std::max(p_.energy_j, 0.0) + v;
       };
-      double lo = 0, top = hi * 1.01 + 1e-12;
-      const double g = 0.6180339887498949;
-      double a = lo, b = top, x1 = b - g * (b - a), x2 = a + g * (b - a);
-      double f1 = dual(x1), f2 = dual(x2), best = std::min(f1, f2), at = f1 <= f2 ? x1 : x2;
-      for (int it = 0; it < 36; ++it) {
-        if (f1 <= f2) {
-          b = x2, x2 = x1, f2 = f1;
-          x1 = b - g * (b - a);
-          f1 = dual(x1);
-          if (f1 < best) best = f1, at = x1;
-        } else {
-          a = x1, x1 = x2, f1 = f2;
-          x2 = a + g * (b - a);
-          f2 = dual(x2);
-          if (f2 < best) best = f2, at = x2;
-        }
-      }
-      for (double x : {lo, top}) {
-        const double v = dual(x);
-        if (v < best) best = v, at = x;
-      }
+      const double at = golden(dual, 0, hi * 1.01 + 1e-12, 36).second;
       if (pass == 0) arg = at;
     }
     if (lambda_out) *lambda_out = arg;

@@ -374,14 +374,19 @@ Decision Scheduler::apply(const Request& r, const Candidate& c, bool fallback, c
   return d;
 }
 
+double Scheduler::note_request(const Request& r) {
+  const size_t a = static_cast<size_t>(r.app);
+  frame_ = r.frame;
+  state_[a].recent.push_back(r.t);
+  state_[a].total++;
+  return rate(a, r.t);
+}
+
 Decision Scheduler::decide(const Request& r, Explanation* why) {
   if (policy_ == Policy::Mcdnn || policy_ == Policy::McdnnSpecialize || policy_ == Policy::Reference) return decide_planned(r, why);
   const size_t a = static_cast<size_t>(r.app);
   const App& app = apps_[a];
-  frame_ = r.frame;
-  state_[a].recent.push_back(r.t);
-  state_[a].total++;
-  const double f = rate(a, r.t);
+  const double f = note_request(r);
   double sum_dev = f * f, sum_cloud = f * f;
   Share share;
   share.floor_first = policy_ == Policy::McdnnGreedy || policy_ == Policy::ServerFirst;

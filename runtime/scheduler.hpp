@@ -208,6 +208,8 @@ class Scheduler {
   // Recomputes app a's cascades (enabled for its skew set), orders and floors.
   void refresh(size_t a);
   double rate(size_t app, double t);
+  // Notes request r (its frame, the app's request times and count); returns the app's rate.
+  double note_request(const Request& r);
   // The per-request device energy budget of the requesting app, given the energy available.
   struct Share {
     bool floor_first = false;

@@ -325,10 +325,7 @@ DropReason Scheduler::nothing_runs(int ai, double t, double f) const {
 Decision Scheduler::decide_planned(const Request& r, Explanation* why) {
   const size_t a = static_cast<size_t>(r.app);
   const App& app = apps_[a];
-  frame_ = r.frame;
-  state_[a].recent.push_back(r.t);
-  state_[a].total++;
-  const double f = rate(a, r.t);
+  const double f = note_request(r);
   if (policy_ == Policy::Reference) {
     if (ref_plans_.empty()) {
       plan_reference(r.t);

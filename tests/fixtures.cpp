@@ -119,6 +119,16 @@ int compile_tiny(const TempDir& dir, const std::string& catalog_section, int epo
   return rc;
 }
 
+rt::App three_variants(const std::string& name) {
+  rt::App a;
+  a.name = name;
+  a.variants = {var("big", 0.95, 60, 1.0, 5.0), var("small", 0.90, 20, 0.2, 1.0), var("tiny", 0.80, 10, 0.05, 0.5)};
+  a.original = 0;
+  a.knee = 1;
+  a.device_profile = "test";
+  return a;
+}
+
 rt::VariantCost var(const std::string& id, double acc, int64_t bytes, double exec_j, double load_j, double exec_s,
                      double load_s) {
   rt::VariantCost v;

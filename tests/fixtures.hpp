@@ -72,6 +72,10 @@ std::string scenario_error(const std::string& text);
 rt::VariantCost var(const std::string& id, double acc, int64_t bytes, double exec_j, double load_j, double exec_s = 0.001,
                     double load_s = 0.01);
 
+// An app of three variants: big (95%, 60 B, 1 J), small (90%, 20 B, 0.2 J), tiny (80%, 10 B,
+// 0.05 J); original big, knee small.
+rt::App three_variants(const std::string& name = "a");
+
 // Runs a shell command; returns its exit status and stdout+stderr.
 int run_command(const std::string& cmd, std::string* output);
 

@@ -126,15 +126,7 @@ TEST_CASE("planner: the cache is shared by the apps, dollars hold, residents cha
 
 namespace {
 
-App three(const std::string& name) {
-  App a;
-  a.name = name;
-  a.variants = {var("big", 0.95, 60, 1.0, 5.0), var("small", 0.90, 20, 0.2, 1.0), var("tiny", 0.80, 10, 0.05, 0.5)};
-  a.original = 0;
-  a.knee = 1;
-  a.device_profile = "test";
-  return a;
-}
+App three(const std::string& name = "a") { return mcdnn::test::three_variants(name); }
 
 Scenario two_app_scenario(double energy, double cache) {
   Scenario s;

@@ -46,15 +46,7 @@ const char* kScenario =
     "    stream: {rate: 2/min}\n";        // 11
 
 // An app of three variants: big (95%, 60 B, 1 J), small (90%, 20 B, 0.2 J), tiny (80%, 10 B, 0.05 J).
-App three(const std::string& name = "a") {
-  App a;
-  a.name = name;
-  a.variants = {var("big", 0.95, 60, 1.0, 5.0), var("small", 0.90, 20, 0.2, 1.0), var("tiny", 0.80, 10, 0.05, 0.5)};
-  a.original = 0;
-  a.knee = 1;
-  a.device_profile = "test";
-  return a;
-}
+App three(const std::string& name = "a") { return mcdnn::test::three_variants(name); }
 
 Scenario base_scenario(double energy, double cache, int apps = 1) {
   Scenario s;
