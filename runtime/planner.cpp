@@ -187,7 +187,10 @@ class Solver {
       double top = none;
       for (int j : by_bytes_[i]) {
         const PlanOption& o = a.device[static_cast<size_t>(j)];
-        const double v = a.requests * std::max({o.accuracy - lam * o.energy_j, cb, 0.0}) - lam * (o.load_j + o.trunk_load_j);
+        // In a frame group the trunk runs for the others anyway: valued at its fragment alone
+        // (the exact step prices the tuples).
+        const double e = a.frame_group >= 0 ? o.energy_j - o.trunk_share_j : o.energy_j;
+        const double v = a.requests * std::max({o.accuracy - lam * e, cb, 0.0}) - lam * (o.load_j + o.trunk_load_j);
         if (v > top + 1e-12) s.push_back({j, v}), top = v;
       }
     }

@@ -134,6 +134,12 @@ void Scheduler::replan(double t) {
     const bool tr = a.trunk >= 0;
     const bool trunk_cached = tr && cache_.contains(trunk_key(a.trunk));
     const double trunk_share = tr ? a.trunk_cost.exec_j / std::max(a.trunk_cost.sharers, 1) : 0;
+    // The trunk's run is priced at the least calibration among the apps on it: an app's ratio
+    // mixes its fragment's (a tiny model measured in the serving loop can run several times its
+    // catalog figure) with the trunk's, and one app's cannot be the trunk's price for all.
+    double trunk_scale = tr ? cost_scale_[i] : 1;
+    for (size_t k = 0; tr && k < apps_.size(); ++k)
+      if (apps_[k].trunk == a.trunk) trunk_scale = std::min(trunk_scale, cost_scale_[k]);
     std::vector<int> index;  // device option -> variant
     for (size_t v = 0; v < a.variants.size(); ++v) {
       const VariantCost& x = a.variants[v];
@@ -144,14 +150,14 @@ void Scheduler::replan(double t) {
       PlanOption o;
       o.variant = static_cast<int>(v);
       o.accuracy = x.accuracy;
-      o.energy_j = (x.exec_j + trunk_share) * cost_scale_[i];
+      o.energy_j = x.exec_j * cost_scale_[i] + trunk_share * trunk_scale;
       o.bytes = x.bytes + (fb ? fb->bytes : 0);
       o.load_j = (own ? 0 : x.load_j) + (fb && !fbc ? fb->load_j : 0);
       double load_s = (own ? 0 : x.load_s) + (fb && !fbc ? fb->load_s : 0);
       if (tr) {
         o.trunk = a.trunk;
-        o.trunk_share_j = trunk_share * cost_scale_[i];
-        o.trunk_exec_j = a.trunk_cost.exec_j * cost_scale_[i];
+        o.trunk_share_j = trunk_share * trunk_scale;
+        o.trunk_exec_j = a.trunk_cost.exec_j * trunk_scale;
         o.trunk_bytes = a.trunk_cost.bytes;
         o.trunk_load_j = trunk_cached ? 0 : a.trunk_cost.load_j;
         load_s += trunk_cached ? 0 : a.trunk_cost.load_s;
