@@ -17,15 +17,9 @@ constexpr double kInf = std::numeric_limits<double>::infinity();
 // One combination: per app, the device options resident (indices into PlanApp::device).
 using Combo = std::vector<std::vector<int>>;
 
-struct Point {
-  double e, v;  // per request: energy, value (accuracy less mu x dollars)
-  int option;   // -1 drop
-  bool cloud;
-};
-
 struct Lp {
   bool feasible = false;
-  double value = 0, energy = 0, usd = 0;
+  double value = 0, energy = 0, usd = 0, loads = 0;
   std::vector<std::vector<PlanShare>> shares;
 };
 
@@ -54,7 +48,7 @@ class Solver {
       by_bytes_[i] = keep;
     }
     groups_.resize(static_cast<size_t>(std::max(p.groups, 1)));
-    for (size_t i = 0; i < n; ++i) groups_[static_cast<size_t>(std::clamp(p.apps[i].group, 0, p.groups - 1))].push_back(i);
+    for (size_t i = 0; i < n; ++i) groups_[static_cast<size_t>(std::clamp(p.apps[i].group, 0, std::max(p.groups, 1) - 1))].push_back(i);
   }
 
   // Combinations the energy prices lead to (step 1), and the dual's minimizer.
@@ -118,6 +112,7 @@ class Solver {
       r = mix(at_lo, at_hi, th);
     }
     r.energy += loads;
+    r.loads = loads;
     r.feasible = true;
     return r;
   }
@@ -341,7 +336,7 @@ class Solver {
         while (m < apps.size() && ++idx[m] == own[m].size()) idx[m] = 0, ++m;
         if (m == apps.size()) break;
       }
-      std::sort(pts.begin(), pts.end(), [](const UPoint& x, const UPoint& y) { return x.e != y.e ? x.e < y.e : x.v > y.v; });
+      std::stable_sort(pts.begin(), pts.end(), [](const UPoint& x, const UPoint& y) { return x.e != y.e ? x.e < y.e : x.v > y.v; });
       // The upper concave hull from the best zero-energy point, value increasing.
       auto& h = hull[u];
       for (const UPoint& q : pts) {
@@ -355,8 +350,14 @@ class Solver {
         }
         h.push_back(q);
       }
-      for (size_t k = 1; k < h.size(); ++k)
-        segs.push_back({u, static_cast<int>(k), (h[k].v - h[k - 1].v) / (h[k].e - h[k - 1].e), h[k].e - h[k - 1].e});
+      // Slopes non-increasing along the hull even after rounding: the sort below must keep each
+      // unit's segments in order (a later one taken first would be paid for the wrong step).
+      double prev = std::numeric_limits<double>::infinity();
+      for (size_t k = 1; k < h.size(); ++k) {
+        const double slope = std::min(prev, (h[k].v - h[k - 1].v) / (h[k].e - h[k - 1].e));
+        prev = slope;
+        segs.push_back({u, static_cast<int>(k), slope, h[k].e - h[k - 1].e});
+      }
     }
     std::stable_sort(segs.begin(), segs.end(), [](const Seg& x, const Seg& y) { return x.slope > y.slope; });
     std::vector<int> at(U, 0);
@@ -443,14 +444,20 @@ PlanResult solve_plan(const PlanProblem& p) {
   if (keep_valid && best_c != keep) {
     Lp k = s.solve(keep);
     if (k.feasible) {
-      Combo kw = keep;
-      s.widen(kw, k);
-      if (best.value <= k.value + p.switch_margin) best = std::move(k), best_c = kw;
+      if (best.value <= k.value + p.switch_margin) {
+        // Keeping; a second resident for an app (a load) only for a gain beyond the margin too.
+        Combo kw = keep;
+        Lp w = k;
+        s.widen(kw, w);
+        if (w.value > k.value + p.switch_margin) best = std::move(w), best_c = kw;
+        else best = std::move(k), best_c = keep;
+      }
     }
   }
   out.changed = best_c != keep;
   out.value = best.value;
   out.energy_j = best.energy;
+  out.loads_j = best.loads;
   out.usd = best.usd;
   out.resident = best_c;
   out.shares = std::move(best.shares);

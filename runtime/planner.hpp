@@ -74,6 +74,7 @@ struct PlanShare {
 struct PlanResult {
   bool changed = false;                      // the residents differ from `keep`
   double value = 0, energy_j = 0, usd = 0;   // expected correct answers, spent energy and dollars
+  double loads_j = 0;                        // of energy_j, the loads of residents not yet cached
   double lambda = 0;                         // the energy price at the dual minimum (J^-1)
   std::vector<std::vector<int>> resident;    // per app: device option indices kept resident
   std::vector<std::vector<PlanShare>> shares;  // per app: the options serving it (shares sum <= 1)

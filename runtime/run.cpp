@@ -85,11 +85,13 @@ std::vector<double> reference_segments(const Scenario& s, size_t max_segments) {
     double cycle = 0;
     for (const auto& p : ph) cycle += p.duration_s;
     if (!(cycle > 0)) continue;
+    double last = 0;  // boundaries under 1 s apart are merged as they come (a 1 ms phase
+                      // over a day would otherwise make millions)
     for (double t0 = 0; t0 < s.horizon_s; t0 += cycle) {
       double t = t0;
       for (const auto& p : ph) {
         t += p.duration_s;
-        if (t < s.horizon_s) b.push_back(t);
+        if (t < s.horizon_s && t - last >= 1) b.push_back(t), last = t;
       }
     }
   }

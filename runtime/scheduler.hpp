@@ -256,6 +256,7 @@ class Scheduler {
   bool planned_ = false, replan_flag_ = false;
   double plan_t_ = 0, plan_value_ = 0, plan_lambda_ = 0;
   double plan_energy_left_ = 0, plan_energy_rate_ = 0;  // at the plan; its planned spending (J/s)
+  double plan_loads_j_ = 0;                             // its loads (spent at once)
   int64_t plans_ = 0, plan_changes_ = 0;
   std::vector<double> ref_starts_;
   std::vector<std::vector<double>> ref_requests_;

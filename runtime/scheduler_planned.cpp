@@ -53,7 +53,7 @@ bool Scheduler::plan_due(size_t app, double t, double f) const {
   // Spending faster than planned (a cost measured above the catalog's, more requests than
   // predicted): re-planned with what is left.
   const double spent = plan_energy_left_ - energy_left_;
-  if (spent > kOverspend * plan_energy_rate_ * (t - plan_t_) + 0.05 * plan_energy_left_) return true;
+  if (spent > kOverspend * plan_energy_rate_ * (t - plan_t_) + plan_loads_j_ + 0.05 * plan_energy_left_) return true;
   // Over the first minute a few requests make the rates: re-planned only when one doubles (an
   // underestimate spends the energy too early), not on every move (noise: loads for nothing).
   if (t < kMinHistory) return f > 2 * planned;
@@ -84,7 +84,8 @@ void Scheduler::plan_reference(double t) {
   ref_plans_.assign(S, {});
   for (size_t g = 0; g < S; ++g) {
     ref_plans_[g] = plans_from(p, res, g * n);
-    for (size_t i = 0; i < n; ++i) ref_plans_[g][i].rate = p.apps[g * n + i].requests;
+    const double len = (g + 1 < ref_starts_.size() ? ref_starts_[g + 1] : s_.horizon_s) - (g < ref_starts_.size() ? ref_starts_[g] : 0);
+    for (size_t i = 0; i < n; ++i) ref_plans_[g][i].rate = p.apps[g * n + i].requests / std::max(len, 1e-9);
   }
   ref_segment_ = 0;
   while (ref_segment_ + 1 < ref_starts_.size() && t >= ref_starts_[ref_segment_ + 1]) ++ref_segment_;
@@ -233,7 +234,8 @@ void Scheduler::replan(double t) {
   plan_ = plans_from(p, res, 0);
   for (size_t i = 0; i < apps_.size(); ++i) plan_[i].rate = rates[i];
   plan_energy_left_ = energy_left_;
-  plan_energy_rate_ = res.energy_j / T;
+  plan_energy_rate_ = (res.energy_j - res.loads_j) / T;
+  plan_loads_j_ = res.loads_j;
   planned_ = true;
   replan_flag_ = false;
   plan_t_ = t;
@@ -363,7 +365,8 @@ Decision Scheduler::decide_planned(const Request& r, Explanation* why) {
   // this frame: the trunk runs for it anyway.
   auto root = [&](size_t i) {
     int k = static_cast<int>(i);
-    while (s_.apps[static_cast<size_t>(k)].stream.same_as_app >= 0) k = s_.apps[static_cast<size_t>(k)].stream.same_as_app;
+    while (k < static_cast<int>(s_.apps.size()) && s_.apps[static_cast<size_t>(k)].stream.same_as_app >= 0)
+      k = s_.apps[static_cast<size_t>(k)].stream.same_as_app;
     return k;
   };
   auto due_to_serve = [&](size_t i) {
@@ -374,10 +377,15 @@ Decision Scheduler::decide_planned(const Request& r, Explanation* why) {
     return !q.uses.empty() && best >= (1 - sum) * m - static_cast<double>(q.dropped);
   };
   bool shared_frame = false;
+  double later_s = 0;  // a later app's planned execution this request would delay
   if (drop_planned && app.trunk >= 0 && frame_ >= 0) {
     shared_frame = trunk_frame_[static_cast<size_t>(app.trunk)] == frame_;
-    for (size_t i = 0; i < apps_.size() && !shared_frame; ++i)
+    for (size_t i = 0; i < apps_.size() && !shared_frame; ++i) {
       shared_frame = i > a && apps_[i].trunk == app.trunk && root(i) == root(a) && due_to_serve(i);  // its request of this frame comes next
+      if (shared_frame)
+        for (const auto& u : plan_[i].uses)
+          if (u.place == Place::Device) later_s = std::max(later_s, apps_[i].variants[static_cast<size_t>(u.variant)].exec_s);
+    }
   }
   bool piggyback = false;
   if (shared_frame) {
@@ -404,12 +412,13 @@ Decision Scheduler::decide_planned(const Request& r, Explanation* why) {
   if (!drop_planned) {
     // The option due first, then the others by share.
     std::vector<int> order{pick};
-    for (size_t k = 0; k < pl.uses.size(); ++k)
+    for (size_t k = 0; k < pl.uses.size() && !piggyback; ++k)  // a piggybacked request: its device option only
       if (static_cast<int>(k) != pick) order.push_back(static_cast<int>(k));
     for (int k : order) {
       AppPlan::Use& u = pl.uses[static_cast<size_t>(k)];
       const Candidate c = candidate(u);
-      if (c.hard_ok) {
+      // A piggyback on a later app's run must leave that app its latency limit.
+      if (c.hard_ok && !(piggyback && c.latency_s + later_s > s_.device.latency_limit_s)) {
         d = apply(r, c, false, piggyback ? "device: the frame's trunk ran already, so only the fragment runs (the plan had dropped it)"
                                : u.place == Place::Device ? "device: the plan's share for this variant" : "cloud: the plan's share for this variant");
         if (piggyback) ++pl.dropped;  // the plan's accounting: a drop it did not need to make
@@ -420,6 +429,7 @@ Decision Scheduler::decide_planned(const Request& r, Explanation* why) {
       if (fail == DropReason::None) fail = c.fail;
     }
   }
+  if (!done && piggyback) drop_planned = true;  // the plan's drop after all
   if (!done) {
     ++pl.dropped;
     if (drop_planned && !pl.uses.empty()) {
@@ -442,6 +452,13 @@ Decision Scheduler::decide_planned(const Request& r, Explanation* why) {
     } else if (!pl.uses.empty()) {
       d.reason = "the planned options cannot run now";
       d.drop = fail == DropReason::None ? DropReason::EnergyLeft : fail;
+      for (int v : below_min_[a]) {  // one below the minimum could have: the minimum dropped it
+        if (device_candidate(r.app, v, r.t, false, none).would_hard_ok ||
+            (s_.cloud.present && cloud_candidate(r.app, v, r.t, false, 0, f, 1).would_hard_ok)) {
+          d.drop = DropReason::MinAccuracy;
+          break;
+        }
+      }
     } else {
       d.reason = "nothing runs for this app in the plan";
       d.drop = nothing_runs(r.app, r.t, f);
