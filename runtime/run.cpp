@@ -127,7 +127,7 @@ RunResult run_policy(const Scenario& s, const std::vector<App>& apps, const std:
   }
   backend.reset();
   Scheduler sched(s, apps, policy_from_name(policy));
-  if (s.mode == "real") sched.enable_calibration();
+  if (s.mode == "real") sched.enable_calibration();  // measured costs: price executions as they run
   if (policy == "reference") {  // the offline reference knows the trace: its segments and counts
     std::vector<double> starts = reference_segments(s);
     std::vector<std::vector<double>> n(starts.size(), std::vector<double>(apps.size(), 0.0));
@@ -137,7 +137,7 @@ RunResult run_policy(const Scenario& s, const std::vector<App>& apps, const std:
       n[g][static_cast<size_t>(r.app)] += 1;
     }
     sched.set_reference(std::move(starts), std::move(n));
-  }  // measured costs: price executions as they run
+  }
   // At most about 20,000 timeline rows, evenly spaced, whatever the trace's length.
   const size_t stride = std::max<size_t>(1, (trace.size() + 19999) / 20000);
   if (opt.timeline) res.timeline.reserve(trace.size() / stride + 1);
