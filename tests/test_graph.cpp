@@ -8,6 +8,7 @@
 #include "catch.hpp"
 #include "fixtures.hpp"
 #include "profile/profile.hpp"
+#include "schema/plan.hpp"
 #include "schema/schema.hpp"
 #include "catalog/catalog_index.hpp"
 #include "compile.hpp"
@@ -366,6 +367,9 @@ TEST_CASE("graph: a residual, depthwise and squeeze-excite network trains, compr
       "    - quantize: {formats: [int8, cb4]}\n"
       "    - prune: {sparsity: [0.5], then: [{quantize: {formats: [int8]}}]}\n"
       "    - svd: {layers: [fc1, s1.c2], ranks: [1/4]}\n"
+      "    - narrow: {layers: [stem], keep: [1/2], then: [{quantize: {formats: [int8]}}]}\n"
+      "    - narrow: {layers: all, keep: [1/2]}\n"
+      "    - remove: {layers: [s1]}\n"
       "specialize: {sets: [[0, 1]], variants: [base, quant-int8]}\n";
   std::string log;
   REQUIRE(compile_graph(dir, dir / "cat", catalog, &log) == 0);
@@ -374,7 +378,13 @@ TEST_CASE("graph: a residual, depthwise and squeeze-excite network trains, compr
   std::vector<std::string> ids;
   for (const auto& r : index.records) ids.push_back(r.id);
   CHECK(ids == std::vector<std::string>{"base", "quant-int8", "quant-cb4", "prune-all-50", "prune-all-50+quant-int8", "svd-fc1-k4",
-                                        "svd-s1.c2-k2", "specialize-0_1", "quant-int8+specialize-0_1"});
+                                        "svd-s1.c2-k2", "narrow-stem-4", "narrow-stem-4+quant-int8", "narrow-all-50", "remove-s1",
+                                        "specialize-0_1", "quant-int8+specialize-0_1"});
+  // What --check planned is what was built.
+  std::vector<std::string> planned{"base"};
+  for (const auto& v : plan_variants(parse_schema_file(dir / "g.yaml"))) planned.push_back(v.id);
+  planned.push_back("specialize-0_1"), planned.push_back("quant-int8+specialize-0_1");
+  CHECK(planned == ids);
   CHECK(index.records.front().accuracy > 0.5);   // learned something
   CHECK(index.records.front().accuracy < 0.97);  // not a trivial set: the readers' agreement means something
   // The executor (mcdnn-infer) and the Python reader (numpy only) reproduce every recorded
@@ -431,7 +441,7 @@ TEST_CASE("graph: a residual, depthwise and squeeze-excite network trains, compr
   // The ONNX export (Add, Mul, grouped Conv, GlobalAveragePool, Clip, Sigmoid) passes the
   // checker and runs in OpenCV's DNN module with the reader's logits and predictions.
   const std::string exporter = std::string(MCDNN_PYTHON) + " " + MCDNN_SOURCE_DIR + "/tools/mcdnn_export_onnx.py ";
-  for (const char* id : {"base", "quant-int8", "prune-all-50+quant-int8", "svd-s1.c2-k2", "quant-int8+specialize-0_1"})
+  for (const char* id : {"base", "quant-int8", "prune-all-50+quant-int8", "svd-s1.c2-k2", "narrow-all-50", "remove-s1", "quant-int8+specialize-0_1"})
     for (const char* form : {"float", "compressed"}) {
       std::string out;
       const int rc = run_command(exporter + (dir / "cat") + " " + id + " " + (dir / (std::string(id) + "-" + form + ".onnx")) +
@@ -444,9 +454,8 @@ TEST_CASE("graph: a residual, depthwise and squeeze-excite network trains, compr
   // Same seed, same thread count: the same bits (every variant file's SHA-256 included).
   REQUIRE(compile_graph(dir, dir / "again", catalog, &log) == 0);
   CHECK(without_timings(dir / "cat/catalog.json") == without_timings(dir / "again/catalog.json"));
-  // Shape-changing passes are refused on graphs when the schema is read, before training.
-  CHECK(compile_graph(dir, dir / "narrow", "catalog:\n  variants:\n    - narrow: {layers: [stem], keep: [1/2]}\n", &log) == 3);
-  CHECK(log.find("narrow: base is a graph (layer hswish1 uses hardswish); narrow changes shapes and runs on chains only") !=
-        std::string::npos);
+  // A group that cannot be cut is refused when the schema is read, before training.
+  CHECK(compile_graph(dir, dir / "narrow", "catalog:\n  variants:\n    - narrow: {layers: [fc2], keep: [1/2]}\n", &log) == 3);
+  CHECK(log.find("narrow: fc2 produces the class logits and cannot be narrowed") != std::string::npos);
   CHECK_FALSE(std::filesystem::exists(dir / "narrow"));
 }

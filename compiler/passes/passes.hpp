@@ -54,15 +54,23 @@ Variant prune_magnitude(const Variant& parent, const std::vector<std::string>& l
 Variant quantize_weights(const Variant& parent, const std::string& storage, const std::vector<std::string>& layers);
 
 // --- narrow_layer.cpp -------------------------------------------------------------------
-// Keeps the `keep` filters (conv2d) or units (linear) of `layer` with the largest L1 norm (in
-// their original order) and cuts the inputs of the next weight layer (through batchnorm,
-// activations, pooling and flatten) to match.
+// Cuts coupled channel groups (schema/channels.hpp): keeps the channels of largest importance
+// (the L1 norm of their weight rows, summed over the layers writing the group, each normalized
+// by its mean when there are several), in their original order, in every layer that holds them:
+// producers' rows, batchnorms' and depthwise convs' channels, readers' columns. `counts`: group
+// -> channels kept (1..all; all keeps the parent's function exactly).
+Variant narrow_groups(const Variant& parent, const ChannelMap& m, const std::map<int, int64_t>& counts, const std::string& label);
+// The group of `layer`'s outputs to `keep` channels (1..channels-1).
 Variant narrow_layer(const Variant& parent, const std::string& layer, int64_t keep);
+// Every group that can be cut to the fraction `level` of its channels; nullopt when none
+// loses a channel.
+std::optional<Variant> narrow_all(const Variant& parent, const std::string& level);
 
 // --- remove_layer.cpp -------------------------------------------------------------------
-// Removes `layer` (a conv2d or linear, with the batchnorm and relu directly after it); shapes
-// are re-inferred and downstream layers whose input shape changed are re-initialized, to be
-// retrained by fine-tuning.
+// Removes `layer` (a conv2d or linear, with the batchnorm and activations directly after it),
+// a residual add's branch, or a block instance's one residual branch (schema/channels.hpp:
+// plan_removal); shapes are re-inferred and downstream layers whose input shape changed are
+// re-initialized, to be retrained by fine-tuning.
 Variant remove_layer(const Variant& parent, const std::string& layer);
 
 // Shared helpers (passes.cpp).

@@ -4,16 +4,15 @@
 namespace mcdnn {
 
 Variant remove_layer(const Variant& parent, const std::string& layer) {
-  size_t i = layer_index(parent, layer);
-  std::vector<LayerSpec> specs = parent.net->layers();
-  size_t end = rule_remove(plan_state(parent), i);
-  specs.erase(specs.begin() + static_cast<long>(i), specs.begin() + static_cast<long>(end));
+  const RemovalPlan r = rule_remove(plan_state(parent), layer);
+  std::vector<LayerSpec> specs = erase_layers(parent.net->layers(), r);
   reinfer_shapes(specs, parent.net->layers().front().in, "remove " + layer);
   // derive() keeps every tensor whose layer and shape are unchanged; downstream layers whose
-  // input shape changed start from fresh initialization.
+  // input shape changed start from fresh initialization. A residual branch's removal changes
+  // no kept layer's shapes: everything else keeps its weights.
   Variant c = begin_child(parent, specs, "remove " + layer);
-  c.first_changed = i;
-  c.reinitialized = true;
+  c.first_changed = r.erased.front();
+  c.reinitialized = !r.residual;
   // Masks of layers whose shape changed no longer apply.
   for (auto it = c.masks.begin(); it != c.masks.end();) {
     bool keep = false;

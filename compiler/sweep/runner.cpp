@@ -191,12 +191,21 @@ class Runner {
         else
           skip(q, pid + ": " + note);
       } else if (r.pass == "narrow") {
-        const LayerSpec& l = get(parent).net->layers()[layer_index(get(parent), r.layer)];
         KeepSpec ks;
         if (!parse_keep(r.level, &ks)) fail(ErrorClass::Schema, context("bad keep '" + r.level + "'"));
-        int64_t keep = keep_count(ks, l.out);
-        if (keep >= l.out)
-          return skip(q, pid + ": narrow " + r.layer + " keep " + r.level + ": skipped, it has only " + std::to_string(l.out) + " outputs");
+        if (r.layer.empty()) {  // every group that can be cut
+          auto t0 = begin("all|" + r.level);
+          auto c = narrow_all(get(parent), r.level);
+          if (!c) return skip(q, pid + ": narrow all keep " + r.level + ": skipped, no group loses a channel");
+          add(q, std::move(*c), t0);
+          return;
+        }
+        const PlanState ps = plan_state(get(parent));
+        const ChannelMap m = channel_map(ps.layers);
+        const int64_t channels = m.groups[static_cast<size_t>(rule_narrow(ps, m, layer_index(get(parent), r.layer)))].channels;
+        int64_t keep = keep_count(ks, channels);
+        if (keep >= channels)
+          return skip(q, pid + ": narrow " + r.layer + " keep " + r.level + ": skipped, it has only " + std::to_string(channels) + " outputs");
         auto t0 = begin(r.layer + "|" + r.level);
         add(q, narrow_layer(get(parent), r.layer, keep), t0);
       } else if (r.pass == "remove") {

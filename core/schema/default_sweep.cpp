@@ -2,6 +2,9 @@
 
 #include <algorithm>
 
+#include "schema/channels.hpp"
+#include "util/error.hpp"
+
 namespace mcdnn {
 
 namespace {
@@ -78,7 +81,34 @@ std::vector<PassStep> default_sweep(const Schema& s) {
   g.global = g.iterative = true;
   g.then.push_back(step("quantize", {}, {"cb4"}));
   v.push_back(g);
-  if (graph) return v;  // narrow and remove cut chains only (plan.cpp, refuse_graph)
+  if (graph) {
+    // Coupled narrowing (schema/channels.hpp): every group by the same fraction (a width
+    // multiplier), then quantized; each group alone by half; each residual block removed.
+    const ChannelMap m = channel_map(s.layers);
+    PassStep all = step("narrow", {}, {"3/4", "1/2"});
+    all.then.push_back(step("quantize", {}, {"int8", "cb4"}));
+    std::vector<std::string> groups, blocks;
+    for (const auto& g : m.groups)
+      if (g.fixed.empty() && !g.producers.empty()) groups.push_back(s.layers[g.producers.front()].name);
+    if (!groups.empty()) v.push_back(all), v.push_back(step("narrow", groups, {"1/2"}));
+    for (size_t i = 0; i < s.layers.size(); ++i)
+      if (s.layers[i].kind == LayerKind::Add) {
+        // Named by its block instance when it closes one ("block2"), else by the add.
+        const std::string& name = s.layers[i].name;
+        const size_t dot = name.rfind('.');
+        for (const std::string& n : {dot != std::string::npos ? name.substr(0, dot) : std::string(), name}) {
+          if (n.empty()) continue;
+          try {
+            plan_removal(s.layers, n, "base");
+            blocks.push_back(n);
+            break;
+          } catch (const Error&) {  // not a branch beside a shortcut: nothing to remove
+          }
+        }
+      }
+    if (!blocks.empty()) v.push_back(step("remove", blocks, {}));
+    return v;
+  }
   std::vector<std::string> narrowable = convs;
   narrowable.insert(narrowable.end(), fcs.begin(), fcs.end());
   if (!narrowable.empty()) v.push_back(step("narrow", narrowable, {"1/2", "1/4"}));

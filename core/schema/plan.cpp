@@ -17,15 +17,6 @@ namespace mcdnn {
 namespace {
 bool has_weights(const LayerSpec& l) { return l.kind == LayerKind::Conv2d || l.kind == LayerKind::Linear; }
 
-// Passes that change shapes (narrow, remove) cut chains only: in a graph, channels joined by an
-// add, a concat or a depthwise conv must be cut together (coupled groups), not built yet.
-void refuse_graph(const PlanState& p, const char* pass) {
-  for (size_t i = 0; i < p.layers.size(); ++i)
-    if (const std::string f = graph_feature(p.layers, i); !f.empty())
-      fail(ErrorClass::Schema, std::string(pass) + ": " + p.id + " is a graph (layer " + p.layers[i].name + " uses " + f + "); " + pass +
-                                   " changes shapes and runs on chains only in this version (svd, prune and quantize run on graphs)");
-}
-
 std::string sanitize(const std::string& t) {
   std::string o;
   for (char c : t) {
@@ -86,29 +77,61 @@ void rule_quantize(const PlanState& p, const std::vector<size_t>& idx) {
                                    "; quantize each layer once");
 }
 
-void rule_narrow(const PlanState& p, size_t i) {
-  refuse_graph(p, "narrow");
+namespace {
+void rule_narrow_group(const PlanState& p, const ChannelMap& m, int g) {
+  if (p.quantized || p.masked)
+    fail(ErrorClass::Schema, "narrow: " + p.id + " already factorizes, prunes or quantizes; narrow first in a chain");
+  for (size_t j : m.touched(g)) {
+    const LayerSpec& l = p.layers[j];
+    if (l.repr != "dense" || l.sparse || l.storage != "f32")
+      fail(ErrorClass::Schema, "narrow: " + p.id + " already factorizes, prunes or quantizes; narrow first in a chain");
+  }
+}
+}  // namespace
+
+int rule_narrow(const PlanState& p, const ChannelMap& m, size_t i) {
   const LayerSpec& l = p.layers[i];
   if (!has_weights(l)) fail(ErrorClass::Schema, "narrow: layer " + l.name + " is a " + kind_name(l.kind) + "; only conv2d and linear narrow");
-  if (l.repr != "dense" || l.sparse || l.storage != "f32" || p.quantized || p.masked)
-    fail(ErrorClass::Schema, "narrow: " + p.id + " already factorizes, prunes or quantizes; narrow first in a chain");
-  size_t next = i + 1;
-  while (next < p.layers.size() && !has_weights(p.layers[next])) ++next;
-  if (next == p.layers.size()) fail(ErrorClass::Schema, "narrow: " + l.name + " produces the class logits and cannot be narrowed");
+  const int g = m.group_of(i);
+  if (g < 0)
+    fail(ErrorClass::Schema, "narrow: " + l.name + " is a grouped conv (groups " + std::to_string(l.groups) +
+                                 "); a depthwise conv is cut with the channels it reads: narrow the layer that writes them");
+  const ChannelGroup& grp = m.groups[static_cast<size_t>(g)];
+  if (grp.fixed == "they are the class logits" && grp.producers.size() == 1)
+    fail(ErrorClass::Schema, "narrow: " + l.name + " produces the class logits and cannot be narrowed");
+  if (!grp.fixed.empty()) {
+    std::string with;
+    for (size_t j : grp.producers) with += (with.empty() ? "" : ", ") + p.layers[j].name;
+    fail(ErrorClass::Schema, "narrow: the outputs of " + l.name + " cannot be cut: " + grp.fixed +
+                                 (grp.producers.size() > 1 ? " (they are coupled with " + with + ")" : ""));
+  }
+  rule_narrow_group(p, m, g);
+  return g;
 }
 
-size_t rule_remove(const PlanState& p, size_t i) {
-  refuse_graph(p, "remove");
-  const auto& specs = p.layers;
-  if (!has_weights(specs[i]))
-    fail(ErrorClass::Schema, "remove: layer " + specs[i].name + " is a " + kind_name(specs[i].kind) + "; remove a conv2d or linear layer");
-  size_t end = i + 1;
-  while (end < specs.size() && (specs[end].kind == LayerKind::BatchNorm || specs[end].kind == LayerKind::ReLU)) ++end;
-  bool later_weights = false;
-  for (size_t j = end; j < specs.size(); ++j) later_weights = later_weights || has_weights(specs[j]);
-  if (!later_weights) fail(ErrorClass::Schema, "remove: " + specs[i].name + " is the last weight layer (it produces the logits)");
+std::vector<int> rule_narrow_all(const PlanState& p, const ChannelMap& m) {
+  std::vector<int> gs;
+  for (size_t g = 0; g < m.groups.size(); ++g)
+    if (m.groups[g].fixed.empty() && !m.groups[g].producers.empty()) {
+      rule_narrow_group(p, m, static_cast<int>(g));
+      gs.push_back(static_cast<int>(g));
+    }
+  if (gs.empty()) fail(ErrorClass::Schema, "narrow: no channels of " + p.id + " can be cut (each group holds the input or the logits)");
+  return gs;
+}
+
+std::string narrow_label(const std::string& layer, const std::string& level, int64_t keep) {
+  if (!layer.empty()) return "narrow " + layer + " " + std::to_string(keep);
+  KeepSpec ks;
+  parse_keep(level, &ks);
+  char pct[32];
+  std::snprintf(pct, sizeof pct, "%g%%", ks.value * 100);
+  return std::string("narrow all ") + pct;
+}
+
+RemovalPlan rule_remove(const PlanState& p, const std::string& name) {
   if (p.quantized) fail(ErrorClass::Schema, "remove: " + p.id + " is quantized; remove layers first in a chain");
-  return end;
+  return plan_removal(p.layers, name, p.id);
 }
 
 void reinfer_shapes(std::vector<LayerSpec>& specs, const Shape& input, const std::string& context) {
@@ -278,31 +301,54 @@ struct Walker {
           }
         }
       } else if (st.pass == "narrow") {
-        for (const auto& layer : st.layers) {
-          size_t i = plan_layer_index(p, layer);
-          rule_narrow(p, i);
+        const ChannelMap m = channel_map(p.layers);
+        if (st.layers.empty()) {  // every group that can be cut, by the same fraction
+          const std::vector<int> gs = rule_narrow_all(p, m);
           for (const auto& lv : st.levels) {
             KeepSpec ks;
             parse_keep(lv, &ks);
-            int64_t keep = keep_count(ks, p.layers[i].out);
-            if (keep >= p.layers[i].out) {  // skipped with a note, as the sweep does
+            if (!ks.fraction) fail(ErrorClass::Schema, "narrow: `layers: all` takes fractions (1/2, 0.75), not a count (" + lv + ")");
+            std::map<int, int64_t> counts;
+            for (int g : gs) {
+              const int64_t c = m.groups[static_cast<size_t>(g)].channels, keep = keep_count(ks, c);
+              if (keep < c) counts[g] = keep;
+            }
+            if (counts.empty()) {
+              skipped(pn, recipe(st, "", lv));
+              continue;
+            }
+            auto specs = cut_specs(p.layers, m, counts, s.input, "narrow all " + lv);
+            then(st, pn, pn, child(pn, specs, pn.density, narrow_label("", lv, 0)), recipe(st, "", lv));
+          }
+        }
+        for (const auto& layer : st.layers) {
+          size_t i = plan_layer_index(p, layer);
+          const int g = rule_narrow(p, m, i);
+          const int64_t channels = m.groups[static_cast<size_t>(g)].channels;
+          for (const auto& lv : st.levels) {
+            KeepSpec ks;
+            parse_keep(lv, &ks);
+            int64_t keep = keep_count(ks, channels);
+            if (keep >= channels) {  // skipped with a note, as the sweep does
               skipped(pn, recipe(st, layer, lv));
               continue;
             }
-            auto specs = p.layers;
-            specs[i].out = keep;
-            reinfer_shapes(specs, s.input, "narrow " + layer);
-            then(st, pn, pn, child(pn, specs, pn.density, "narrow " + layer + " " + std::to_string(keep)), recipe(st, layer, lv));
+            auto specs = cut_specs(p.layers, m, {{g, keep}}, s.input, "narrow " + layer);
+            then(st, pn, pn, child(pn, specs, pn.density, narrow_label(layer, lv, keep)), recipe(st, layer, lv));
           }
         }
       } else if (st.pass == "remove") {
         for (const auto& layer : st.layers) {
-          size_t i = plan_layer_index(p, layer);
-          size_t end = rule_remove(p, i);
-          auto specs = p.layers;
-          auto density = pn.density;
-          specs.erase(specs.begin() + static_cast<long>(i), specs.begin() + static_cast<long>(end));
-          density.erase(density.begin() + static_cast<long>(i), density.begin() + static_cast<long>(end));
+          const RemovalPlan r = rule_remove(p, layer);
+          auto specs = erase_layers(p.layers, r);
+          std::vector<double> density;
+          for (size_t j = 0, e = 0; j < p.layers.size(); ++j) {
+            if (e < r.erased.size() && r.erased[e] == j) {
+              ++e;
+              continue;
+            }
+            density.push_back(pn.density[j]);
+          }
           reinfer_shapes(specs, s.input, "remove " + layer);
           then(st, pn, pn, child(pn, specs, density, "remove " + layer), recipe(st, layer, ""));
         }

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "nn/layer.hpp"
+#include "schema/channels.hpp"
 
 namespace mcdnn {
 
@@ -59,9 +60,14 @@ std::vector<size_t> plan_weight_layers(const PlanState& p, const std::vector<std
 void rule_svd(const PlanState& p, size_t i);
 void rule_prune(const PlanState& p);
 void rule_quantize(const PlanState& p, const std::vector<size_t>& idx);
-void rule_narrow(const PlanState& p, size_t i);
-// Returns one past the last layer removed with i (the batchnorm/relu right after it).
-size_t rule_remove(const PlanState& p, size_t i);
+// narrow: the coupled group (schema/channels.hpp) of layer i's outputs, checked cuttable.
+int rule_narrow(const PlanState& p, const ChannelMap& m, size_t i);
+// narrow every group (`layers: all`): the groups that can be cut (none: an error).
+std::vector<int> rule_narrow_all(const PlanState& p, const ChannelMap& m);
+// The label of a narrow step's child: "narrow conv1 16", or "narrow all 50%" for a fraction of every group.
+std::string narrow_label(const std::string& layer, const std::string& level, int64_t keep);
+// remove: what goes (a layer with its batchnorm/activations, or a residual block's branch).
+RemovalPlan rule_remove(const PlanState& p, const std::string& name);
 // Re-infers every layer's shapes from `input`; throws naming the layer that no longer fits.
 void reinfer_shapes(std::vector<LayerSpec>& specs, const Shape& input, const std::string& context);
 

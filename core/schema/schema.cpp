@@ -242,8 +242,24 @@ PassStep parse_step(const Cursor& c, const Schema& s, int depth, size_t* count) 
       return parse_keep(x, &k);
     });
   } else {
+    // remove: conv2d / linear layers, residual adds, or block instances (their one residual add).
     a.only_keys({"layers", "then"});
-    p.layers = weight_layers(a.at("layers"));
+    const Cursor lc = a.at("layers");
+    p.layers = scalar_list(lc, "layer or block name");
+    std::vector<std::string> valid;
+    for (const auto& l : s.layers) {
+      if (l.kind == LayerKind::Conv2d || l.kind == LayerKind::Linear || l.kind == LayerKind::Add) valid.push_back(l.name);
+      if (const size_t d = l.name.rfind('.'); l.kind == LayerKind::Add && d != std::string::npos && d > 0)
+        valid.push_back(l.name.substr(0, d));  // the block instance the add closes
+    }
+    for (size_t i = 0; i < p.layers.size(); ++i)
+      if (std::find(valid.begin(), valid.end(), p.layers[i]) == valid.end()) {
+        std::string list;
+        for (const auto& v : valid) list += (list.empty() ? "" : ", ") + v;
+        const Cursor at = lc.is_seq() ? lc.index(i) : lc;
+        at.fail_here("expected a conv2d or linear layer, a residual add or a block containing one (" + list + "), got " + at.describe() +
+                     did_you_mean(p.layers[i], valid));
+      }
   }
   if (auto t = a.opt("then")) {
     if (!t->is_seq()) t->expected("a list of passes");
