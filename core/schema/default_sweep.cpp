@@ -85,7 +85,7 @@ std::vector<PassStep> default_sweep(const Schema& s) {
     // Coupled narrowing (schema/channels.hpp): every group by the same fraction (a width
     // multiplier), then quantized; each group alone by half; each residual block removed.
     const ChannelMap m = channel_map(s.layers);
-    PassStep all = step("narrow", {}, {"3/4", "1/2"});
+    PassStep all = step("narrow", {}, {"3/4", "5/8", "1/2"});
     all.then.push_back(step("quantize", {}, {"int8", "cb4"}));
     std::vector<std::string> groups, blocks;
     for (const auto& g : m.groups)
