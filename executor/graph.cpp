@@ -1,5 +1,6 @@
 // A graph variant as steps that name their input steps, and its run (model.hpp describes the
-// fusions). Each step writes its own output buffer; inputs are read from their producers'.
+// fusions), its buffer plan (one arena, reused as lifetimes end, element-wise steps in place),
+// and its run.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -123,22 +124,92 @@ void Model::build_graph(Model& m, const VariantFile& v, const Options& opt) {
   }
   if (m.steps_.empty() || step_of[nl - 1] != static_cast<int>(m.steps_.size() - 1))
     fail(ErrorClass::Catalog, "variant " + v.id + ": the network's output is not its last layer's");
+  m.plan_buffers();
+}
+
+// The buffer plan. The images live until their last reader, a step's output from its step to
+// its last reader (the last step's to the end). An element-wise step (affine/activation, add, mul) whose first input dies there
+// writes over that input (in place). Buffers (a step and the in-place steps that continue it)
+// are placed largest first at the lowest offset free of every placed buffer whose lifetime
+// overlaps (the greedy-by-size plan of TFLite's arena planner), in floats per example: a batch
+// of n scales every offset by n.
+void Model::plan_buffers() {
+  const size_t ns = steps_.size();
+  std::vector<size_t> end(ns);
+  for (size_t i = 0; i < ns; ++i) end[i] = i;
+  end[ns - 1] = ns;
+  for (size_t i = 0; i < ns; ++i)
+    for (int q : steps_[i].inputs)
+      if (q >= 0) end[static_cast<size_t>(q)] = std::max(end[static_cast<size_t>(q)], i);
+  std::vector<size_t> buf(ns);
+  struct Buffer {
+    size_t first, last;
+    int64_t size;
+    int64_t offset = -1;
+  };
+  // Buffer 0: the images, alive until their last reader.
+  std::vector<Buffer> bufs{{0, 0, input_.input.numel()}};
+  for (size_t i = 0; i < ns; ++i)
+    for (int q : steps_[i].inputs)
+      if (q < 0) bufs[0].last = std::max(bufs[0].last, i);
+  for (size_t i = 0; i < ns; ++i) {
+    const Step& s = steps_[i];
+    const int q = s.inputs.empty() ? -1 : s.inputs[0];
+    const bool elementwise = s.kind == Step::Affine || s.kind == Step::Add || s.kind == Step::Mul;
+    if (elementwise && q >= 0 && end[static_cast<size_t>(q)] == i && steps_[static_cast<size_t>(q)].out.numel() == s.out.numel()) {
+      buf[i] = buf[static_cast<size_t>(q)];
+      bufs[buf[i]].last = std::max(bufs[buf[i]].last, end[i]);
+    } else {
+      buf[i] = bufs.size();
+      bufs.push_back({i, end[i], s.out.numel()});
+    }
+  }
+  std::vector<size_t> order(bufs.size());
+  for (size_t b = 0; b < order.size(); ++b) order[b] = b;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return bufs[a].size > bufs[b].size; });
+  arena_ = 0;
+  std::vector<size_t> placed;
+  for (size_t b : order) {
+    // Offsets taken by placed buffers alive at the same time, by start.
+    std::vector<std::pair<int64_t, int64_t>> taken;
+    for (size_t p : placed)
+      if (bufs[p].first <= bufs[b].last && bufs[b].first <= bufs[p].last) taken.push_back({bufs[p].offset, bufs[p].offset + bufs[p].size});
+    std::sort(taken.begin(), taken.end());
+    int64_t at = 0;
+    for (const auto& [lo, hi] : taken) {
+      if (at + bufs[b].size <= lo) break;
+      at = std::max(at, hi);
+    }
+    bufs[b].offset = at;
+    arena_ = std::max(arena_, at + bufs[b].size);
+    placed.push_back(b);
+  }
+  offset_.resize(ns);
+  for (size_t i = 0; i < ns; ++i) offset_[i] = bufs[buf[i]].offset;
+  input_offset_ = bufs[0].offset;
+}
+
+int64_t Model::unshared_floats() const {
+  int64_t sum = 0;
+  if (graph_) {
+    sum = input_.input.numel();
+    for (const auto& s : steps_) sum += s.out.numel();
+  }
+  return sum;
 }
 
 void Model::run_graph(const float* images, int64_t n, float* logits, std::vector<double>* step_seconds) {
   const Shape& in = input_.input;
   int64_t most, col;
   buffer_sizes(&most, &col);
-  if (buf_[0].size() < static_cast<size_t>(in.numel() * n)) buf_[0].resize(static_cast<size_t>(in.numel() * n));
   if (col_.size() < static_cast<size_t>(col * n)) col_.resize(static_cast<size_t>(col * n));
-  gbuf_.resize(steps_.size());
-  for (size_t i = 0; i < steps_.size(); ++i)
-    if (gbuf_[i].size() < static_cast<size_t>(steps_[i].out.numel() * n)) gbuf_[i].resize(static_cast<size_t>(steps_[i].out.numel() * n));
+  if (garena_.size() < static_cast<size_t>(arena_ * n)) garena_.resize(static_cast<size_t>(arena_ * n));
   const int64_t hw = in.h * in.w;
+  float* const images_cn = garena_.data() + input_offset_ * n;
   for (int64_t b = 0; b < n; ++b)  // N x C x HW -> C x N x HW
     for (int64_t c = 0; c < in.c; ++c)
-      std::memcpy(buf_[0].data() + (c * n + b) * hw, images + (b * in.c + c) * hw, static_cast<size_t>(hw) * sizeof(float));
-  auto data = [&](int q) -> const float* { return q < 0 ? buf_[0].data() : gbuf_[static_cast<size_t>(q)].data(); };
+      std::memcpy(images_cn + (c * n + b) * hw, images + (b * in.c + c) * hw, static_cast<size_t>(hw) * sizeof(float));
+  auto data = [&](int q) -> const float* { return q < 0 ? images_cn : garena_.data() + offset_[static_cast<size_t>(q)] * n; };
   auto shape = [&](int q) -> const Shape& { return q < 0 ? in : steps_[static_cast<size_t>(q)].out; };
   std::vector<float>& mid = mid_;  // kept across runs: no allocation per inference
   const Kernels& k = *kernels_;
@@ -152,7 +223,7 @@ void Model::run_graph(const float* images, int64_t n, float* logits, std::vector
   for (size_t si = 0; si < steps_.size(); ++si) {
     const Step& s = steps_[si];
     const auto t0 = step_seconds ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
-    float* y = gbuf_[si].data();
+    float* y = garena_.data() + offset_[si] * n;
     const float* x = data(s.inputs[0]);
     const int64_t out_n = s.out.numel() * n;
     switch (s.kind) {
@@ -180,14 +251,14 @@ void Model::run_graph(const float* images, int64_t n, float* logits, std::vector
         pool(s, x, n, y);
         break;
       case Step::Affine:
-        std::memcpy(y, x, static_cast<size_t>(out_n) * sizeof(float));
+        if (y != x) std::memcpy(y, x, static_cast<size_t>(out_n) * sizeof(float));
         epilogue(s, y, s.in.c, n * s.in.h * s.in.w);
         break;
       case Step::Flatten:
         flatten(s.in, x, n, y);
         break;
       case Step::Add:
-        std::memcpy(y, x, static_cast<size_t>(out_n) * sizeof(float));
+        if (y != x) std::memcpy(y, x, static_cast<size_t>(out_n) * sizeof(float));
         for (size_t q = 1; q < s.inputs.size(); ++q) {
           const float* z = data(s.inputs[q]);
           for (int64_t e = 0; e < out_n; ++e) y[e] += z[e];
@@ -222,7 +293,7 @@ void Model::run_graph(const float* images, int64_t n, float* logits, std::vector
     }
     if (step_seconds) (*step_seconds)[si] += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   }
-  const float* out = gbuf_.back().data();  // classes x N -> N x classes
+  const float* out = garena_.data() + offset_.back() * n;  // classes x N -> N x classes
   const int64_t C = output_.c;
   for (int64_t b = 0; b < n; ++b)
     for (int64_t c = 0; c < C; ++c) logits[b * C + c] = out[c * n + b];

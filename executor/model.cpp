@@ -140,12 +140,10 @@ void Model::buffer_sizes(int64_t* act, int64_t* col) const {
 int64_t Model::activation_bytes(int64_t n) const {
   int64_t act, col;
   buffer_sizes(&act, &col);
-  if (graph_) {  // the images, one buffer per step, the im2col buffer and a low-rank intermediate
-    int64_t sum = input_.input.numel(), mid = 0;
-    for (const auto& s : steps_) {
-      sum += s.out.numel();
+  if (graph_) {  // the arena (images and step outputs), the im2col buffer and a low-rank intermediate
+    int64_t sum = arena_, mid = 0;
+    for (const auto& s : steps_)
       if (s.lowrank) mid = std::max(mid, s.a.rows * s.out.h * s.out.w);
-    }
     return static_cast<int64_t>(sizeof(float)) * n * (sum + col + mid);
   }
   return static_cast<int64_t>(sizeof(float)) * n * (2 * act + col);

@@ -78,9 +78,13 @@ class Model {
   const Shape& output_shape() const { return output_; }
   // Bytes of weights, scales, codebooks and indices held (not activations).
   int64_t resident_bytes() const;
-  // Activation bytes for a batch of n: the two activation buffers and the im2col/intermediate
-  // buffer run() allocates (product scratch not included).
+  // Activation bytes for a batch of n: the two activation buffers (a graph: its arena, the images
+  // included) and the im2col/intermediate buffer run() allocates (product scratch not included).
   int64_t activation_bytes(int64_t n) const;
+  // A graph's images and step outputs per example, in floats: the arena its buffer plan packs
+  // them into (graph.cpp, plan_buffers), and the sum of their sizes without reuse. 0 for a chain.
+  int64_t arena_floats() const { return arena_; }
+  int64_t unshared_floats() const;
   Isa isa() const { return kernels_->isa; }
 
  private:
@@ -88,8 +92,14 @@ class Model {
   void buffer_sizes(int64_t* act, int64_t* col) const;
   static void build_graph(Model& m, const VariantFile& v, const Options& opt);
   void run_graph(const float* images, int64_t n, float* logits, std::vector<double>* step_seconds);
+  void plan_buffers();
   bool graph_ = false;
-  std::vector<std::vector<float>> gbuf_;  // graph runs: one output buffer per step
+  // Graph runs: each step's output at offset_[step] * n floats into one arena of arena_ * n
+  // floats; steps whose lifetimes overlap never share floats.
+  std::vector<int64_t> offset_;
+  int64_t input_offset_ = 0;  // the images (C x N x HW)
+  int64_t arena_ = 0;
+  std::vector<float> garena_;
   std::vector<float> mid_;                // graph runs: a low-rank layer's rank-k intermediate
   InputInfo input_;
   Shape output_;
