@@ -9,6 +9,7 @@
 #include "catch.hpp"
 #include "passes/passes.hpp"
 #include "schema/channels.hpp"
+#include "train/finetune.hpp"
 #include "schema/plan.hpp"
 #include "schema/schema.hpp"
 #include "util/error.hpp"
@@ -313,4 +314,35 @@ TEST_CASE("plan: every narrow and remove the shipped schemas plan is what the pa
     }
   }
   CHECK(checked >= 30);
+}
+
+TEST_CASE("narrow: a reshaped variant's batchnorms re-estimate their statistics before evaluation", "[coupled][passes]") {
+  const Schema s = schema_of(kNet, 2, 6, 3);
+  Variant v = random_variant(s.layers);
+  Variant c = narrow_layer(v, "stem", 4);
+  CHECK(c.recalibrate);
+  torch::manual_seed(9);
+  const int64_t n = 300;  // fewer than kRecalibrationExamples: all of them, in batches of 128
+  TensorData train{torch::randn({n, 2, 6, 6}), torch::randint(0, 3, {n}, torch::kLong)};
+  TensorData val{torch::randn({50, 2, 6, 6}), torch::randint(0, 3, {50}, torch::kLong)};
+  FeatureCache cache(v.net, train, val, 0);
+  FinetuneSpec spec;
+  spec.epochs = 0;
+  Variant expect = narrow_layer(v, "stem", 4);
+  finetune(c, 0, cache, spec, true, 1);
+  CHECK_FALSE(c.recalibrate);
+  // stem_bn's running mean: the average of the three batches' channel means of the narrowed
+  // stem's output (cumulative mode), computed here from the weights alone.
+  torch::NoGradGuard ng;
+  const size_t stem = layer_at(expect.net->layers(), "stem");
+  std::vector<torch::Tensor> means;
+  for (int64_t b = 0; b < n; b += 128) {
+    auto y = torch::conv2d(train.x.slice(0, b, std::min(b + 128, n)), expect.net->tensors(stem)[0], {}, 1, 1);
+    means.push_back(y.mean({0, 2, 3}));
+  }
+  const auto want = (means[0] + means[1] + means[2]) / 3;
+  const auto got = c.net->tensors(stem + 1)[2];
+  INFO(got << "\n" << want);
+  CHECK(torch::allclose(got, want, 1e-4, 1e-5));
+  CHECK_FALSE(torch::allclose(got, expect.net->tensors(stem + 1)[2], 1e-2, 1e-2));  // not the parent's statistics
 }

@@ -50,6 +50,16 @@ NetImpl::NetImpl(std::vector<LayerSpec> layers) : layers_(std::move(layers)) {
 
 torch::Tensor NetImpl::forward(torch::Tensor x) { return forward_range(x, 0, layers_.size()); }
 
+std::vector<double> NetImpl::set_batchnorm_momentum(double m) {
+  std::vector<double> old;
+  for (auto& l : layers_) old.push_back(l.momentum), l.momentum = l.kind == LayerKind::BatchNorm ? m : l.momentum;
+  return old;
+}
+
+void NetImpl::restore_batchnorm_momentum(const std::vector<double>& m) {
+  for (size_t i = 0; i < layers_.size() && i < m.size(); ++i) layers_[i].momentum = m[i];
+}
+
 torch::Tensor NetImpl::apply(size_t i, const torch::Tensor& x, const std::vector<torch::Tensor>& extra) {
   const LayerSpec& l = layers_[i];
   const auto& t = tensors_[i];

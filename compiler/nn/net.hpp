@@ -29,6 +29,11 @@ class NetImpl : public torch::nn::Module {
   // run (or cached) apart from the rest. Always true in a chain.
   bool cut_is_single(size_t begin) const;
 
+  // Every batchnorm's running-statistics momentum (1/k at batch k: a plain average, PyTorch's
+  // cumulative mode); returns the previous values to give back.
+  std::vector<double> set_batchnorm_momentum(double m);
+  void restore_batchnorm_momentum(const std::vector<double>& m);
+
   const std::vector<LayerSpec>& layers() const { return layers_; }
   // Tensors of layer i, in tensors_of(layers()[i]) order.
   const std::vector<torch::Tensor>& tensors(size_t i) const { return tensors_[i]; }

@@ -26,6 +26,9 @@ struct Variant {
   // Some layers were re-initialized (remove_layer): fine-tuning retrains them from scratch
   // (4x the learning rate, twice the epochs).
   bool reinitialized = false;
+  // Shapes changed (narrow, remove): what reaches each batchnorm changed, so its running
+  // statistics are re-estimated before the variant is evaluated and fine-tuned (finetune.cpp).
+  bool recalibrate = false;
   bool quantized() const { return !encoded.empty(); }
 };
 

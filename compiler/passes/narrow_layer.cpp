@@ -61,6 +61,7 @@ Variant narrow_groups(const Variant& parent, const ChannelMap& m, const std::map
   auto specs = cut_specs(specs0, m, counts, specs0.front().in, label);
   Variant c = begin_child(parent, specs, label);
   c.first_changed = touched.empty() ? specs.size() : *touched.begin();
+  c.recalibrate = true;
   for (size_t j : touched) {
     const auto rows = kept_rows(m, j, kept), cols = kept_cols(specs0, m, j, kept);
     const auto ts = tensors_of(specs0[j]);

@@ -13,6 +13,7 @@ Variant remove_layer(const Variant& parent, const std::string& layer) {
   Variant c = begin_child(parent, specs, "remove " + layer);
   c.first_changed = r.erased.front();
   c.reinitialized = !r.residual;
+  c.recalibrate = true;
   // Masks of layers whose shape changed no longer apply.
   for (auto it = c.masks.begin(); it != c.masks.end();) {
     bool keep = false;

@@ -84,6 +84,26 @@ FinetuneResult finetune(Variant& v, size_t shared_prefix, FeatureCache& cache, c
     return y;
   };
 
+  if (v.recalibrate) {
+    // Batchnorm statistics after a narrow or a removal: every batchnorm the fine-tuning
+    // reaches re-estimates its running mean and variance as the plain average over the first
+    // kRecalibrationExamples fine-tuning examples (in order, no gradient), so the variant is
+    // evaluated (accuracy before fine-tuning) and fine-tuned from statistics of its own.
+    torch::NoGradGuard no_grad;
+    torch::manual_seed(seed);
+    for (size_t i = from; i < n; ++i)
+      if (net->layers()[i].kind == LayerKind::BatchNorm) net->tensors(i)[2].zero_(), net->tensors(i)[3].fill_(1);
+    const int64_t count = std::min<int64_t>(tr.x.size(0), kRecalibrationExamples), bs = std::max<int64_t>(1, spec.batch_size);
+    int64_t k = 0;
+    for (int64_t b = 0; b < count; b += bs) {
+      auto x = prefix(tr.x.slice(0, b, std::min(b + bs, count)));
+      const auto old = net->set_batchnorm_momentum(1.0 / static_cast<double>(++k));
+      net->train();
+      net->forward_range(x, from, n);
+      net->restore_batchnorm_momentum(old);
+    }
+    v.recalibrate = false;
+  }
   r.accuracy_before = evaluate(net, va, 1000, nullptr, input_layer);
   if (!train || spec.epochs == 0) {
     r.accuracy_after = r.accuracy_before;

@@ -33,6 +33,9 @@ class FeatureCache {
   double seconds_ = 0;
 };
 
+// Examples a narrowed or removed variant's batchnorms re-estimate their statistics on.
+constexpr int64_t kRecalibrationExamples = 4096;
+
 struct FinetuneResult {
   double accuracy_before = 0;
   double accuracy_after = 0;
