@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <functional>
 
 #include "break_even.hpp"
 #include "model.hpp"
@@ -132,7 +133,8 @@ void Model::build_graph(Model& m, const VariantFile& v, const Options& opt) {
 // writes over that input (in place). Buffers (a step and the in-place steps that continue it)
 // are placed largest first at the lowest offset free of every placed buffer whose lifetime
 // overlaps (the greedy-by-size plan of TFLite's arena planner), in floats per example: a batch
-// of n scales every offset by n.
+// of n scales every offset by n. A concat's input read by the concat alone is a slice of the
+// concat's output, which then lives from the first such input's step.
 void Model::plan_buffers() {
   const size_t ns = steps_.size();
   std::vector<size_t> end(ns);
@@ -146,6 +148,8 @@ void Model::plan_buffers() {
     size_t first, last;
     int64_t size;
     int64_t offset = -1;
+    int parent = -1;      // a slice of this buffer (a concat's input written in place)
+    int64_t within = 0;   // at this offset in it
   };
   // Buffer 0: the images, alive until their last reader.
   std::vector<Buffer> bufs{{0, 0, input_.input.numel()}};
@@ -164,8 +168,31 @@ void Model::plan_buffers() {
       bufs.push_back({i, end[i], s.out.numel()});
     }
   }
-  std::vector<size_t> order(bufs.size());
-  for (size_t b = 0; b < order.size(); ++b) order[b] = b;
+  // A concat's input that only the concat reads is written straight into its slice of the
+  // concat's output (channel-major: a contiguous block), as the profile counts it.
+  std::vector<int> readers(ns, 0);
+  for (size_t i = 0; i < ns; ++i)
+    for (int q : steps_[i].inputs)
+      if (q >= 0) ++readers[static_cast<size_t>(q)];
+  for (size_t c = 0; c < ns; ++c) {
+    if (steps_[c].kind != Step::Concat) continue;
+    int64_t off = 0;
+    for (int q : steps_[c].inputs) {
+      const int64_t len = q < 0 ? input_.input.numel() : steps_[static_cast<size_t>(q)].out.numel();
+      if (q >= 0 && readers[static_cast<size_t>(q)] == 1) {
+        Buffer& b = bufs[buf[static_cast<size_t>(q)]];
+        if (b.parent < 0 && b.size == len && b.last == c) {
+          b.parent = static_cast<int>(buf[c]);
+          b.within = off;
+          bufs[buf[c]].first = std::min(bufs[buf[c]].first, b.first);
+        }
+      }
+      off += len;
+    }
+  }
+  std::vector<size_t> order;
+  for (size_t b = 0; b < bufs.size(); ++b)
+    if (bufs[b].parent < 0) order.push_back(b);
   std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return bufs[a].size > bufs[b].size; });
   arena_ = 0;
   std::vector<size_t> placed;
@@ -184,8 +211,12 @@ void Model::plan_buffers() {
     arena_ = std::max(arena_, at + bufs[b].size);
     placed.push_back(b);
   }
+  // Slices: their parent's offset plus theirs (a concat's output may itself be a slice).
+  std::function<int64_t(size_t)> offset_of = [&](size_t b) -> int64_t {
+    return bufs[b].parent < 0 ? bufs[b].offset : offset_of(static_cast<size_t>(bufs[b].parent)) + bufs[b].within;
+  };
   offset_.resize(ns);
-  for (size_t i = 0; i < ns; ++i) offset_[i] = bufs[buf[i]].offset;
+  for (size_t i = 0; i < ns; ++i) offset_[i] = offset_of(buf[i]);
   input_offset_ = bufs[0].offset;
 }
 
@@ -270,7 +301,7 @@ void Model::run_graph(const float* images, int64_t n, float* logits, std::vector
         int64_t off = 0;
         for (int q : s.inputs) {
           const int64_t len = shape(q).numel() * n;
-          std::memcpy(y + off, data(q), static_cast<size_t>(len) * sizeof(float));
+          if (data(q) != y + off) std::memcpy(y + off, data(q), static_cast<size_t>(len) * sizeof(float));  // else written in place
           off += len;
         }
         break;

@@ -327,7 +327,7 @@ TEST_CASE("narrow: a reshaped variant's batchnorms re-estimate their statistics 
   TensorData val{torch::randn({50, 2, 6, 6}), torch::randint(0, 3, {50}, torch::kLong)};
   FeatureCache cache(v.net, train, val, 0);
   FinetuneSpec spec;
-  spec.epochs = 0;
+  spec.epochs = spec.reshaped_epochs = 0;  // statistics only: no training after them
   Variant expect = narrow_layer(v, "stem", 4);
   finetune(c, 0, cache, spec, true, 1);
   CHECK_FALSE(c.recalibrate);

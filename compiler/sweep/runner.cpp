@@ -269,7 +269,7 @@ class Runner {
     r.accuracy_before_finetune = train ? ft.accuracy_before : -1;
     r.validation_examples = cache_.raw_val().x.size(0);
     r.train_seconds = ft.seconds;
-    r.epochs = train ? s_.catalog.finetune.epochs : 0;
+    r.epochs = train ? ft.epochs : 0;
     r.build_seconds = since(t0);
     store_.save(child, r, shared);
     log_ << table_.row(r, e.ordinal, ft.frozen ? "frozen " + std::to_string(ft.frozen) + " layers" : "") << std::flush;

@@ -55,6 +55,18 @@ const std::pair<TensorData, TensorData>* FeatureCache::get(size_t p) {
   return &e;
 }
 
+const torch::Tensor& FeatureCache::teacher_logits() {
+  if (teacher_.defined()) return teacher_;
+  auto t0 = Clock::now();
+  torch::NoGradGuard no_grad;
+  base_->eval();
+  std::vector<torch::Tensor> out;
+  for (int64_t i = 0; i < train_.x.size(0); i += 1000) out.push_back(base_->forward(train_.x.slice(0, i, std::min(i + 1000, train_.x.size(0)))));
+  teacher_ = torch::cat(out);
+  seconds_ += since(t0);
+  return teacher_;
+}
+
 FinetuneResult finetune(Variant& v, size_t shared_prefix, FeatureCache& cache, const FinetuneSpec& spec, bool train,
                         uint64_t seed) {
   FinetuneResult r;
@@ -84,6 +96,8 @@ FinetuneResult finetune(Variant& v, size_t shared_prefix, FeatureCache& cache, c
     return y;
   };
 
+  const bool reshaped = v.recalibrate;  // narrowed or removed: recalibrated, and trained longer
+  const int64_t base_epochs = reshaped ? spec.reshaped_epochs : spec.epochs;
   if (v.recalibrate) {
     // Batchnorm statistics after a narrow or a removal: every batchnorm the fine-tuning
     // reaches re-estimates its running mean and variance as the plain average over the first
@@ -105,7 +119,7 @@ FinetuneResult finetune(Variant& v, size_t shared_prefix, FeatureCache& cache, c
     v.recalibrate = false;
   }
   r.accuracy_before = evaluate(net, va, 1000, nullptr, input_layer);
-  if (!train || spec.epochs == 0) {
+  if (!train || base_epochs == 0) {
     r.accuracy_after = r.accuracy_before;
     return r;
   }
@@ -162,7 +176,8 @@ FinetuneResult finetune(Variant& v, size_t shared_prefix, FeatureCache& cache, c
   }
   for (auto& t : frozen) t.requires_grad_(false);
   const double lr0 = v.reinitialized ? 4 * spec.lr : spec.lr;
-  const int64_t epochs = v.reinitialized ? 2 * spec.epochs : spec.epochs;
+  const int64_t epochs = v.reinitialized ? 2 * base_epochs : base_epochs;
+  r.epochs = epochs;
   torch::optim::Adam opt(params, torch::optim::AdamOptions(lr0));
   const int64_t count = tr.x.size(0), bs = std::min(spec.batch_size, count);
   const int64_t steps_per_epoch = (count + bs - 1) / bs, total = steps_per_epoch * epochs;
@@ -175,6 +190,17 @@ FinetuneResult finetune(Variant& v, size_t shared_prefix, FeatureCache& cache, c
     return lr0 * 0.5 * (1.0 + std::cos(M_PI * step / static_cast<double>(total)));
   };
   ls.forward = [&](const torch::Tensor& x) { return net->forward_range(prefix(x), from, n); };
+  if (spec.distill_weight > 0) {
+    // The base model's soft targets at temperature T, weighted w against the labels; T^2 keeps
+    // the soft term's gradients on the scale of the hard one's (Hinton et al. 2015).
+    const torch::Tensor& teacher = cache.teacher_logits();
+    const double w = spec.distill_weight, T = spec.distill_temperature;
+    ls.loss = [&teacher, w, T](const torch::Tensor& z, const torch::Tensor& y, const torch::Tensor& idx) {
+      const auto soft = torch::softmax(teacher.index_select(0, idx) / T, 1);
+      const auto kd = torch::kl_div(torch::log_softmax(z / T, 1), soft, at::Reduction::Sum) / static_cast<double>(z.size(0));
+      return (1 - w) * torch::nn::functional::cross_entropy(z, y) + w * T * T * kd;
+    };
+  }
   ls.after_backward = [&] {
     for (auto& sw : shared) {
       auto g = torch::zeros_like(sw.codebook).index_add_(0, sw.idx, sw.weight.grad().flatten());

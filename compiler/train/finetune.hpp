@@ -22,11 +22,14 @@ class FeatureCache {
   const std::pair<TensorData, TensorData>* get(size_t p);
   const TensorData& raw_train() const { return train_; }
   const TensorData& raw_val() const { return val_; }
+  // The base model's logits for the fine-tuning subset (raw_train() order), computed once.
+  const torch::Tensor& teacher_logits();
   double seconds() const { return seconds_; }  // spent computing features
 
  private:
   Net base_;
   TensorData train_, val_;
+  torch::Tensor teacher_;
   int64_t budget_;
   std::map<size_t, std::pair<TensorData, TensorData>> entries_;
   std::list<size_t> lru_;
@@ -41,10 +44,13 @@ struct FinetuneResult {
   double accuracy_after = 0;
   double seconds = 0;     // fine-tuning steps only
   size_t frozen = 0;      // layers frozen (prefix served from the cache)
+  int64_t epochs = 0;     // fine-tuning epochs run
 };
 
-// Evaluates (and, when spec.epochs > 0 and `train`, fine-tunes) layers [shared_prefix, n) of
-// `v` on cached base activations; masks keep pruned weights at zero after every step.
+// Evaluates (and, when `train` and its epochs > 0, fine-tunes) layers [shared_prefix, n) of `v`
+// on cached base activations; masks keep pruned weights at zero after every step. A narrowed or
+// removed variant (Variant::recalibrate) first re-estimates its batchnorm statistics and trains
+// spec.reshaped_epochs instead of spec.epochs; a re-initialized one twice that at 4x the rate.
 FinetuneResult finetune(Variant& v, size_t shared_prefix, FeatureCache& cache, const FinetuneSpec& spec, bool train,
                         uint64_t seed);
 

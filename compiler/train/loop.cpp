@@ -37,7 +37,7 @@ void run_loop(const TensorData& data, torch::optim::Optimizer& optim, const Loop
       auto y = data.y.index_select(0, idx);
       optim.zero_grad();
       auto logits = spec.forward(x);
-      auto loss = torch::nn::functional::cross_entropy(logits, y);
+      auto loss = spec.loss ? spec.loss(logits, y, idx) : torch::nn::functional::cross_entropy(logits, y);
       loss.backward();
       if (spec.after_backward) spec.after_backward();
       optim.step();

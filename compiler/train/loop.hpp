@@ -30,6 +30,9 @@ struct LoopSpec {
   std::function<double(int64_t e, int64_t b, int64_t batches)> lr;
   // Logits of a batch of inputs (default: the network's forward()).
   std::function<torch::Tensor(const torch::Tensor& x)> forward;
+  // The loss of a batch: its logits, labels and the examples' indices into the data (default:
+  // cross-entropy; fine-tuning's distillation adds the teacher's soft targets).
+  std::function<torch::Tensor(const torch::Tensor& logits, const torch::Tensor& y, const torch::Tensor& idx)> loss;
   // After backward, before the optimizer step (e.g. gradients of shared codebooks).
   std::function<void()> after_backward;
   // After the optimizer step (e.g. re-deriving codebook weights, applying pruning masks).

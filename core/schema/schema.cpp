@@ -280,13 +280,20 @@ void parse_catalog(const Cursor& c, Schema& s) {
   }
   if (auto f = c.opt("finetune")) {
     f->require_map("a mapping");
-    f->only_keys({"examples", "epochs", "lr", "batch_size", "cache_mb"});
+    f->only_keys({"examples", "epochs", "reshaped_epochs", "lr", "batch_size", "cache_mb", "distill"});
     auto& ft = s.catalog.finetune;
     if (auto e = f->opt("examples")) ft.examples = e->integer(1, INT64_MAX);
     if (auto e = f->opt("epochs")) ft.epochs = e->integer(0, 1000);
+    if (auto e = f->opt("reshaped_epochs")) ft.reshaped_epochs = e->integer(0, 1000);
     if (auto e = f->opt("lr")) ft.lr = e->number(0, 10, true);
     if (auto e = f->opt("batch_size")) ft.batch_size = e->integer(1, 1 << 20);
     if (auto e = f->opt("cache_mb")) ft.cache_mb = e->integer(0, 1 << 24);
+    if (auto d = f->opt("distill")) {
+      d->require_map("a mapping like {weight: 0.5, temperature: 4} (weight 0 turns distillation off)");
+      d->only_keys({"weight", "temperature"});
+      if (auto w = d->opt("weight")) ft.distill_weight = w->number(0, 1, false, true);
+      if (auto t = d->opt("temperature")) ft.distill_temperature = t->number(0, 100, true);
+    }
   }
 }
 
