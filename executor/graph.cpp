@@ -160,7 +160,9 @@ void Model::plan_buffers() {
     const Step& s = steps_[i];
     const int q = s.inputs.empty() ? -1 : s.inputs[0];
     const bool elementwise = s.kind == Step::Affine || s.kind == Step::Add || s.kind == Step::Mul;
-    if (elementwise && q >= 0 && end[static_cast<size_t>(q)] == i && steps_[static_cast<size_t>(q)].out.numel() == s.out.numel()) {
+    // In place only when the overwritten input is not read again by this step (add [a, b, a]).
+    const bool read_again = std::count(s.inputs.begin() + 1, s.inputs.end(), q) > 0;
+    if (elementwise && !read_again && q >= 0 && end[static_cast<size_t>(q)] == i && steps_[static_cast<size_t>(q)].out.numel() == s.out.numel()) {
       buf[i] = buf[static_cast<size_t>(q)];
       bufs[buf[i]].last = std::max(bufs[buf[i]].last, end[i]);
     } else {

@@ -178,12 +178,12 @@ void grouped_conv(const Step& s, const float* x, int64_t n, float* y) {
             for (int64_t yy = 0; yy < oh; ++yy) {
               const int64_t iy = yy * s.sh - s.ph + i * s.dh;
               if (iy < 0 || iy >= H) continue;
-              const float* src = plane + iy * W + off;
+              const float* src = plane + iy * W;
               float* dst = out + yy * ow;
               if (s.sw == 1)
-                for (int64_t xx = x0; xx < x1; ++xx) dst[xx] += wv * src[xx];
+                for (int64_t xx = x0; xx < x1; ++xx) dst[xx] += wv * src[xx + off];
               else
-                for (int64_t xx = x0; xx < x1; ++xx) dst[xx] += wv * src[xx * s.sw];
+                for (int64_t xx = x0; xx < x1; ++xx) dst[xx] += wv * src[xx * s.sw + off];
             }
           }
       }

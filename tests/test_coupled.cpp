@@ -123,7 +123,7 @@ TEST_CASE("channels: an add, a depthwise conv, a gate and a concat couple channe
   CHECK(specs[layer_at(specs, "fc")].in.numel() == 8 * 9);
 }
 
-TEST_CASE("channels: a grouped conv fixes the channels around it; the logits and the input never narrow", "[coupled]") {
+TEST_CASE("channels: a grouped conv fixes the channels around it, and the logits and the input never narrow", "[coupled]") {
   const Schema s = schema_of("  - conv2d: {name: c1, out: 4, kernel: 3}\n  - conv2d: {name: g, out: 4, kernel: 1, groups: 2}\n"
                              "  - relu\n  - flatten\n  - linear: {name: fc, out: 3}\n",
                              1, 5, 3);

@@ -176,3 +176,24 @@ TEST_CASE("graph executor: one arena reused as lifetimes end, within the profile
   m.run(x.data(), 3, b.data());  // a second run over the reused arena: nothing left over matters
   CHECK(a == b);
 }
+
+TEST_CASE("graph executor: an add that reads its in-place input twice sums it twice", "[graph][executor]") {
+  const Schema s = parse_schema_string(
+      "format: mcdnn-schema/1\nname: a\ninput: {channels: 2, height: 4, width: 4}\nclasses: 3\nnetwork:\n"
+      "  - conv2d: {name: x, out: 3, kernel: 1}\n  - conv2d: {name: y, out: 3, kernel: 3, padding: 1, from: input}\n"
+      "  - add: {name: s, from: [x, y, x]}\n  - flatten\n  - linear: {out: 3}\n",
+      "a.yaml", "");
+  VariantFile f;
+  Net net = test::stored_net(s.layers, s.input, 3, "a", 5, &f);
+  Model m = Model::from_file(f);
+  torch::manual_seed(4);
+  const torch::Tensor x = torch::randn({2, 2, 4, 4});
+  torch::Tensor ref;
+  {
+    torch::NoGradGuard ng;
+    ref = net->forward(x).contiguous();
+  }
+  std::vector<float> got(6);
+  m.run(x.data_ptr<float>(), 2, got.data());
+  for (size_t i = 0; i < got.size(); ++i) CHECK(got[i] == Approx(ref.data_ptr<float>()[i]).margin(1e-4));
+}

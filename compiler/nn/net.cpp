@@ -53,11 +53,13 @@ torch::Tensor NetImpl::forward(torch::Tensor x) { return forward_range(x, 0, lay
 std::vector<double> NetImpl::set_batchnorm_momentum(double m) {
   std::vector<double> old;
   for (auto& l : layers_) old.push_back(l.momentum), l.momentum = l.kind == LayerKind::BatchNorm ? m : l.momentum;
+  recalibrating_ = true;
   return old;
 }
 
 void NetImpl::restore_batchnorm_momentum(const std::vector<double>& m) {
   for (size_t i = 0; i < layers_.size() && i < m.size(); ++i) layers_[i].momentum = m[i];
+  recalibrating_ = false;
 }
 
 torch::Tensor NetImpl::apply(size_t i, const torch::Tensor& x, const std::vector<torch::Tensor>& extra) {
@@ -83,7 +85,7 @@ torch::Tensor NetImpl::apply(size_t i, const torch::Tensor& x, const std::vector
     case LayerKind::Flatten:
       return x.flatten(1);
     case LayerKind::Dropout:
-      return torch::dropout(x, l.p, is_training());
+      return torch::dropout(x, l.p, is_training() && !recalibrating_);
     case LayerKind::BatchNorm:
       return torch::batch_norm(x, t[0], t[1], t[2], t[3], is_training(), l.momentum, l.eps, /*cudnn_enabled=*/true);
     case LayerKind::Add: {

@@ -30,7 +30,8 @@ class NetImpl : public torch::nn::Module {
   bool cut_is_single(size_t begin) const;
 
   // Every batchnorm's running-statistics momentum (1/k at batch k: a plain average, PyTorch's
-  // cumulative mode); returns the previous values to give back.
+  // cumulative mode); returns the previous values to give back. Until they are given back
+  // dropout is the identity even in training mode, so that only the statistics move.
   std::vector<double> set_batchnorm_momentum(double m);
   void restore_batchnorm_momentum(const std::vector<double>& m);
 
@@ -45,6 +46,7 @@ class NetImpl : public torch::nn::Module {
   std::vector<LayerSpec> layers_;
   std::vector<std::vector<torch::Tensor>> tensors_;
   bool graph_ = false;              // some layer names its inputs (LayerSpec::from)
+  bool recalibrating_ = false;      // set_batchnorm_momentum() until restored: no dropout
   std::vector<size_t> last_use_;    // per layer: the last layer reading its output (size(): none)
 };
 TORCH_MODULE(Net);

@@ -54,7 +54,7 @@ Variant narrow_groups(const Variant& parent, const ChannelMap& m, const std::map
       fail(ErrorClass::Schema, label + ": the group has " + std::to_string(grp.channels) + " channels; keep must be in 1.." +
                                    std::to_string(grp.channels) + ", got " + std::to_string(keep));
     // The `keep` channels of largest importance, in their original order.
-    auto idx = std::get<0>(torch::sort(std::get<1>(torch::topk(importance(parent, m, g), keep))));
+    auto idx = std::get<0>(torch::sort(std::get<1>(torch::topk(importance(parent, m, g), keep)))).to(torch::kCPU).contiguous();
     kept[g] = std::vector<int64_t>(idx.data_ptr<int64_t>(), idx.data_ptr<int64_t>() + idx.numel());
     for (size_t j : m.touched(g)) touched.insert(j);
   }
@@ -67,8 +67,8 @@ Variant narrow_groups(const Variant& parent, const ChannelMap& m, const std::map
     const auto ts = tensors_of(specs0[j]);
     for (size_t k = 0; k < ts.size(); ++k) {
       torch::Tensor t = parent.net->tensors(j)[k];
-      if (!rows.empty()) t = t.index_select(0, index_tensor(rows));
-      if (!cols.empty() && ts[k].matrix) t = t.index_select(1, index_tensor(cols));
+      if (!rows.empty()) t = t.index_select(0, index_tensor(rows).to(t.device()));
+      if (!cols.empty() && ts[k].matrix) t = t.index_select(1, index_tensor(cols).to(t.device()));
       c.net->tensors(j)[k].copy_(t);
     }
   }

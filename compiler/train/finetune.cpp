@@ -98,10 +98,10 @@ FinetuneResult finetune(Variant& v, size_t shared_prefix, FeatureCache& cache, c
 
   const bool reshaped = v.recalibrate;  // narrowed or removed: recalibrated, and trained longer
   const int64_t base_epochs = reshaped ? spec.reshaped_epochs : spec.epochs;
-  if (v.recalibrate) {
+  if (v.recalibrate && std::min<int64_t>(tr.x.size(0), kRecalibrationExamples) >= 2) {
     // Batchnorm statistics after a narrow or a removal: every batchnorm the fine-tuning
     // reaches re-estimates its running mean and variance as the plain average over the first
-    // kRecalibrationExamples fine-tuning examples (in order, no gradient), so the variant is
+    // kRecalibrationExamples fine-tuning examples (in order, no gradient, no dropout), so the variant is
     // evaluated (accuracy before fine-tuning) and fine-tuned from statistics of its own.
     torch::NoGradGuard no_grad;
     torch::manual_seed(seed);
@@ -110,7 +110,10 @@ FinetuneResult finetune(Variant& v, size_t shared_prefix, FeatureCache& cache, c
     const int64_t count = std::min<int64_t>(tr.x.size(0), kRecalibrationExamples), bs = std::max<int64_t>(1, spec.batch_size);
     int64_t k = 0;
     for (int64_t b = 0; b < count; b += bs) {
-      auto x = prefix(tr.x.slice(0, b, std::min(b + bs, count)));
+      // A last batch of one example has no variance: it joins the batch before it.
+      const int64_t e = count - std::min(b + bs, count) == 1 ? count : std::min(b + bs, count);
+      auto x = prefix(tr.x.slice(0, b, e));
+      if (e == count) b = count;
       const auto old = net->set_batchnorm_momentum(1.0 / static_cast<double>(++k));
       net->train();
       net->forward_range(x, from, n);
