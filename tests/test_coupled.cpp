@@ -94,6 +94,8 @@ TEST_CASE("channels: an add, a depthwise conv, a gate and a concat couple channe
   const int gb = m.group_of(layer_at(s.layers, "b"));
   CHECK(gb != g);
   CHECK(m.groups[static_cast<size_t>(m.group_of(layer_at(s.layers, "fc")))].fixed == "they are the class logits");
+  CHECK(m.groups[static_cast<size_t>(m.group_of(layer_at(s.layers, "fc")))].logits);
+  CHECK_FALSE(res.logits);
   CHECK(m.groups[static_cast<size_t>(m.in[0][0].group)].fixed == "they are the network input");
   // fc reads [group g: 6 channels x 3x3, group b: 4 channels x 3x3] after the concat and the flatten.
   const size_t fc = layer_at(s.layers, "fc");
@@ -345,4 +347,18 @@ TEST_CASE("narrow: a reshaped variant's batchnorms re-estimate their statistics 
   INFO(got << "\n" << want);
   CHECK(torch::allclose(got, want, 1e-4, 1e-5));
   CHECK_FALSE(torch::allclose(got, expect.net->tensors(stem + 1)[2], 1e-2, 1e-2));  // not the parent's statistics
+}
+
+TEST_CASE("narrow: `layers: all` takes fractions and says so for a count", "[coupled][schema]") {
+  const std::string net = std::string("format: mcdnn-schema/1\nname: t\ninput: {channels: 2, height: 6, width: 6}\nclasses: 3\nnetwork:\n") + kNet;
+  try {
+    parse_schema_string(net + "catalog:\n  variants:\n    - narrow: {layers: all, keep: [4]}\n", "t.yaml", "");
+    FAIL("parsed");
+  } catch (const Error& e) {
+    CHECK(std::string(e.what()).find("narrow: `layers: all` takes fractions (1/2, 0.75), not '4'") != std::string::npos);
+  }
+  const Schema s = parse_schema_string(net + "catalog:\n  variants:\n    - narrow: {layers: all, keep: [1/2]}\n", "t.yaml", "");
+  const auto planned = plan_variants(s);
+  REQUIRE(planned.size() == 1);
+  CHECK(planned[0].id == "narrow-all-50");
 }

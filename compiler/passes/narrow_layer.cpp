@@ -88,16 +88,9 @@ Variant narrow_layer(const Variant& parent, const std::string& layer, int64_t ke
 }
 
 std::optional<Variant> narrow_all(const Variant& parent, const std::string& level) {
-  KeepSpec ks;
-  if (!parse_keep(level, &ks) || !ks.fraction)
-    fail(ErrorClass::Schema, "narrow: `layers: all` takes fractions (1/2, 0.75), not '" + level + "'");
   const PlanState p = plan_state(parent);
   const ChannelMap m = channel_map(p.layers);
-  std::map<int, int64_t> counts;
-  for (int g : rule_narrow_all(p, m)) {
-    const int64_t ch = m.groups[static_cast<size_t>(g)].channels, keep = keep_count(ks, ch);
-    if (keep < ch) counts[g] = keep;
-  }
+  const std::map<int, int64_t> counts = rule_narrow_all(p, m, level);
   if (counts.empty()) return std::nullopt;
   return narrow_groups(parent, m, counts, narrow_label("", level, 0));
 }

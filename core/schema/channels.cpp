@@ -173,6 +173,8 @@ ChannelMap channel_map(const std::vector<LayerSpec>& layers) {
     }
   };
   for (size_t i = 0; i < n; ++i) canon(m.in[i]), canon(m.out[i]);
+  if (n > 0)
+    for (const auto& seg : m.out[n - 1]) m.groups[static_cast<size_t>(seg.group)].logits = true;
   for (size_t i = 0; i < n; ++i) {
     const LayerSpec& l = layers[i];
     if (ungrouped_weights(l)) {

@@ -34,6 +34,7 @@ struct ChannelSeg {
 struct ChannelGroup {
   int64_t channels = 0;
   std::string fixed;                // why it cannot be cut ("" = it can)
+  bool logits = false;              // it holds the class logits
   std::vector<size_t> producers;    // ungrouped conv2d / linear layers whose output rows are its channels
   std::vector<size_t> channelwise;  // depthwise convs and batchnorms with its channels as rows
   std::vector<size_t> readers;      // ungrouped conv2d / linear layers reading it as input columns

@@ -97,7 +97,7 @@ int rule_narrow(const PlanState& p, const ChannelMap& m, size_t i) {
     fail(ErrorClass::Schema, "narrow: " + l.name + " is a grouped conv (groups " + std::to_string(l.groups) +
                                  "); a depthwise conv is cut with the channels it reads: narrow the layer that writes them");
   const ChannelGroup& grp = m.groups[static_cast<size_t>(g)];
-  if (grp.fixed == "they are the class logits" && grp.producers.size() == 1)
+  if (grp.logits && grp.producers.size() == 1)
     fail(ErrorClass::Schema, "narrow: " + l.name + " produces the class logits and cannot be narrowed");
   if (!grp.fixed.empty()) {
     std::string with;
@@ -109,15 +109,21 @@ int rule_narrow(const PlanState& p, const ChannelMap& m, size_t i) {
   return g;
 }
 
-std::vector<int> rule_narrow_all(const PlanState& p, const ChannelMap& m) {
-  std::vector<int> gs;
+std::map<int, int64_t> rule_narrow_all(const PlanState& p, const ChannelMap& m, const std::string& level) {
+  KeepSpec ks;
+  if (!parse_keep(level, &ks) || !ks.fraction)
+    fail(ErrorClass::Schema, "narrow: `layers: all` takes fractions (1/2, 0.75), not '" + level + "'");
+  std::map<int, int64_t> counts;
+  bool any = false;
   for (size_t g = 0; g < m.groups.size(); ++g)
     if (m.groups[g].fixed.empty() && !m.groups[g].producers.empty()) {
       rule_narrow_group(p, m, static_cast<int>(g));
-      gs.push_back(static_cast<int>(g));
+      any = true;
+      const int64_t keep = keep_count(ks, m.groups[g].channels);
+      if (keep < m.groups[g].channels) counts[static_cast<int>(g)] = keep;
     }
-  if (gs.empty()) fail(ErrorClass::Schema, "narrow: no channels of " + p.id + " can be cut (each group holds the input or the logits)");
-  return gs;
+  if (!any) fail(ErrorClass::Schema, "narrow: no channels of " + p.id + " can be cut (each group holds the input or the logits)");
+  return counts;
 }
 
 std::string narrow_label(const std::string& layer, const std::string& level, int64_t keep) {
@@ -303,16 +309,8 @@ struct Walker {
       } else if (st.pass == "narrow") {
         const ChannelMap m = channel_map(p.layers);
         if (st.layers.empty()) {  // every group that can be cut, by the same fraction
-          const std::vector<int> gs = rule_narrow_all(p, m);
           for (const auto& lv : st.levels) {
-            KeepSpec ks;
-            parse_keep(lv, &ks);
-            if (!ks.fraction) fail(ErrorClass::Schema, "narrow: `layers: all` takes fractions (1/2, 0.75), not a count (" + lv + ")");
-            std::map<int, int64_t> counts;
-            for (int g : gs) {
-              const int64_t c = m.groups[static_cast<size_t>(g)].channels, keep = keep_count(ks, c);
-              if (keep < c) counts[g] = keep;
-            }
+            const std::map<int, int64_t> counts = rule_narrow_all(p, m, lv);
             if (counts.empty()) {
               skipped(pn, recipe(st, "", lv));
               continue;

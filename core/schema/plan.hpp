@@ -62,8 +62,10 @@ void rule_prune(const PlanState& p);
 void rule_quantize(const PlanState& p, const std::vector<size_t>& idx);
 // narrow: the coupled group (schema/channels.hpp) of layer i's outputs, checked cuttable.
 int rule_narrow(const PlanState& p, const ChannelMap& m, size_t i);
-// narrow every group (`layers: all`): the groups that can be cut (none: an error).
-std::vector<int> rule_narrow_all(const PlanState& p, const ChannelMap& m);
+// narrow every group (`layers: all`) to the fraction `level`: group -> channels kept, for the
+// groups that lose a channel (empty: none does). Throws when no group can be cut or `level`
+// is not a fraction.
+std::map<int, int64_t> rule_narrow_all(const PlanState& p, const ChannelMap& m, const std::string& level);
 // The label of a narrow step's child: "narrow conv1 16", or "narrow all 50%" for a fraction of every group.
 std::string narrow_label(const std::string& layer, const std::string& level, int64_t keep);
 // remove: what goes (a layer with its batchnorm/activations, or a residual block's branch).
