@@ -40,7 +40,7 @@ for exe in "$@"; do
   expect "$exe" 0 "usage: $name" -h
   expect "$exe" 2 "unknown option '--frobnicate'" --frobnicate
   case $name in
-    bench_executor | bench_codebook | bench_specialize) expect "$exe" error "$name: error: " "$work/no-such-catalog" ;;
+    bench_executor | bench_codebook | bench_specialize | bench_measure) expect "$exe" error "$name: error: " "$work/no-such-catalog" ;;
     bench_catalog | bench_eval | bench_contention | bench_runtime) expect "$exe" error "$name: error: " "$work/no-such.yaml" ;;
     bench_family) expect "$exe" error "$name: error: " --catalog "$work/no-such-catalog" ;;
     bench_svd) expect "$exe" 2 "--m: expected a positive integer" --m 0 ;;

@@ -8,6 +8,7 @@
 #include "catch.hpp"
 #include "catalog/variant_file.hpp"
 #include "fixtures.hpp"
+#include "measure.hpp"
 #include "model.hpp"
 #include "nn/net.hpp"
 #include "stored_net.hpp"
@@ -141,4 +142,74 @@ TEST_CASE("executor steps fuse batchnorm and relu, and resident bytes follow the
   for (const auto& s : a.steps()) wa += s.a.resident_bytes() + s.b.resident_bytes();
   for (const auto& s : b.steps()) wb += s.a.resident_bytes() + s.b.resident_bytes();
   CHECK(wb < wa / 4);
+}
+
+TEST_CASE("measuring: a window times exactly its run bounds, rounds go over every file in turn and pool their runs",
+          "[executor][measure]") {
+  VariantFile a, b;
+  build(awkward_net("f32", false), &a, 5);
+  build(awkward_net("cb4", true), &b, 6);
+  test::TempDir dir;
+  write_variant_file(dir / "a.h5", a);
+  write_variant_file(dir / "b.h5", b);
+  Model m = Model::from_file(read_variant_file(dir / "a.h5"));
+  const int64_t per = m.input().input.numel();
+  std::vector<float> x(static_cast<size_t>(per * 4), 0.5f);
+  int calls = 0;
+  const auto run = [&](const float* xi, float* yi) { ++calls, m.run(xi, 1, yi); };
+
+  // No time: exactly min_runs timed runs after the warm-up; a cap: max_runs however long.
+  std::vector<double> samples;
+  time_window(run, x.data(), 4, per, m.output_size(), Window{0.0, 3, 7, 100}, &samples);
+  CHECK(samples.size() == 7);
+  CHECK(calls == 10);
+  time_window(run, x.data(), 4, per, m.output_size(), Window{30.0, 0, 1, 5}, &samples);
+  CHECK(samples.size() == 12);  // appended
+  for (double s : samples) CHECK(s > 0);
+  const Latency l = summarize(samples);
+  CHECK(l.runs == 12);
+  CHECK(l.p95_ms >= l.median_ms);
+  CHECK(summarize({}).runs == 0);
+
+  MeasureOptions opt;
+  opt.seconds = 0.0;  // each window then times its share of min_runs: 20 over 4 rounds = 5
+  opt.rounds = 4;
+  opt.batch = 3;
+  std::vector<std::pair<int, size_t>> order;
+  std::vector<bool> done;
+  const std::vector<MeasuredCost> got = measure_files(
+      {dir / "a.h5", dir / "b.h5"}, {1e6, 2e6}, opt,
+      [&](int round, size_t file, const MeasuredCost* d) {
+        order.emplace_back(round, file);
+        done.push_back(d != nullptr);
+        if (d) {
+          CHECK(d->runs == 4 * 5);
+          CHECK(d->latency_ms > 0);
+        }
+      });
+  const std::vector<std::pair<int, size_t>> want{{1, 0}, {1, 1}, {2, 0}, {2, 1}, {3, 0}, {3, 1}, {4, 0}, {4, 1}};
+  CHECK(order == want);
+  CHECK(done == std::vector<bool>{false, false, false, false, false, false, true, true});
+  REQUIRE(got.size() == 2);
+  for (size_t i = 0; i < 2; ++i) {
+    const Model mi = Model::from_file(read_variant_file(dir / (i ? "b.h5" : "a.h5")));
+    CHECK(got[i].present);
+    CHECK(got[i].runs == 20);
+    CHECK(got[i].latency_p95_ms >= got[i].latency_ms);
+    CHECK(got[i].resident_bytes == mi.resident_bytes());
+    CHECK(got[i].layers.size() == mi.steps().size());
+    CHECK(got[i].batch == 3);
+    CHECK(got[i].throughput > 0);
+    CHECK(got[i].exec_mj > 0);
+  }
+
+  // One round: the figures come with the first window; measure_file is the one-file case.
+  opt.rounds = 1;
+  int finished = 0;
+  measure_files({dir / "b.h5"}, {1e6}, opt, [&](int round, size_t, const MeasuredCost* d) {
+    CHECK(round == 1);
+    finished += d != nullptr;
+  });
+  CHECK(finished == 1);
+  CHECK(measure_file(dir / "b.h5", 1e6, opt).runs == 20);
 }

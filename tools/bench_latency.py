@@ -1,13 +1,24 @@
 #!/usr/bin/env python3
 """Does a catalog's latency hold in a fresh process? For every variant of CATALOG, runs
 `mcdnn-infer` RUNS times, each a new process, on IMAGES (batch-1 latency over the images, the
-protocol docs/executor.md "Latency" states), and compares the median of those runs' medians (and
-p95s) with catalog.json's `measured.latency_ms` (`latency_p95_ms`). Prints one row per variant,
-then how many are within the tolerance (default 5%) and the largest deviation; exit 1 when a
-variant's median is outside it.
+protocol docs/executor.md "Measuring" states), and compares the median of those runs' medians
+(and p95s) with catalog.json's `measured.latency_ms` (`latency_p95_ms`). The runs go round the
+variants in turn (run 1 of every variant, then run 2, ...), so that the machine's drift over
+minutes weighs on every variant alike, as the catalog's rounds do.
+
+With --remeasure, each round also measures every variant again by the catalog's own protocol
+(build/tools/bench_measure: what mcdnn-compile does, in a LibTorch-free process) just before its
+mcdnn-infer runs. That separates the two things a difference can come from: the protocol
+(catalog protocol now vs fresh processes now: the agreement the catalog can promise) and the
+machine's drift since the catalog was built (protocol now vs the catalog's figures: a shared
+VM's speed moves by 5-10% over minutes, for every variant at once).
+
+Prints one row per variant, then how many are within the tolerance (default 5%), split into
+pruned variants (a layer run as sparse rows) and the rest; exit 1 when a variant is outside it
+(with --remeasure: against the protocol run now, else against the catalog's figures).
 
     python3 tools/bench_latency.py CATALOG IMAGES [LABELS] [--runs 5] [--limit N] [--tolerance 0.05]
-                                   [--infer build/mcdnn-infer] [--variants ID,...]
+                                   [--remeasure] [--infer build/mcdnn-infer] [--variants ID,...]
 
 Timings mean something only on an idle machine (check `uptime`); the machine and its CPU go into
 docs/benchmarks.md with the figures.
@@ -25,17 +36,53 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 LINE = re.compile(r"latency batch 1: median ([0-9.]+) ms, p95 ([0-9.]+) ms")
 
 
+def run_checked(cmd):
+    out = subprocess.run(cmd, capture_output=True, text=True)
+    if out.returncode != 0:
+        sys.exit(f"error: {' '.join(cmd)} exited {out.returncode}: {out.stderr.strip() or out.stdout.strip()}")
+    return out.stdout
+
+
 def infer_once(infer, catalog, variant, images, labels, limit):
     cmd = [infer, catalog, variant, images] + ([labels] if labels else [])
     if limit:
         cmd += ["--limit", str(limit)]
-    out = subprocess.run(cmd, capture_output=True, text=True)
-    if out.returncode != 0:
-        sys.exit(f"error: {' '.join(cmd)} exited {out.returncode}: {out.stderr.strip() or out.stdout.strip()}")
-    m = LINE.search(out.stdout)
+    stdout = run_checked(cmd)
+    m = LINE.search(stdout)
     if not m:
-        sys.exit(f"error: no latency line in the output of {' '.join(cmd)}:\n{out.stdout}")
+        sys.exit(f"error: no latency line in the output of {' '.join(cmd)}:\n{stdout}")
     return float(m.group(1)), float(m.group(2))
+
+
+def measure_all(tool, catalog, ids):
+    """The catalog's protocol now: {id: (median ms, p95 ms)}."""
+    got = {}
+    for line in run_checked([tool, catalog, "--variants", ",".join(ids)]).splitlines():
+        f = line.split()
+        got[f[0]] = (float(f[1]), float(f[2]))
+    missing = set(ids) - set(got)
+    if missing:
+        sys.exit(f"error: {tool} printed no figures for {', '.join(sorted(missing))}")
+    return got
+
+
+def is_pruned(v):
+    return any("sparse" in (layer.get("kernel") or "") for layer in v["measured"].get("layers", []))
+
+
+def summary(name, ratios, variants, tolerance):
+    for group, keep in (("pruned (a layer run as sparse rows)", True), ("the rest", False)):
+        rs = [r for v, r in zip(variants, ratios) if is_pruned(v) == keep]
+        if rs:
+            inside = sum(abs(r - 1) <= tolerance for r in rs)
+            print(f"  {name}, {group}: {inside} of {len(rs)} within {100 * tolerance:.0f}%, ratio median "
+                  f"{statistics.median(rs):.3f}, range {min(rs):.3f} - {max(rs):.3f}")
+    dev = [abs(r - 1) for r in ratios]
+    outside = [v["id"] for v, r in zip(variants, ratios) if abs(r - 1) > tolerance]
+    print(f"  {name}, all: {len(ratios) - len(outside)} of {len(ratios)} within {100 * tolerance:.0f}%, ratio median "
+          f"{statistics.median(ratios):.3f}, range {min(ratios):.3f} - {max(ratios):.3f}, |deviation| median "
+          f"{100 * statistics.median(dev):.1f}%" + (f"; outside: {', '.join(outside)}" if outside else ""))
+    return outside
 
 
 def main():
@@ -46,9 +93,13 @@ def main():
     p.add_argument("--runs", type=int, default=5, help="fresh mcdnn-infer processes per variant (default 5)")
     p.add_argument("--limit", type=int, default=0, help="images per process (default: all; the latency runs cycle through them)")
     p.add_argument("--tolerance", type=float, default=0.05, help="allowed relative deviation of the median (default 0.05)")
+    p.add_argument("--remeasure", action="store_true", help="also measure every variant by the catalog's protocol in each round")
     p.add_argument("--infer", default=os.path.join(HERE, "..", "build", "mcdnn-infer"))
+    p.add_argument("--measure", default=os.path.join(HERE, "..", "build", "tools", "bench_measure"))
     p.add_argument("--variants", help="comma-separated ids (default: every variant)")
     a = p.parse_args()
+    if a.runs < 1:
+        sys.exit("error: --runs: expected a positive number of runs")
     try:
         with open(os.path.join(a.catalog, "catalog.json")) as f:
             catalog = json.load(f)
@@ -66,32 +117,57 @@ def main():
     # A fragment catalog: mcdnn-infer runs the trunk first; the catalog measures the trunk once
     # and each fragment alone, so the two medians add (the p95s do not: not compared).
     trunk = (catalog.get("trunk") or {}).get("measured")
+    if trunk and a.remeasure:
+        sys.exit("error: --remeasure does not measure a fragment catalog's trunk; leave it out for this catalog")
     print(f"catalog {a.catalog}: measured on {catalog['executor'].get('cpu', '?')} ({catalog['executor'].get('isa', '?')}); "
-          f"{a.runs} fresh mcdnn-infer processes per variant")
-    print(f"{'variant':52s} {'catalog ms':>10s} {'infer ms':>9s} {'ratio':>6s} {'spread':>7s} "
-          f"{'cat p95':>8s} {'inf p95':>8s} {'ratio':>6s}")
-    ratios, p95_ratios, outside, t0 = [], [], [], time.perf_counter()
+          f"{a.runs} fresh mcdnn-infer processes per variant, round by round" + (", the protocol rerun in each round" if a.remeasure else ""))
+    ids = [v["id"] for v in variants]
+    runs = {i: [] for i in ids}
+    now = {i: [] for i in ids}
+    t0 = time.perf_counter()
+    for k in range(a.runs):
+        tk = time.perf_counter()
+        if a.remeasure:
+            for i, fig in measure_all(a.measure, a.catalog, ids).items():
+                now[i].append(fig)
+        for i in ids:
+            runs[i].append(infer_once(a.infer, a.catalog, i, a.images, a.labels, a.limit))
+        print(f"  round {k + 1} of {a.runs}: {len(ids)} variants in {time.perf_counter() - tk:.0f} s", file=sys.stderr, flush=True)
+
+    print(f"{'variant':52s} {'catalog':>8s} {'infer':>8s} {'ratio':>6s} {'spread':>7s} {'cat p95':>8s} {'inf p95':>8s} {'ratio':>6s}"
+          + (f" {'now':>8s} {'inf/now':>7s} {'now p95':>8s} {'ratio':>6s}" if a.remeasure else ""))
+    ratios, p95_ratios, now_ratios, now_p95, drift = [], [], [], [], []
     for v in variants:
-        meds, p95s = zip(*(infer_once(a.infer, a.catalog, v["id"], a.images, a.labels, a.limit) for _ in range(a.runs)))
+        meds, p95s = zip(*runs[v["id"]])
         med, p95 = statistics.median(meds), statistics.median(p95s)
         cat, cat95 = v["measured"]["latency_ms"], v["measured"]["latency_p95_ms"]
         if trunk:
             cat, cat95 = cat + trunk["latency_ms"], float("nan")
         r, r95 = med / cat, p95 / cat95
-        spread = (max(meds) - min(meds)) / med
         ratios.append(r)
         p95_ratios.append(r95)
-        flag = "" if abs(r - 1) <= a.tolerance else "  <- outside"
-        if flag:
-            outside.append(v["id"])
-        print(f"{v['id']:52s} {cat:10.4f} {med:9.4f} {r:6.3f} {100 * spread:6.1f}% {cat95:8.4f} {p95:8.4f} {r95:6.3f}{flag}",
-              flush=True)
-    dev = [abs(r - 1) for r in ratios]
-    print(f"\n{len(ratios)} variants in {time.perf_counter() - t0:.0f} s: median/catalog ratio min {min(ratios):.3f}, "
-          f"median {statistics.median(ratios):.3f}, max {max(ratios):.3f}; |deviation| median {100 * statistics.median(dev):.1f}%, "
-          f"max {100 * max(dev):.1f}%" + ("" if trunk else f"; p95 ratio median {statistics.median(p95_ratios):.3f}"))
-    print(f"within {100 * a.tolerance:.0f}%: {len(ratios) - len(outside)} of {len(ratios)}"
-          + (f"; outside: {', '.join(outside)}" if outside else ""))
+        row = (f"{v['id']:52s} {cat:8.4f} {med:8.4f} {r:6.3f} {100 * (max(meds) - min(meds)) / med:6.1f}% "
+               f"{cat95:8.4f} {p95:8.4f} {r95:6.3f}")
+        if a.remeasure:
+            n_med = statistics.median(x[0] for x in now[v["id"]])
+            n_95 = statistics.median(x[1] for x in now[v["id"]])
+            now_ratios.append(med / n_med)
+            now_p95.append(p95 / n_95)
+            drift.append(n_med / cat)
+            row += f" {n_med:8.4f} {med / n_med:7.3f} {n_95:8.4f} {p95 / n_95:6.3f}"
+        print(row, flush=True)
+    print(f"\n{len(ids)} variants in {time.perf_counter() - t0:.0f} s; mcdnn-infer's median (of {a.runs} processes) over:")
+    outside = summary("the catalog's figure", ratios, variants, a.tolerance)
+    if not trunk:
+        print(f"  p95 ratio (infer / catalog) median {statistics.median(p95_ratios):.3f}")
+    if a.remeasure:
+        outside = summary("the catalog's protocol now", now_ratios, variants, a.tolerance)
+        print(f"  p95 ratio (infer / protocol now) median {statistics.median(now_p95):.3f}")
+        d = statistics.median(drift)
+        print(f"  the machine since the build: the protocol now / the catalog's figure, median {d:.3f} "
+              f"(range {min(drift):.3f} - {max(drift):.3f})")
+        scaled = [r / d for r in ratios]
+        summary(f"the catalog's figure times {d:.3f} (the drift)", scaled, variants, a.tolerance)
     return 1 if outside else 0
 
 

@@ -14,6 +14,7 @@
 #include "catalog/catalog.hpp"
 #include "catalog/report.hpp"
 #include "measure.hpp"
+#include "measure_variants.hpp"
 #include "specialize/feature_store.hpp"
 #include "nn/net.hpp"
 #include "schema/plan.hpp"
@@ -368,7 +369,8 @@ int specialize_catalog(const CompileOptions& opt, Schema& schema, torch::Device 
         exec::MeasureOptions mo;
         mo.seconds = opt.measure_seconds > 0 ? opt.measure_seconds : 0.25;
         mo.device = c.executor.device_profile;
-        sv.record.measured = exec::measure_file(tmp, static_cast<double>(sv.record.profile.flops_effective), mo);
+        FreshProgress quiet{[](const std::string&) {}, [](size_t, const MeasuredCost&) {}};
+        sv.record.measured = measure_files_fresh({tmp}, {static_cast<double>(sv.record.profile.flops_effective)}, mo, quiet, out).front();
       }
       out << line(sv, note, id_width) << std::flush;
       made.push_back(std::move(sv));

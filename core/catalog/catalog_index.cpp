@@ -510,4 +510,17 @@ VariantFile load_variant(const CatalogIndex& index, const VariantRecord& rec) {
   return v;
 }
 
+std::string measured_line(const MeasuredCost& m) { return measured_json(m).dump(); }
+
+MeasuredCost parse_measured_line(const std::string& text, const std::string& where) {
+  json j;
+  try {
+    j = json::parse(text);
+  } catch (const json::exception& e) {
+    fail(ErrorClass::Catalog, where + ": not valid JSON (" + e.what() + ")");
+  }
+  if (!j.is_object()) fail(ErrorClass::Catalog, where + ": expected a JSON object");
+  return parse_measured(Obj{j, where});
+}
+
 }  // namespace mcdnn

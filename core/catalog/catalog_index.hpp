@@ -160,6 +160,12 @@ CatalogIndex read_catalog_index(const std::string& dir);
 // a catalog (a build job's), so each parent need only be another id (checked at the merge).
 CatalogIndex parse_catalog_index(const std::string& text, const std::string& where, bool parents_elsewhere = false);
 
+// One variant's `measured` object as catalog.json writes it, on one line (doubles to full
+// precision), and back with the same checks: how mcdnn-measure hands its figures to the
+// compiler. Throws Error(Catalog) naming `where`.
+std::string measured_line(const MeasuredCost& m);
+MeasuredCost parse_measured_line(const std::string& text, const std::string& where);
+
 // Checks a variant file's SHA-256 against the index before anything opens it (accidental
 // damage: truncation, flipped bits), then reads and validates it (read_variant_file()).
 // Throws Error(Catalog).
