@@ -4,9 +4,11 @@
 // 50% sparse, at batch 1 and 5, written to a variant file and read back.
 #include <cmath>
 #include <random>
+#include <sstream>
 
 #include "catch.hpp"
 #include "catalog/variant_file.hpp"
+#include "util/error.hpp"
 #include "fixtures.hpp"
 #include "measure.hpp"
 #include "model.hpp"
@@ -212,4 +214,49 @@ TEST_CASE("measuring: a window times exactly its run bounds, rounds go over ever
   });
   CHECK(finished == 1);
   CHECK(measure_file(dir / "b.h5", 1e6, opt).runs == 20);
+}
+
+TEST_CASE("mcdnn-measure: a line per round and per file's figures, which read back; bad arguments and files refused",
+          "[executor][measure][cli]") {
+  VariantFile a, b;
+  build(awkward_net("int8", false), &a, 7);
+  build(awkward_net("f16", true), &b, 8);
+  test::TempDir dir;
+  write_variant_file(dir / "a.h5", a);
+  write_variant_file(dir / "b.h5", b);
+  const std::string tool = MCDNN_MEASURE;
+  std::string out;
+  REQUIRE(test::run_command(tool + " --seconds 0.02 --rounds 3 " + dir / "a.h5" + " 1000 " + dir / "b.h5" + " 2e6", &out) == 0);
+  std::istringstream lines(out);
+  std::vector<std::string> rounds, measured;
+  for (std::string l; std::getline(lines, l);) (l.rfind("measured ", 0) == 0 ? measured : rounds).push_back(l);
+  REQUIRE(rounds.size() == 2);
+  CHECK(rounds[0].rfind("round 1 of 3: loads", 0) == 0);
+  CHECK(rounds[1].rfind("round 2 of 3: batch-1 runs of 2 files", 0) == 0);
+  REQUIRE(measured.size() == 2);
+  for (size_t i = 0; i < 2; ++i) {
+    INFO(measured[i]);
+    const std::string prefix = "measured " + std::to_string(i) + " ";
+    REQUIRE(measured[i].rfind(prefix, 0) == 0);
+    const MeasuredCost m = parse_measured_line(measured[i].substr(prefix.size()), "test");
+    const Model mi = Model::from_file(read_variant_file(dir / (i ? "b.h5" : "a.h5")));
+    CHECK(m.resident_bytes == mi.resident_bytes());
+    CHECK(m.layers.size() == mi.steps().size());
+    CHECK(m.runs >= 3 * 7);  // 20 runs over 3 rounds: at least 7 a window
+    CHECK(m.latency_ms > 0);
+    // Written on one line and read back exactly (doubles to full precision).
+    CHECK(measured_line(m) == measured[i].substr(prefix.size()));
+  }
+  // Bad arguments: exit 2 with what was expected; a missing or damaged file: exit 7, nothing measured.
+  CHECK(test::run_command(tool + " " + dir / "a.h5" + " 2>&1", &out) == 2);
+  CHECK(out.find("pairs of FILE FLOPS") != std::string::npos);
+  CHECK(test::run_command(tool + " " + dir / "a.h5" + " lots 2>&1", &out) == 2);
+  CHECK(out.find("expected a number >= 0, got 'lots'") != std::string::npos);
+  CHECK(test::run_command(tool + " --device-profile phone " + dir / "a.h5" + " 1 2>&1", &out) == 2);
+  CHECK(out.find("unknown device profile 'phone'") != std::string::npos);
+  CHECK(test::run_command(tool + " " + dir / "missing.h5" + " 1 2>&1", &out) == 7);
+  CHECK(out.find("missing.h5") != std::string::npos);
+  CHECK(out.find("measured ") == std::string::npos);
+  CHECK_THROWS_AS(parse_measured_line("{\"latency_ms\": -1}", "x"), Error);
+  CHECK_THROWS_AS(parse_measured_line("not json", "x"), Error);
 }

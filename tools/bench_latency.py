@@ -157,6 +157,11 @@ def main():
             row += f" {n_med:8.4f} {med / n_med:7.3f} {n_95:8.4f} {p95 / n_95:6.3f}"
         print(row, flush=True)
     print(f"\n{len(ids)} variants in {time.perf_counter() - t0:.0f} s; mcdnn-infer's median (of {a.runs} processes) over:")
+    if a.runs >= 2:
+        # How reproducible the reference itself is: the median of the odd-numbered runs against
+        # the even-numbered ones', per variant (half as many processes each).
+        halves = [statistics.median(m for m, _ in runs[i][0::2]) / statistics.median(m for m, _ in runs[i][1::2]) for i in ids]
+        summary("(mcdnn-infer's odd runs over its even runs: the reference's own reproducibility)", halves, variants, a.tolerance)
     outside = summary("the catalog's figure", ratios, variants, a.tolerance)
     if not trunk:
         print(f"  p95 ratio (infer / catalog) median {statistics.median(p95_ratios):.3f}")
