@@ -57,8 +57,8 @@ std::vector<MeasuredCost> measure_files_fresh(const std::vector<std::string>& pa
                                               const exec::MeasureOptions& mo, const FreshProgress& progress, std::ostream& out) {
   const std::string tool = measure_tool();
   if (tool.empty()) {
-    out << "  (mcdnn-measure is not next to this program: measuring in the compiling process, where variants "
-           "ran 4-7% slower than in a fresh process)\n";
+    out << "  (mcdnn-measure is not next to this program: measuring in the compiling process, not in a fresh "
+           "process as a user runs a variant)\n";
     return exec::measure_files(paths, flops, mo, [&](int round, size_t i, const MeasuredCost* done) {
       if (done) progress.done(i, *done);
       else if (i + 1 == paths.size()) progress.round("round " + std::to_string(round) + " of " + std::to_string(mo.rounds) + " done");

@@ -1,8 +1,7 @@
 // The build's measurement phase: every finished variant file in the build directory is run
 // with the executor (executor/measure.hpp) and its record gets the measured costs. The
-// measuring runs in mcdnn-measure, a fresh LibTorch-free process, the conditions of the fresh
-// mcdnn-infer or mcdnn-run process a user starts (in the compiling process, after training,
-// variants ran 4-7% slower than in fresh processes right after, on the default catalog).
+// measuring runs in mcdnn-measure, a fresh LibTorch-free process: the conditions of the fresh
+// mcdnn-infer or mcdnn-run process a user starts, not those of a process that has just trained.
 #pragma once
 #include <functional>
 #include <ostream>

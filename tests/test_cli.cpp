@@ -383,7 +383,7 @@ TEST_CASE("cli: cmake --install puts commands, tools and docs in place, and the 
   TempDir prefix;
   std::string out;
   REQUIRE(run_command(std::string(MCDNN_CMAKE) + " --install " + MCDNN_BINARY_DIR + " --prefix " + prefix.path().string(), &out) == 0);
-  for (const char* f : {"bin/mcdnn-compile", "bin/mcdnn-catalog", "bin/mcdnn-infer", "bin/mcdnn-run", "libexec/mcdnn/mcdnn-compile-torch",
+  for (const char* f : {"bin/mcdnn-compile", "bin/mcdnn-catalog", "bin/mcdnn-infer", "bin/mcdnn-run", "libexec/mcdnn/mcdnn-compile-torch", "libexec/mcdnn/mcdnn-measure",
                         "share/mcdnn/tools/mcdnn_run.py", "share/mcdnn/tools/plot_catalog.py", "share/mcdnn/schemas/fashion-mnist.yaml",
                         "share/mcdnn/docs/catalog-format.md", "share/mcdnn/README.md"}) {
     INFO(f);
@@ -401,4 +401,7 @@ TEST_CASE("cli: cmake --install puts commands, tools and docs in place, and the 
   REQUIRE(rc == 0);
   CHECK(fs::exists(p.dir / "cat/quant-int8.h5"));
   CHECK(fs::exists(p.dir / "cat/report.html"));
+  // Measured in the installed mcdnn-measure, not in the compiling process.
+  CHECK(out.find("round 1 of 5: loads") != std::string::npos);
+  CHECK(out.find("mcdnn-measure is not next to this program") == std::string::npos);
 }

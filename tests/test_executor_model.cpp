@@ -216,7 +216,7 @@ TEST_CASE("measuring: a window times exactly its run bounds, rounds go over ever
   CHECK(measure_file(dir / "b.h5", 1e6, opt).runs == 20);
 }
 
-TEST_CASE("mcdnn-measure: a line per round and per file's figures, which read back; bad arguments and files refused",
+TEST_CASE("mcdnn-measure: a line per round and per file's figures, which read back, bad arguments and files refused",
           "[executor][measure][cli]") {
   VariantFile a, b;
   build(awkward_net("int8", false), &a, 7);

@@ -2,8 +2,8 @@
 //   mcdnn-measure [--seconds S] [--rounds R] [--device-profile NAME] [--layers L] FILE FLOPS [FILE FLOPS ...]
 // mcdnn-compile runs it on the variant files it built (compiler/measure_variants.hpp), so that a
 // catalog's figures are measured in the conditions of the fresh mcdnn-infer or mcdnn-run
-// process a user starts, not in a process that has just trained (whose variants ran 4-7% slower
-// than fresh processes right after, on the default catalog). Measures the files together by
+// process a user starts, not in a process that has just trained (its heap, its threads).
+// Measures the files together by
 // executor/measure.hpp's protocol (measure_files: rounds over all files in turn) and prints, on
 // stdout, one line per round before the last ("round K of R: N files in X s") and one per file
 // as its figures are finished: "measured I {catalog.json's measured object}" (I from 0, in the
