@@ -1,5 +1,6 @@
 #include "measure_variants.hpp"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -46,7 +47,8 @@ struct Child {
     if (out) std::fclose(out);
     if (pid > 0) {
       ::kill(pid, SIGTERM);
-      ::waitpid(pid, nullptr, 0);
+      while (::waitpid(pid, nullptr, 0) == -1 && errno == EINTR) {
+      }
     }
   }
 };
@@ -55,11 +57,13 @@ struct Child {
 
 std::vector<MeasuredCost> measure_files_fresh(const std::vector<std::string>& paths, const std::vector<double>& flops,
                                               const exec::MeasureOptions& mo, const FreshProgress& progress, std::ostream& out) {
+  if (paths.empty()) return {};
   const std::string tool = measure_tool();
   if (tool.empty()) {
     out << "  (mcdnn-measure is not next to this program: measuring in the compiling process, not in a fresh "
            "process as a user runs a variant)\n";
     return exec::measure_files(paths, flops, mo, [&](int round, size_t i, const MeasuredCost* done) {
+      check_interrupted();
       if (done) progress.done(i, *done);
       else if (i + 1 == paths.size()) progress.round("round " + std::to_string(round) + " of " + std::to_string(mo.rounds) + " done");
     });
@@ -71,7 +75,7 @@ std::vector<MeasuredCost> measure_files_fresh(const std::vector<std::string>& pa
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
   int fd[2];
-  if (::pipe(fd) != 0) fail(ErrorClass::Internal, std::string("cannot make a pipe for mcdnn-measure: ") + std::strerror(errno));
+  if (::pipe2(fd, O_CLOEXEC) != 0) fail(ErrorClass::Internal, std::string("cannot make a pipe for mcdnn-measure: ") + std::strerror(errno));
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_adddup2(&fa, fd[1], STDOUT_FILENO);
@@ -87,6 +91,10 @@ std::vector<MeasuredCost> measure_files_fresh(const std::vector<std::string>& pa
     fail(ErrorClass::Internal, "cannot start " + tool + ": " + std::strerror(rc));
   }
   child.out = ::fdopen(fd[0], "r");
+  if (!child.out) {
+    ::close(fd[0]);
+    fail(ErrorClass::Internal, std::string("cannot read mcdnn-measure's output: ") + std::strerror(errno));
+  }
   std::vector<MeasuredCost> got(paths.size());
   std::vector<bool> have(paths.size(), false);
   char* line = nullptr;
@@ -97,7 +105,9 @@ std::vector<MeasuredCost> measure_files_fresh(const std::vector<std::string>& pa
     while (!l.empty() && l.back() == '\n') l.pop_back();
     if (l.rfind("measured ", 0) == 0) {
       const size_t sp = l.find(' ', 9);
-      const size_t i = sp == std::string::npos ? paths.size() : std::strtoul(l.c_str() + 9, nullptr, 10);
+      char* end = nullptr;
+      size_t i = sp == std::string::npos ? paths.size() : std::strtoul(l.c_str() + 9, &end, 10);
+      if (sp != std::string::npos && end != l.c_str() + sp) i = paths.size();
       if (i >= paths.size()) {
         std::free(line);
         fail(ErrorClass::Internal, "mcdnn-measure printed an unexpected line: " + l.substr(0, 80));
@@ -113,8 +123,14 @@ std::vector<MeasuredCost> measure_files_fresh(const std::vector<std::string>& pa
   std::free(line);
   check_interrupted();  // an interrupt reaches mcdnn-measure too: say that, not that it failed
   int status = 0;
-  ::waitpid(child.pid, &status, 0);
+  while (::waitpid(child.pid, &status, 0) == -1) {
+    if (errno != EINTR) fail(ErrorClass::Internal, std::string("waiting for mcdnn-measure: ") + std::strerror(errno));
+    check_interrupted();
+  }
   child.pid = -1;
+  // A variant file it could not read (exit 7) is the catalog's error, as when measured here.
+  if (WIFEXITED(status) && WEXITSTATUS(status) == static_cast<int>(ErrorClass::Catalog))
+    fail(ErrorClass::Catalog, tool + " could not read a variant file (its message is above)");
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
     fail(ErrorClass::Internal, tool + " failed (" + (WIFEXITED(status) ? "exit " + std::to_string(WEXITSTATUS(status)) : "killed by signal " + std::to_string(WTERMSIG(status))) +
                                    "; its message is above)");

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <mutex>
 #include <random>
+#include <stdexcept>
 
 namespace mcdnn::exec {
 
@@ -160,6 +161,8 @@ void later_round(const std::string& path, const MeasureOptions& opt, std::vector
 
 std::vector<MeasuredCost> measure_files(const std::vector<std::string>& paths, const std::vector<double>& flops,
                                         const MeasureOptions& opt, const Progress& progress) {
+  if (flops.size() != paths.size())
+    throw std::invalid_argument("measure_files: " + std::to_string(paths.size()) + " files but " + std::to_string(flops.size()) + " FLOP counts");
   std::vector<MeasuredCost> out;
   std::vector<std::vector<double>> samples(paths.size());
   const int rounds = std::max(1, opt.rounds);

@@ -18,7 +18,7 @@ pruned variants (a layer run as sparse rows) and the rest; exit 1 when a variant
 (with --remeasure: against the protocol run now, else against the catalog's figures).
 
     python3 tools/bench_latency.py CATALOG IMAGES [LABELS] [--runs 5] [--limit N] [--tolerance 0.05]
-                                   [--remeasure] [--infer build/mcdnn-infer] [--variants ID,...]
+                                   [--remeasure [--measure-seconds S]] [--infer build/mcdnn-infer] [--variants ID,...]
 
 Timings mean something only on an idle machine (check `uptime`); the machine and its CPU go into
 docs/benchmarks.md with the figures.
@@ -54,10 +54,10 @@ def infer_once(infer, catalog, variant, images, labels, limit):
     return float(m.group(1)), float(m.group(2))
 
 
-def measure_all(tool, catalog, ids):
+def measure_all(tool, catalog, ids, seconds):
     """The catalog's protocol now: {id: (median ms, p95 ms)}."""
     got = {}
-    for line in run_checked([tool, catalog, "--variants", ",".join(ids)]).splitlines():
+    for line in run_checked([tool, catalog, "--seconds", str(seconds), "--variants", ",".join(ids)]).splitlines():
         f = line.split()
         got[f[0]] = (float(f[1]), float(f[2]))
     missing = set(ids) - set(got)
@@ -94,6 +94,7 @@ def main():
     p.add_argument("--limit", type=int, default=0, help="images per process (default: all; the latency runs cycle through them)")
     p.add_argument("--tolerance", type=float, default=0.05, help="allowed relative deviation of the median (default 0.05)")
     p.add_argument("--remeasure", action="store_true", help="also measure every variant by the catalog's protocol in each round")
+    p.add_argument("--measure-seconds", type=float, default=0.25, help="with --remeasure: the build's --measure-seconds (default 0.25)")
     p.add_argument("--infer", default=os.path.join(HERE, "..", "build", "mcdnn-infer"))
     p.add_argument("--measure", default=os.path.join(HERE, "..", "build", "tools", "bench_measure"))
     p.add_argument("--variants", help="comma-separated ids (default: every variant)")
@@ -128,7 +129,7 @@ def main():
     for k in range(a.runs):
         tk = time.perf_counter()
         if a.remeasure:
-            for i, fig in measure_all(a.measure, a.catalog, ids).items():
+            for i, fig in measure_all(a.measure, a.catalog, ids, a.measure_seconds).items():
                 now[i].append(fig)
         for i in ids:
             runs[i].append(infer_once(a.infer, a.catalog, i, a.images, a.labels, a.limit))
